@@ -1,0 +1,45 @@
+/* tinmoi — the program: picks a sub-command and hands it the arguments. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"parse", tm_cmd_parse, "parse one feed document and print its normalised JSON"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tinmoi [--help] [--version] <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'tinmoi <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TM_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return TM_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("tinmoi %s\n", TINMOI_VERSION);
+        return TM_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tinmoi: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return TM_EXIT_USAGE;
+}
