@@ -1,0 +1,575 @@
+/* tinmoi — identity of items (SPEC §7): canonical links through libcurl's
+ * URL API, normalised titles through utf8proc, keys and entry ids. Pure. */
+#include "tinmoi/identity.h"
+
+#include "identity_int.h"
+#include "tinmoi/error.h"
+#include "tinmoi/feed.h"
+#include "tinmoi/item.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <utf8proc.h>
+
+#define FNV_PRIME UINT64_C(0x100000001b3)
+
+/* Authority of tag: ids when public_url gives no usable host name; the
+ * .invalid TLD (RFC 2606) can never belong to anyone else. */
+#define ENTRY_ID_FALLBACK_HOST "tinmoi.invalid"
+
+uint64_t tm_identity_fnv1a64(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* ---- canonical links ---------------------------------------------------- */
+
+static int ascii_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+static int ascii_upper(int c)
+{
+    return (c >= 'a' && c <= 'z') ? c - ('a' - 'A') : c;
+}
+
+static int is_hex(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 §6.2.2.1: "%3a" and "%3A" are the same octet; uppercase is the
+ * normal form. */
+static void upper_escapes(char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (s[0] == '%' && is_hex((unsigned char)s[1]) && is_hex((unsigned char)s[2])) {
+            s[1] = (char)ascii_upper((unsigned char)s[1]);
+            s[2] = (char)ascii_upper((unsigned char)s[2]);
+            s += 2;
+        }
+    }
+}
+
+/* Tracking parameters that say how a reader arrived, not what they read. */
+static int is_tracking_param(const char *name, size_t len)
+{
+    static const char *const exact[] = {"fbclid", "gclid", "mc_cid", "mc_eid"};
+    if (len >= 4 && strncasecmp(name, "utm_", 4) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        if (strlen(exact[i]) == len && strncasecmp(name, exact[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Rewrites the query `q` in place keeping the non-tracking, non-empty
+ * parameters in their order. */
+static void filter_query(char *q)
+{
+    char *out = q;
+    const char *p = q;
+    while (*p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
+        if (len > 0 && !is_tracking_param(p, name_len)) {
+            if (out != q)
+                *out++ = '&';
+            memmove(out, p, len);
+            out += len;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    *out = '\0';
+}
+
+/* Lowercased host: ASCII folding for ASCII names, Unicode case folding (NFC)
+ * for IDN names written in Unicode. NULL on OOM or invalid UTF-8. */
+static char *lower_host(const char *host)
+{
+    int ascii = 1;
+    for (const char *p = host; *p != '\0'; p++) {
+        if ((unsigned char)*p >= 0x80)
+            ascii = 0;
+    }
+    if (ascii) {
+        char *d = dup_str(host);
+        if (d != NULL) {
+            for (char *p = d; *p != '\0'; p++)
+                *p = (char)ascii_lower((unsigned char)*p);
+        }
+        return d;
+    }
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)host, 0, &dst,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    if (n < 0)
+        return NULL;
+    return (char *)dst;
+}
+
+/* curl_url_get into a malloc'd copy (curl's strings must go back through
+ * curl_free, ours through free). *out is NULL when the part is absent.
+ * Returns 0, or -1 on any other failure. */
+static int url_get(CURLU *u, CURLUPart part, unsigned flags, char **out)
+{
+    char *s = NULL;
+    *out = NULL;
+    CURLUcode rc = curl_url_get(u, part, &s, flags);
+    if (rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT)
+        return 0;
+    if (rc != CURLUE_OK)
+        return -1;
+    *out = dup_str(s);
+    curl_free(s);
+    return *out != NULL ? 0 : -1;
+}
+
+static int canonicalise(CURLU *u, char **out)
+{
+    char *scheme = NULL, *host = NULL, *lhost = NULL, *port = NULL, *path = NULL, *query = NULL;
+    int ret = -1;
+
+    if (url_get(u, CURLUPART_SCHEME, 0, &scheme) != 0 || scheme == NULL)
+        goto done;
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+        goto done;
+    if (url_get(u, CURLUPART_HOST, 0, &host) != 0 || host == NULL || host[0] == '\0')
+        goto done;
+    if ((lhost = lower_host(host)) == NULL)
+        goto done;
+    /* The port as written, minus the scheme's default: decided before the
+     * scheme becomes https, or http://h:80 would turn into https://h:80. */
+    if (url_get(u, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &port) != 0)
+        goto done;
+    if (url_get(u, CURLUPART_PATH, 0, &path) != 0)
+        goto done;
+    if (url_get(u, CURLUPART_QUERY, 0, &query) != 0)
+        goto done;
+
+    if (path != NULL) {
+        size_t len = strlen(path);
+        if (len > 1 && path[len - 1] == '/')
+            path[len - 1] = '\0';
+    }
+    if (query != NULL) {
+        filter_query(query);
+    }
+
+    if (curl_url_set(u, CURLUPART_SCHEME, "https", 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, lhost, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_PATH, path != NULL ? path : "/", 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_QUERY, (query != NULL && query[0] != '\0') ? query : NULL, 0) !=
+            CURLUE_OK ||
+        curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK)
+        goto done;
+    if (url_get(u, CURLUPART_URL, CURLU_NO_DEFAULT_PORT, out) != 0 || *out == NULL)
+        goto done;
+    /* On the whole result, so that the stored keys do not depend on which
+     * case a given libcurl writes its escapes in. */
+    upper_escapes(*out);
+    ret = 0;
+done:
+    free(scheme);
+    free(host);
+    free(lhost);
+    free(port);
+    free(path);
+    free(query);
+    return ret;
+}
+
+char *tm_link_canonical(const char *url)
+{
+    if (url == NULL || url[0] == '\0')
+        return NULL;
+    CURLU *u = curl_url();
+    if (u == NULL)
+        return NULL;
+    char *out = NULL;
+    /* CURLU_URLENCODE: raw spaces and UTF-8 in links (common on Vietnamese
+     * portals) are accepted and compare equal to their %-encoded form. No
+     * CURLU_NON_SUPPORT_SCHEME: only schemes curl knows parse at all. */
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_URLENCODE) == CURLUE_OK) {
+        if (canonicalise(u, &out) != 0) {
+            free(out);
+            out = NULL;
+        }
+    }
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* ---- normalised titles -------------------------------------------------- */
+
+/* Code points that separate words: punctuation, symbols, separators and
+ * controls (tab, newline). */
+static int is_separator(utf8proc_int32_t cp)
+{
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_SM:
+    case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK:
+    case UTF8PROC_CATEGORY_SO:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_CC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+char *tm_title_normalize(const char *title)
+{
+    if (title == NULL)
+        return NULL;
+    utf8proc_uint8_t *s = NULL;
+    /* UTF8PROC_CASEFOLD is the full case folding (ß → ss); with COMPOSE the
+     * result is NFC whatever form came in. IGNORE drops soft hyphens and
+     * zero-width joiners that would otherwise split or glue words. */
+    utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)title, 0, &s,
+                                        UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+                                            UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+    if (len < 0)
+        return NULL;
+    /* In place: a separator becomes one byte, other code points are copied,
+     * so the write position never passes the read position. */
+    utf8proc_ssize_t r = 0;
+    size_t w = 0;
+    int pending_space = 0;
+    while (r < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(s + r, len - r, &cp);
+        if (n <= 0) {
+            free(s);
+            return NULL;
+        }
+        if (is_separator(cp)) {
+            pending_space = w > 0;
+        } else {
+            if (pending_space)
+                s[w++] = ' ';
+            pending_space = 0;
+            memmove(s + w, s + r, (size_t)n);
+            w += (size_t)n;
+        }
+        r += n;
+    }
+    if (w == 0) {
+        free(s);
+        return NULL;
+    }
+    s[w] = '\0';
+    return (char *)s;
+}
+
+/* ---- similarity --------------------------------------------------------- */
+
+/* Next word of `p` (skipping spaces): sets *start and *len, returns the
+ * position after it, or NULL at the end. */
+static const char *next_word(const char *p, const char **start, size_t *len)
+{
+    while (*p == ' ')
+        p++;
+    if (*p == '\0')
+        return NULL;
+    const char *e = p;
+    while (*e != '\0' && *e != ' ')
+        e++;
+    *start = p;
+    *len = (size_t)(e - p);
+    return e;
+}
+
+size_t tm_identity_count_words(const char *norm)
+{
+    size_t n = 0;
+    const char *w;
+    size_t wl;
+    if (norm == NULL)
+        return 0;
+    for (const char *p = norm; (p = next_word(p, &w, &wl)) != NULL;)
+        n++;
+    return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t n_words = tm_identity_count_words(norm);
+    if (n_words == 0)
+        return 0;
+    if (n_words < 2)
+        words = true;
+    uint64_t *t = malloc(n_words * sizeof *t);
+    if (t == NULL)
+        return TM_ENOMEM;
+    size_t n = 0;
+    const char *prev = NULL, *w;
+    size_t prev_len = 0, wl;
+    for (const char *p = norm; (p = next_word(p, &w, &wl)) != NULL;) {
+        if (words) {
+            t[n++] = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, w, wl);
+        } else if (prev != NULL) {
+            uint64_t h = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, prev, prev_len);
+            h = tm_identity_fnv1a64(h, " ", 1);
+            t[n++] = tm_identity_fnv1a64(h, w, wl);
+        }
+        prev = w;
+        prev_len = wl;
+    }
+    qsort(t, n, sizeof *t, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u == 0 || t[u - 1] != t[i])
+            t[u++] = t[i];
+    }
+    *out = t;
+    *n_out = u;
+    return 0;
+}
+
+double tm_identity_jaccard(const uint64_t *a, size_t n_a, const uint64_t *b, size_t n_b)
+{
+    size_t i = 0, j = 0, common = 0;
+    if (n_a + n_b == 0)
+        return 0.0;
+    while (i < n_a && j < n_b) {
+        if (a[i] == b[j]) {
+            common++;
+            i++;
+            j++;
+        } else if (a[i] < b[j]) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return (double)common / (double)(n_a + n_b - common);
+}
+
+double tm_title_similarity(const char *norm_a, const char *norm_b)
+{
+    size_t wa = tm_identity_count_words(norm_a), wb = tm_identity_count_words(norm_b);
+    if (wa == 0 || wb == 0)
+        return 0.0;
+    if (strcmp(norm_a, norm_b) == 0)
+        return 1.0;
+    bool words = wa < 2 || wb < 2;
+    uint64_t *ta = NULL, *tb = NULL;
+    size_t na, nb;
+    double sim = 0.0;
+    if (tm_identity_title_tokens(norm_a, words, &ta, &na) == 0 &&
+        tm_identity_title_tokens(norm_b, words, &tb, &nb) == 0)
+        sim = tm_identity_jaccard(ta, na, tb, nb);
+    free(ta);
+    free(tb);
+    return sim;
+}
+
+/* ---- keys and entry ids ------------------------------------------------- */
+
+int64_t tm_item_published_utc(int64_t published_utc, int64_t first_seen_utc)
+{
+    if (published_utc == TM_TIME_NONE)
+        return first_seen_utc;
+    if (first_seen_utc != TM_TIME_NONE && published_utc > first_seen_utc &&
+        published_utc - first_seen_utc > TM_IDENTITY_MAX_FUTURE_S)
+        return first_seen_utc;
+    return published_utc;
+}
+
+static char *prefixed(const char *prefix, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return NULL;
+    size_t pl = strlen(prefix), sl = strlen(s);
+    char *d = malloc(pl + sl + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, prefix, pl);
+    memcpy(d + pl, s, sl + 1);
+    return d;
+}
+
+char *tm_item_key_guid(const char *guid)
+{
+    return prefixed("g:", guid);
+}
+
+char *tm_item_key_link(const char *canonical_link)
+{
+    return prefixed("l:", canonical_link);
+}
+
+char *tm_item_key_title(const char *norm_title, int64_t published_utc)
+{
+    uint64_t h = TM_IDENTITY_FNV_OFFSET;
+    if (norm_title != NULL)
+        h = tm_identity_fnv1a64(h, norm_title, strlen(norm_title));
+    if (published_utc != TM_TIME_NONE) {
+        char date[24];
+        int n = snprintf(date, sizeof date, "\n%" PRId64, published_utc);
+        h = tm_identity_fnv1a64(h, date, (size_t)n);
+    }
+    char *d = malloc(2 + 16 + 1);
+    if (d != NULL)
+        snprintf(d, 2 + 16 + 1, "h:%016" PRIx64, h);
+    return d;
+}
+
+char *tm_item_key(const char *guid, const char *canonical_link, const char *title,
+                  int64_t published_utc)
+{
+    if (guid != NULL && guid[0] != '\0')
+        return tm_item_key_guid(guid);
+    if (canonical_link != NULL && canonical_link[0] != '\0')
+        return tm_item_key_link(canonical_link);
+    char *norm = tm_title_normalize(title);
+    if (norm == NULL && title != NULL && title[0] != '\0') {
+        /* Invalid UTF-8 cannot reach here from the parser; hash the bytes. */
+        norm = dup_str(title);
+        if (norm == NULL)
+            return NULL;
+    }
+    char *key = tm_item_key_title(norm, published_utc);
+    free(norm);
+    return key;
+}
+
+/* RFC 4151's authorityName is a DNS name: letters, digits, '-' and '.'. */
+static int is_dns_name(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.' || h[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+static char *entry_host(const char *public_url)
+{
+    char *host = NULL;
+    if (public_url != NULL) {
+        CURLU *u = curl_url();
+        if (u != NULL) {
+            if (curl_url_set(u, CURLUPART_URL, public_url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+                url_get(u, CURLUPART_HOST, 0, &host) == 0 && host != NULL) {
+                for (char *p = host; *p != '\0'; p++)
+                    *p = (char)ascii_lower((unsigned char)*p);
+                if (!is_dns_name(host)) {
+                    free(host);
+                    host = NULL;
+                }
+            }
+            curl_url_cleanup(u);
+        }
+    }
+    return host != NULL ? host : dup_str(ENTRY_ID_FALLBACK_HOST);
+}
+
+static int is_unreserved(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
+{
+    if (primary == NULL)
+        return NULL;
+    const char *source = primary->source_id != NULL ? primary->source_id : "";
+    char *computed = NULL;
+    const char *key = primary->key;
+    if (key == NULL) {
+        computed = tm_item_key(primary->guid, primary->canonical_link, primary->title,
+                               primary->published_utc);
+        if (computed == NULL)
+            return NULL;
+        key = computed;
+    }
+    uint64_t h = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, source, strlen(source));
+    h = tm_identity_fnv1a64(h, "\n", 1);
+    h = tm_identity_fnv1a64(h, key, strlen(key));
+    free(computed);
+
+    char date[32] = "1970-01-01";
+    struct tm tm;
+    time_t t = (time_t)primary->first_seen_utc;
+    if (primary->first_seen_utc != TM_TIME_NONE && gmtime_r(&t, &tm) != NULL &&
+        tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999)
+        snprintf(date, sizeof date, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+
+    char *host = entry_host(public_url);
+    if (host == NULL)
+        return NULL;
+    size_t cap =
+        strlen("tag:") + strlen(host) + 1 + strlen(date) + 1 + 3 * strlen(source) + 1 + 16 + 1;
+    char *id = malloc(cap);
+    if (id == NULL) {
+        free(host);
+        return NULL;
+    }
+    size_t w = (size_t)snprintf(id, cap, "tag:%s,%s:", host, date);
+    free(host);
+    static const char hex[] = "0123456789ABCDEF";
+    for (const char *p = source; *p != '\0'; p++) {
+        int c = (unsigned char)*p;
+        if (is_unreserved(c)) {
+            id[w++] = (char)c;
+        } else {
+            id[w++] = '%';
+            id[w++] = hex[c >> 4];
+            id[w++] = hex[c & 15];
+        }
+    }
+    snprintf(id + w, cap - w, "/%016" PRIx64, h);
+    return id;
+}

@@ -1,0 +1,28 @@
+/* tinmoi — helpers identity.c shares with merge.c; not part of libtinmoi's
+ * public API. */
+#ifndef TINMOI_IDENTITY_INT_H
+#define TINMOI_IDENTITY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/): start with
+ * TM_IDENTITY_FNV_OFFSET and feed bytes in order. */
+#define TM_IDENTITY_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+uint64_t tm_identity_fnv1a64(uint64_t h, const void *data, size_t len);
+
+/* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
+size_t tm_identity_count_words(const char *norm);
+
+/* The token set of a normalised title, sorted ascending with duplicates
+ * removed, as hashes: each adjacent word pair when `words` is false and the
+ * title has at least two words, otherwise each word. `*out` is malloc'd
+ * (NULL when the set is empty); the caller frees it. Returns 0 or TM_ENOMEM. */
+int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out);
+
+/* |A ∩ B| / |A ∪ B| of two sorted duplicate-free token sets; 0 when both are
+ * empty. */
+double tm_identity_jaccard(const uint64_t *a, size_t n_a, const uint64_t *b, size_t n_b);
+
+#endif
