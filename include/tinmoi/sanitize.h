@@ -8,19 +8,42 @@
 #include <stddef.h>
 
 /* Sanitises the HTML fragment html[0..len) by an allow-list: only listed
- * elements and attributes survive; script, style, iframe, object, embed and
- * their content are dropped; on* attributes dropped; URLs in href/src are
- * resolved against `base_url` (may be NULL) and kept only when http(s),
- * mailto, or (for img src) data:image/*; white space inside text kept.
- * The result is serialised HTML in NFC.
+ * elements and attributes survive; script, style, iframe, object, embed,
+ * svg, math, forms, head and similar are dropped with their content; other
+ * unknown elements are unwrapped (children kept); on*, style, class and id
+ * attributes dropped; URLs in href/src/cite are resolved against `base_url`
+ * (may be NULL) and kept only when http(s), mailto (href), or (img src)
+ * data:image/{png,gif,jpeg,webp}; an img without such a src is dropped;
+ * white space inside text kept, outer white space trimmed. Invalid UTF-8 in
+ * the input becomes U+FFFD. The result is serialised HTML (void elements as
+ * `<br>`, attribute values in double quotes, text and values escaped) in NFC.
  *
  * Returns a malloc'd string the caller frees, or NULL when nothing visible
- * remains (`*oom` set on allocation failure when non-NULL). */
+ * remains (no non-space text and no image) or on allocation failure (then
+ * `*oom` is set, when non-NULL; it is cleared otherwise). */
 char *tm_html_sanitize(const char *html, size_t len, const char *base_url, bool *oom);
 
-/* Resolves `ref` against `base` (RFC 3986), returning a malloc'd absolute
- * URL, or NULL when it cannot be made absolute. `base` may be NULL, in which
- * case only already-absolute refs are returned. */
+/* tm_html_sanitize with a bound: the serialised HTML is at most `max_bytes`
+ * (0: no bound) and stays well formed: text is cut on a character boundary,
+ * an element that does not fit is left out with everything after it, and
+ * the open elements are closed. `*truncated` (when non-NULL) tells whether
+ * anything was left out. The bound holds before NFC; NFC only lengthens
+ * text holding one of Unicode's rare composition exclusions. */
+char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url, size_t max_bytes,
+                             bool *truncated, bool *oom);
+
+/* Resolves `ref` against `base` (RFC 3986, via xmlBuildURI), returning a
+ * malloc'd absolute URL the caller frees, or NULL when it cannot be made
+ * absolute (or is unparseable, or is http(s) without a host). `base` may be
+ * NULL, in which case only already-absolute refs are returned. Both are
+ * first cleaned the way browsers do: surrounding spaces and controls
+ * trimmed, tabs and newlines removed, spaces, non-ASCII bytes and stray '%'
+ * percent-encoded. Any scheme is returned ("javascript:x" too): callers that
+ * write links must check it, or use tm_url_resolve_http. */
 char *tm_url_resolve(const char *base, const char *ref);
+
+/* tm_url_resolve, but NULL unless the result is http or https: for the links
+ * of feeds and entries, which readers follow. */
+char *tm_url_resolve_http(const char *base, const char *ref);
 
 #endif

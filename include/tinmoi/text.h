@@ -30,8 +30,9 @@ size_t tm_utf8_boundary(const char *s, size_t len, size_t max_bytes);
  * NULL on OOM or an unsupported code page. */
 char *tm_text_from_codepage(const char *s, size_t len, int cp);
 
-/* NFC of s[0..len). Invalid UTF-8 sequences are replaced with U+FFFD.
- * Returns NULL on OOM. */
+/* NFC of s[0..len). Invalid UTF-8 sequences, and the C0 controls XML 1.0
+ * forbids (all but tab, LF, CR) and U+FFFE/U+FFFF, are replaced with U+FFFD.
+ * Returns NULL on OOM. The functions below that say "NFC" do the same. */
 char *tm_text_nfc(const char *s, size_t len);
 
 /* Plain text from text that may hold markup and entities (SPEC §5 "text"):
@@ -45,7 +46,9 @@ char *tm_text_plain(const char *s, size_t len, bool *oom);
 char *tm_text_collapse(const char *s, size_t len, bool *oom);
 
 /* Cuts a malloc'd UTF-8 string to at most `max_bytes` on a character
- * boundary, in place. Returns true when it cut. */
+ * boundary, in place, also keeping a letter with the combining marks that
+ * follow it. Returns true when it cut. Not for HTML: a cut may fall inside a
+ * tag; bound sanitised HTML with tm_html_sanitize_limit instead. */
 bool tm_text_truncate(char *s, size_t max_bytes);
 
 #endif
