@@ -165,7 +165,10 @@ static void source(struct atom_writer *aw, const struct tm_view *v, const struct
     if (src != NULL && src->url != NULL) {
         element(aw, "id", NULL, src->url);
         element(aw, "title", "text", src->title != NULL ? src->title : src->id);
-        add_link(aw, "alternate", "text/html", src->html_url != NULL ? src->html_url : src->url);
+        if (src->html_url != NULL)
+            add_link(aw, "alternate", "text/html", src->html_url);
+        else
+            add_link(aw, "alternate", NULL, src->url);
         add_link(aw, "self", NULL, src->url);
         int64_t updated = v->source_updated_utc[src - v->config->sources];
         if (updated != TM_TIME_NONE)

@@ -121,13 +121,19 @@ static inline void fx_init(struct fixture *f)
     f->members0[3] = 3;
     f->members1[0] = 4;
     f->members2[0] = 5;
-    f->stories[0] = (struct tm_story){.primary = 0, .members = f->members0, .n_members = 4,
+    f->stories[0] = (struct tm_story){.primary = 0,
+                                      .members = f->members0,
+                                      .n_members = 4,
                                       .entry_id = (char *)"urn:tinmoi:story:1",
                                       .sort_utc = f->items[0].published_utc};
-    f->stories[1] = (struct tm_story){.primary = 4, .members = f->members1, .n_members = 1,
+    f->stories[1] = (struct tm_story){.primary = 4,
+                                      .members = f->members1,
+                                      .n_members = 1,
                                       .entry_id = (char *)"urn:tinmoi:story:2",
                                       .sort_utc = f->items[4].published_utc};
-    f->stories[2] = (struct tm_story){.primary = 5, .members = f->members2, .n_members = 1,
+    f->stories[2] = (struct tm_story){.primary = 5,
+                                      .members = f->members2,
+                                      .n_members = 1,
                                       .entry_id = (char *)"urn:tinmoi:story:3",
                                       .sort_utc = f->items[5].published_utc};
 }
