@@ -14,5 +14,8 @@
 #define TM_DEFAULT_CONFIG "feeds/tinmoi.conf"
 
 int tm_cmd_parse(int argc, char **argv);
+int tm_cmd_once(int argc, char **argv);
+int tm_cmd_check(int argc, char **argv);
+int tm_cmd_status(int argc, char **argv);
 
 #endif

@@ -11,7 +11,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"once", tm_cmd_once, "one full cycle: fetch, store, merge, publish, then exit"},
     {"parse", tm_cmd_parse, "parse one feed document and print its normalised JSON"},
+    {"check", tm_cmd_check, "validate the config and the source list"},
+    {"status", tm_cmd_status, "per-source state from the store"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,61 @@
+/* tinmoi — the fetching half: fetch → parse → store for one source.
+ *
+ * A harvest job starts a transfer for a source, pushes the body into the
+ * streaming parser as it arrives, and records the result in the store in one
+ * transaction (new items, a 304, or a failure with its one-line reason). A
+ * failing source stays local: its error becomes a status row, never an error
+ * that travels. When the job ends, the sink `on_done` hears what happened, so
+ * the daemon can reschedule and coalesce a publish. */
+#ifndef TINMOI_HARVEST_H
+#define TINMOI_HARVEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinmoi/error.h"
+#include "tinmoi/fetch.h"
+#include "tinmoi/source.h"
+#include "tinmoi/store.h"
+
+/* What one harvest did, for logs, metrics and the scheduler. Pointers are
+ * valid only during the on_done call. */
+struct tm_harvest_outcome {
+    const struct tm_source *source;      /* the job's own copy of the source */
+    const struct tm_fetch_result *fetch; /* the transfer's result (hints, status, timing) */
+    bool ok;                             /* the store now counts the source as a success */
+    bool changed;                        /* new or updated items were stored */
+    size_t n_entries; /* entries the parser returned (0 for a 304 or a failure) */
+    size_t new_items;
+    size_t updated_items;
+    int64_t ttl_s; /* the feed's polling hints (0 when none) */
+    int64_t update_period_s;
+    const char *error; /* one-line reason when !ok, else NULL */
+};
+
+typedef void (*tm_harvest_done_cb)(void *ud, const struct tm_harvest_outcome *outcome);
+
+struct tm_harvester;
+
+/* Creates a harvester that starts transfers on `fetcher` and records results
+ * in `store` (both borrowed; they must outlive the harvester). `on_done` is
+ * called once per job, from the loop. Caller frees with tm_harvester_free.
+ * Returns 0 or TM_ENOMEM. */
+int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
+                     void *ud, struct tm_harvester **out);
+
+/* Starts harvesting `src` (copied: the caller may free it at once) with the
+ * validators the store holds. Returns 0 (on_done will be called), or a
+ * negative code when the job could not start (on_done is not called; the
+ * failure is recorded in the store and described in `err`). */
+int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err);
+
+/* Jobs started and not yet done. */
+size_t tm_harvester_active(const struct tm_harvester *h);
+
+/* Frees the harvester. Jobs still running must have been cancelled through
+ * the fetcher first (their on_done then arrives before the fetcher closes;
+ * after this call they are dropped without calling back). Accepts NULL. */
+void tm_harvester_free(struct tm_harvester *h);
+
+#endif

@@ -1,0 +1,85 @@
+/* tinmoi — helpers shared by the sub-commands. */
+#include "cmd_common.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tinmoi/error.h"
+#include "tinmoi/log.h"
+
+void tm_cmd_print_problems(FILE *out, const struct tm_config_problems *problems)
+{
+    for (size_t i = 0; i < problems->n; i++) {
+        const struct tm_config_problem *p = &problems->v[i];
+        if (p->line > 0)
+            fprintf(out, "%s:%d: %s\n", p->file, p->line, p->message);
+        else
+            fprintf(out, "%s: %s\n", p->file, p->message);
+    }
+}
+
+int tm_cmd_load_config(const char *path, struct tm_config **out)
+{
+    struct tm_config_problems problems = {0};
+    int rc = tm_config_load(path, out, &problems);
+    if (rc < 0) {
+        if (problems.n)
+            tm_cmd_print_problems(stderr, &problems);
+        else
+            fprintf(stderr, "%s: %s\n", path, tm_strerror(rc));
+        tm_config_problems_clear(&problems);
+        return -1;
+    }
+    tm_config_problems_clear(&problems);
+    return 0;
+}
+
+int tm_cmd_check_dir(const char *what, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        tm_log(TM_LOG_ERR, "%s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        tm_log(TM_LOG_ERR, "%s %s: not a directory", what, path);
+        return -1;
+    }
+    if (access(path, W_OK | X_OK) < 0) {
+        tm_log(TM_LOG_ERR, "%s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void tm_cmd_print_latest(FILE *out, const char *title, const char *snapshot, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(snapshot, len, 0, &jerr);
+    if (root == NULL)
+        return;
+    json_t *items = json_object_get(root, "items");
+    json_t *latest = json_object_get(json_object_get(root, "_tinmoi"), "latest");
+    fprintf(out, "\n%s\n", title);
+    size_t i;
+    json_t *id;
+    json_array_foreach(latest, i, id)
+    {
+        size_t k;
+        json_t *item;
+        json_array_foreach(items, k, item)
+        {
+            if (!json_equal(json_object_get(item, "id"), id))
+                continue;
+            const char *headline = json_string_value(json_object_get(item, "title"));
+            const char *when = json_string_value(
+                json_object_get(json_object_get(item, "_tinmoi"), "display_date"));
+            fprintf(out, "  %s(%s)\n", headline ? headline : "", when ? when : "");
+            break;
+        }
+    }
+    json_decref(root);
+}

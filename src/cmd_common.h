@@ -1,0 +1,26 @@
+/* tinmoi — what several sub-commands share: loading the config with its
+ * problems reported, checking output folders, printing the latest box. */
+#ifndef TINMOI_CMD_COMMON_H
+#define TINMOI_CMD_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tinmoi/config.h"
+
+/* Loads the config; on problems prints each as "FILE:LINE: message" to
+ * stderr and returns -1. On 0 the caller frees *out with tm_config_free. */
+int tm_cmd_load_config(const char *path, struct tm_config **out);
+
+/* Prints config problems, one "FILE:LINE: message" (or "FILE: message") a line. */
+void tm_cmd_print_problems(FILE *out, const struct tm_config_problems *problems);
+
+/* Checks that `path` (the config key `what`) is a folder this process can
+ * write; logs a clear error and returns -1 when not. */
+int tm_cmd_check_dir(const char *what, const char *path);
+
+/* Prints the "Tin mới nhất" box from a snapshot.json body, as the portal
+ * shows it: each headline followed by "(dd/mm/yyyy h:mm SA|CH)". */
+void tm_cmd_print_latest(FILE *out, const char *title, const char *snapshot, size_t len);
+
+#endif

@@ -1,0 +1,208 @@
+/* tinmoi once — one full cycle: fetch every source, store, merge, publish. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cmd.h"
+#include "cmd_common.h"
+#include "tinmoi/harvest.h"
+#include "tinmoi/log.h"
+#include "tinmoi/refresh.h"
+
+struct cycle {
+    size_t n_ok;
+    size_t n_failed;
+    size_t n_new;
+};
+
+static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
+{
+    struct cycle *c = ud;
+    if (o->ok) {
+        c->n_ok++;
+        c->n_new += o->new_items;
+        if (o->fetch->outcome == TM_FETCH_NOT_MODIFIED)
+            tm_log(TM_LOG_INFO, "source %s: not modified", o->source->id);
+        else
+            tm_log(TM_LOG_INFO, "source %s: ok, %zu entries, %zu new, %zu updated", o->source->id,
+                   o->n_entries, o->new_items, o->updated_items);
+    } else {
+        c->n_failed++;
+        tm_log(TM_LOG_WARNING, "source %s: error: %s", o->source->id, o->error);
+    }
+}
+
+static void on_fetcher_closed(void *ud)
+{
+    (void)ud;
+}
+
+/* Fetches every configured source on one loop and waits for all of them. */
+static int harvest_all(const struct tm_config *cfg, struct tm_store *store, struct cycle *c)
+{
+    uv_loop_t loop;
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        tm_log(TM_LOG_ERR, "uv_loop_init: %s", uv_strerror(rc));
+        return -1;
+    }
+    struct tm_fetch_limits limits = {
+        .concurrency = cfg->concurrency,
+        .per_host = cfg->per_host,
+        .timeout_s = cfg->timeout_s,
+        .max_body_bytes = cfg->max_body_bytes,
+    };
+    struct tm_error err = {0};
+    struct tm_fetcher *fetcher = NULL;
+    struct tm_harvester *harvester = NULL;
+    int result = 0;
+    if (tm_fetcher_new(&loop, &limits, &fetcher, &err) < 0) {
+        tm_log(TM_LOG_ERR, "fetcher: %s", err.msg);
+        result = -1;
+        goto close_loop;
+    }
+    if (tm_harvester_new(fetcher, store, on_harvest_done, c, &harvester) < 0) {
+        tm_log(TM_LOG_ERR, "harvester: %s", tm_strerror(TM_ENOMEM));
+        result = -1;
+        goto close_fetcher;
+    }
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        if (tm_harvest_start(harvester, &cfg->sources[i], &err) < 0) {
+            c->n_failed++;
+            tm_log(TM_LOG_WARNING, "source %s: error: %s", cfg->sources[i].id, err.msg);
+        }
+    }
+    rc = uv_run(&loop, UV_RUN_DEFAULT);
+    if (rc < 0)
+        tm_log(TM_LOG_ERR, "uv_run: %s", uv_strerror(rc));
+    tm_harvester_free(harvester);
+close_fetcher:
+    tm_fetcher_close(fetcher, on_fetcher_closed, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+close_loop:
+    rc = uv_loop_close(&loop);
+    if (rc < 0) {
+        tm_log(TM_LOG_ERR, "uv_loop_close: %s", uv_strerror(rc));
+        result = -1;
+    }
+    return result;
+}
+
+/* Prints where the outputs are and the "Tin mới nhất" box they now hold. */
+static void print_summary(const struct tm_config *cfg, const struct tm_publish_result *res,
+                          const struct cycle *c)
+{
+    printf("tinmoi: %zu sources ok, %zu failed, %zu new items; %zu of %zu files changed in %s\n",
+           c->n_ok, c->n_failed, c->n_new, res->n_changed, res->n_files, cfg->out_dir);
+    for (size_t i = 0; i < res->n_files; i++)
+        printf("  %s/%s%s\n", cfg->out_dir, res->files[i].name,
+               res->files[i].changed ? "" : " (unchanged)");
+    for (size_t i = 0; i < res->n_files; i++)
+        if (strcmp(res->files[i].name, "snapshot.json") == 0)
+            tm_cmd_print_latest(stdout, cfg->title, res->files[i].data, res->files[i].len);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tinmoi once [-c PATH]\n\n"
+                 "Runs one full cycle: fetches every source, stores the items, merges the same\n"
+                 "story from several sources, publishes the Atom feeds and the JSON snapshot.\n\n"
+                 "  -c, --config PATH   configuration file (default " TM_DEFAULT_CONFIG ")\n"
+                 "  -q, --quiet         print nothing on success\n"
+                 "  -h, --help          this help\n"
+                 "      --version       the program's version\n\n"
+                 "Exit status: 0 published (even if some sources failed), 1 fatal error\n"
+                 "(config, store, output), 2 usage.\n");
+}
+
+int tm_cmd_once(int argc, char **argv)
+{
+    const char *config_path = TM_DEFAULT_CONFIG;
+    bool quiet = false;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TM_EXIT_OK;
+        case 'V':
+            printf("tinmoi %s\n", TINMOI_VERSION);
+            return TM_EXIT_OK;
+        default:
+            usage(stderr);
+            return TM_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return TM_EXIT_USAGE;
+    }
+
+    struct tm_config *cfg = NULL;
+    if (tm_cmd_load_config(config_path, &cfg) < 0)
+        return TM_EXIT_FAIL;
+    /* Refuse before any fetch: a cycle that cannot publish must not change
+     * the store either. */
+    if (tm_cmd_check_dir("out_dir", cfg->out_dir) < 0) {
+        tm_config_free(cfg);
+        return TM_EXIT_FAIL;
+    }
+    struct tm_error err = {0};
+    struct tm_store *store = NULL;
+    if (tm_store_open(cfg->state_dir, &store, &err) < 0) {
+        tm_log(TM_LOG_ERR, "%s", err.msg);
+        tm_config_free(cfg);
+        return TM_EXIT_FAIL;
+    }
+    int code = TM_EXIT_FAIL;
+    if (tm_store_sync_sources(store, cfg->sources, cfg->n_sources, &err) < 0) {
+        tm_log(TM_LOG_ERR, "%s", err.msg);
+        goto out;
+    }
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK) {
+        tm_log(TM_LOG_ERR, "curl_global_init: %s", curl_easy_strerror(cc));
+        goto out;
+    }
+    struct cycle c = {0};
+    if (harvest_all(cfg, store, &c) < 0)
+        goto cleanup_curl;
+    struct tm_publish_result res = {0};
+    struct tm_refresh_stats stats = {0};
+    if (tm_refresh(store, cfg, (int64_t)time(NULL), &res, &stats, &err) < 0) {
+        tm_log(TM_LOG_ERR, "publish: %s", err.msg);
+        goto cleanup_curl;
+    }
+    tm_log(TM_LOG_INFO, "published %zu files (%zu changed): %zu stories from %zu items",
+           res.n_files, res.n_changed, stats.n_stories, stats.n_items);
+    if (!quiet)
+        print_summary(cfg, &res, &c);
+    tm_publish_result_clear(&res);
+    code = TM_EXIT_OK;
+cleanup_curl:
+    curl_global_cleanup();
+out:
+    tm_store_close(store);
+    tm_config_free(cfg);
+    return code;
+}

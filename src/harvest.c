@@ -1,0 +1,252 @@
+/* tinmoi — the fetching half: fetch → parse → store for one source. */
+#include "tinmoi/harvest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tinmoi/feed.h"
+#include "tinmoi/parse.h"
+
+struct job {
+    struct tm_harvester *h; /* NULL once the harvester is gone: drop the result */
+    struct job *prev, *next;
+    struct tm_source src; /* owned copy */
+    struct tm_parser *parser;
+    int parse_rc; /* first negative tm_parser_push result */
+};
+
+struct tm_harvester {
+    struct tm_fetcher *fetcher;
+    struct tm_store *store;
+    tm_harvest_done_cb on_done;
+    void *ud;
+    struct job *jobs; /* active jobs, doubly linked */
+    size_t n_active;
+};
+
+int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
+                     void *ud, struct tm_harvester **out)
+{
+    struct tm_harvester *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return TM_ENOMEM;
+    h->fetcher = fetcher;
+    h->store = store;
+    h->on_done = on_done;
+    h->ud = ud;
+    *out = h;
+    return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int source_copy(struct tm_source *dst, const struct tm_source *src)
+{
+    *dst = *src;
+    dst->id = dup_or_null(src->id);
+    dst->title = dup_or_null(src->title);
+    dst->url = dup_or_null(src->url);
+    dst->html_url = dup_or_null(src->html_url);
+    dst->category = dup_or_null(src->category);
+    if (!dst->id || !dst->url || (src->title && !dst->title) || (src->html_url && !dst->html_url) ||
+        (src->category && !dst->category)) {
+        tm_source_clear(dst);
+        return TM_ENOMEM;
+    }
+    return 0;
+}
+
+static void job_unlink(struct job *j)
+{
+    struct tm_harvester *h = j->h;
+    if (h == NULL)
+        return;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        h->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    h->n_active--;
+    j->h = NULL;
+}
+
+static void job_free(struct job *j)
+{
+    job_unlink(j);
+    tm_parser_free(j->parser);
+    tm_source_clear(&j->src);
+    free(j);
+}
+
+/* The transfer's body, as it arrives: straight into the streaming parser.
+ * Once the parser says the bytes can no longer become a feed (an HTML page,
+ * a limit), the transfer is aborted: nothing more is worth downloading. */
+static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error *err)
+{
+    struct job *j = ud;
+    int rc = tm_parser_push(j->parser, buf, len);
+    if (rc < 0) {
+        j->parse_rc = rc;
+        return tm_error_set(err, rc, "%s", tm_strerror(rc));
+    }
+    return 0;
+}
+
+/* Records a failed harvest; `why` (owned by the caller) must outlive the
+ * on_done call. When even the store refuses, the outcome says so too. */
+static void record_failure(struct tm_harvester *h, struct tm_harvest_outcome *o, char *why,
+                           size_t why_size)
+{
+    struct tm_error serr = {0};
+    o->ok = false;
+    o->error = why;
+    if (tm_store_put_failure(h->store, o->source->id, (int64_t)time(NULL), why, &serr) < 0) {
+        size_t len = strlen(why);
+        snprintf(why + len, why_size - len, " (and the store failed: %s)", serr.msg);
+    }
+}
+
+static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
+{
+    struct job *j = ud;
+    struct tm_harvester *h = j->h;
+    if (h == NULL || res->outcome == TM_FETCH_CANCELLED) {
+        job_free(j);
+        return;
+    }
+    struct tm_harvest_outcome o = {.source = &j->src, .fetch = res};
+    struct tm_error err = {0};
+    char why[sizeof err.msg + 64];
+    int64_t now_utc = (int64_t)time(NULL);
+
+    switch (res->outcome) {
+    case TM_FETCH_OK: {
+        struct tm_feed *feed = NULL;
+        int rc = tm_parser_finish(j->parser, &feed, &err);
+        if (rc < 0) {
+            snprintf(why, sizeof why, "%s", err.msg[0] ? err.msg : tm_strerror(rc));
+            record_failure(h, &o, why, sizeof why);
+            break;
+        }
+        struct tm_store_put_result put = {0};
+        rc = tm_store_put_feed(h->store, &j->src, feed, now_utc, res->etag, res->last_modified,
+                               &put, &err);
+        o.n_entries = feed->n_entries;
+        o.ttl_s = feed->ttl_s;
+        o.update_period_s = feed->update_period_s;
+        tm_feed_free(feed);
+        if (rc < 0) {
+            snprintf(why, sizeof why, "store: %s", err.msg[0] ? err.msg : tm_strerror(rc));
+            o.error = why;
+            break;
+        }
+        o.ok = true;
+        o.new_items = put.new_items;
+        o.updated_items = put.updated_items;
+        o.changed = put.new_items + put.updated_items > 0;
+        break;
+    }
+    case TM_FETCH_NOT_MODIFIED:
+        if (tm_store_put_not_modified(h->store, j->src.id, now_utc, &err) < 0) {
+            snprintf(why, sizeof why, "store: %s", err.msg);
+            o.error = why;
+            break;
+        }
+        o.ok = true;
+        break;
+    case TM_FETCH_ABORTED:
+        /* The parser stopped the transfer: say why in the parser's words. */
+        if (j->parse_rc < 0) {
+            struct tm_feed *partial = NULL;
+            int rc = tm_parser_finish(j->parser, &partial, &err);
+            tm_feed_free(partial);
+            snprintf(why, sizeof why, "%s",
+                     rc < 0 && err.msg[0] ? err.msg : tm_strerror(j->parse_rc));
+        } else {
+            snprintf(why, sizeof why, "%s", res->error ? res->error : "transfer aborted");
+        }
+        record_failure(h, &o, why, sizeof why);
+        break;
+    default:
+        snprintf(why, sizeof why, "%s",
+                 res->error ? res->error : tm_fetch_outcome_name(res->outcome));
+        record_failure(h, &o, why, sizeof why);
+        break;
+    }
+    tm_harvest_done_cb cb = h->on_done;
+    void *cb_ud = h->ud;
+    job_unlink(j);
+    cb(cb_ud, &o);
+    job_free(j);
+}
+
+int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    if (source_copy(&j->src, src) < 0) {
+        free(j);
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    }
+    struct tm_parse_opts popts = {.url = src->url, .charset = NULL, .dates = src->dates};
+    j->parser = tm_parser_new(&popts);
+    if (j->parser == NULL) {
+        job_free(j);
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    }
+
+    struct tm_source_state st = {0};
+    struct tm_error serr = {0};
+    int rc = tm_store_source_state(h->store, src->id, &st, &serr);
+    if (rc < 0 && rc != TM_ENOENT) {
+        job_free(j);
+        return tm_error_set(err, rc, "%s", serr.msg);
+    }
+    struct tm_fetch_request req = {
+        .source_id = src->id,
+        .url = src->url,
+        .etag = st.etag,
+        .last_modified = st.last_modified,
+        .allow_file = strncmp(src->url, "file:", 5) == 0,
+        .on_data = on_fetch_data,
+        .on_done = on_fetch_done,
+        .ud = j,
+    };
+    j->h = h;
+    j->next = h->jobs;
+    if (h->jobs)
+        h->jobs->prev = j;
+    h->jobs = j;
+    h->n_active++;
+    rc = tm_fetch_start(h->fetcher, &req, err);
+    tm_source_state_clear(&st);
+    if (rc < 0) {
+        tm_store_put_failure(h->store, src->id, (int64_t)time(NULL),
+                             err && err->msg[0] ? err->msg : tm_strerror(rc), NULL);
+        job_free(j);
+        return rc;
+    }
+    return 0;
+}
+
+size_t tm_harvester_active(const struct tm_harvester *h)
+{
+    return h ? h->n_active : 0;
+}
+
+void tm_harvester_free(struct tm_harvester *h)
+{
+    if (h == NULL)
+        return;
+    /* Jobs still known to the fetcher free themselves in on_fetch_done. */
+    while (h->jobs)
+        job_unlink(h->jobs);
+    free(h);
+}
