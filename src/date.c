@@ -38,7 +38,9 @@
 /* Feeds carry no dates outside these years; anything else is a typo or a
  * bogus default (.NET's 0001-01-01, a 1900 from a spreadsheet, 9999 as
  * "never"), and letting it through would pin a story to the top or the
- * bottom of every list forever. */
+ * bottom of every list forever. The bound applies to the year as written
+ * and to the instant in UTC, so whatever is accepted is written back in
+ * this range and reads back. */
 #define TM_DATE_MIN_YEAR 1970
 #define TM_DATE_MAX_YEAR 2100
 /* Two-digit years below this are 20xx, the others 19xx (RFC 2822 §4.3
@@ -325,7 +327,11 @@ static int finish(struct parts *p, int default_offset_s, int64_t *out_utc)
     if (p->hour > 23 || p->min > 59 || p->sec > 60)
         return TM_EDATE;
     int off = p->has_zone ? p->zone_s : default_offset_s;
-    *out_utc = tm_date_from_civil(p->year, p->month, p->day, p->hour, p->min, p->sec) - off;
+    int64_t utc = tm_date_from_civil(p->year, p->month, p->day, p->hour, p->min, p->sec) - off;
+    if (utc < tm_date_from_civil(TM_DATE_MIN_YEAR, 1, 1, 0, 0, 0) ||
+        utc >= tm_date_from_civil(TM_DATE_MAX_YEAR + 1, 1, 1, 0, 0, 0))
+        return TM_EDATE;
+    *out_utc = utc;
     return 0;
 }
 
