@@ -194,10 +194,9 @@ static const char *const all_files[] = {
     "province.atom", "province.json", "ministry.atom", "ministry.json",
 };
 
-static void publish(struct fixture *f, const char *dir, int64_t now_utc,
-                    struct tm_publish_result *res)
+static void publish(struct fixture *f, char *dir, int64_t now_utc, struct tm_publish_result *res)
 {
-    f->cfg.out_dir = (char *)dir;
+    f->cfg.out_dir = dir;
     struct tm_publish_input in = {.config = &f->cfg,
                                   .states = f->states,
                                   .items = f->items,
@@ -366,9 +365,9 @@ static void test_bad_category_name(void **state)
                                   .now_utc = NOW_UTC};
     struct tm_publish_result res;
     struct tm_error err = {0};
-    const char *bad[] = {"latest", "snapshot", "../etc", "a/b", ".hidden", ""};
+    char bad[][16] = {"latest", "snapshot", "../etc", "a/b", ".hidden", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        f.sources[2].category = (char *)bad[i];
+        f.sources[2].category = bad[i];
         assert_int_equal(tm_publish_all(&in, &res, &err), TM_EINVAL);
         assert_non_null(strstr(err.msg, "bo-tttt"));
     }
@@ -385,7 +384,7 @@ static void test_bad_category_name(void **state)
 /* For tests/e2e_publish_valid.sh: the fixture published into a folder. */
 static void test_sample_out(void **state)
 {
-    const char *out = getenv("TM_SAMPLE_OUT");
+    char *out = getenv("TM_SAMPLE_OUT");
     if (out == NULL || out[0] == '\0')
         skip();
     struct fixture f;
