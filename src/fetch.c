@@ -46,8 +46,10 @@ struct tm_transfer {
     char *last_modified;
     char *host_key;
     bool is_file;
+    tm_fetch_headers_cb on_headers;
     tm_fetch_data_cb on_data;
     tm_fetch_done_cb on_done;
+    bool headers_told; /* on_headers ran for this transfer */
     void *ud;
     bool all_permanent; /* no redirect hop so far was other than 301/308 */
     enum tm_abort abort;
@@ -457,6 +459,21 @@ static enum tm_fetch_outcome classify(const struct tm_fetcher *f, const struct t
 
 /* ---- the transfer's curl callbacks ------------------------------------ */
 
+static void tell_headers(struct tm_transfer *t)
+{
+    struct tm_result_store s = {0};
+    long status = 0;
+    if (!t->is_file) {
+        if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+            status = 0;
+        const char *v = header_get(t->easy, "Content-Type");
+        if (v != NULL)
+            parse_content_type(v, &s);
+    }
+    t->on_headers(t->ud, status, s.content_type, s.charset);
+    result_store_clear(&s);
+}
+
 /* Body bytes, decompressed by curl. Returning anything but `n` aborts the
  * transfer with CURLE_WRITE_ERROR; `t->abort` says why. */
 static size_t on_curl_write(char *buf, size_t size, size_t nmemb, void *userp)
@@ -474,6 +491,11 @@ static size_t on_curl_write(char *buf, size_t size, size_t nmemb, void *userp)
             t->abort = TM_ABORT_STATUS;
             return 0;
         }
+    }
+    if (!t->headers_told) {
+        t->headers_told = true;
+        if (t->on_headers != NULL)
+            tell_headers(t);
     }
     if ((int64_t)n > t->f->limits.max_body_bytes - t->body_bytes) {
         t->abort = TM_ABORT_TOO_LARGE;
@@ -728,6 +750,7 @@ static int start_transfer(struct tm_fetcher *f, struct tm_transfer *t, struct tm
     t->easy = e;
     t->all_permanent = true;
     t->abort = TM_ABORT_NONE;
+    t->headers_told = false;
     t->errbuf[0] = '\0';
     int rc = configure_easy(f, t, e, err);
     if (rc == 0) {
@@ -983,6 +1006,7 @@ int tm_fetch_start(struct tm_fetcher *f, const struct tm_fetch_request *req, str
         t->etag = validator_copy(req->etag);
         t->last_modified = validator_copy(req->last_modified);
     }
+    t->on_headers = req->on_headers;
     t->on_data = req->on_data;
     t->on_done = req->on_done;
     t->ud = req->ud;

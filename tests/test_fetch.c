@@ -134,6 +134,10 @@ struct got {
     int redirects;
     bool permanent;
     int start_during_done; /* tm_fetch_start's return when tried from on_done */
+    int headers_calls;
+    int data_calls_at_headers;
+    long hdr_status;
+    char hdr_charset[64];
 };
 
 struct harness {
@@ -143,7 +147,7 @@ struct harness {
     int done;
     int closed;
     bool close_when_done;
-    bool try_start_in_done;
+    int starts_in_done; /* on_done tries tm_fetch_start this many more times */
 };
 
 static void copy_str(char *dst, size_t n, const char *src)
@@ -168,6 +172,16 @@ static int on_test_data(void *ud, const char *buf, size_t len, struct tm_error *
         return TM_ENOTFEED;
     }
     return 0;
+}
+
+static void on_test_headers(void *ud, long status, const char *content_type, const char *charset)
+{
+    struct got *g = ud;
+    (void)content_type;
+    g->headers_calls++;
+    g->data_calls_at_headers = g->data_calls;
+    g->hdr_status = status;
+    copy_str(g->hdr_charset, sizeof g->hdr_charset, charset);
 }
 
 static void on_test_closed(void *ud)
@@ -199,12 +213,15 @@ static void on_test_done(void *ud, const struct tm_fetch_result *r)
     g->total_time_us = r->total_time_us;
     g->redirects = r->redirect_count;
     g->permanent = r->permanent_redirect;
-    if (h->try_start_in_done) {
+    if (h->starts_in_done > 0) {
+        h->starts_in_done--;
         char url[128];
         url_for(url, sizeof url, "/feed");
         struct tm_fetch_request req = {
             .url = url, .on_data = on_test_data, .on_done = on_test_done, .ud = g};
         g->start_during_done = tm_fetch_start(h->f, &req, NULL);
+        if (g->start_during_done == 0)
+            h->expected++;
     }
     h->done++;
     if (h->close_when_done && h->done == h->expected)
@@ -246,6 +263,7 @@ static void start(struct harness *h, struct got *g, const char *path, const char
                                    .url = url,
                                    .etag = etag,
                                    .last_modified = last_modified,
+                                   .on_headers = on_test_headers,
                                    .on_data = on_test_data,
                                    .on_done = on_test_done,
                                    .ud = g};
@@ -310,6 +328,7 @@ static void test_304_with_validators(void **state)
     assert_int_equal(by_etag.outcome, TM_FETCH_NOT_MODIFIED);
     assert_int_equal(by_etag.status, 304);
     assert_int_equal(by_etag.data_calls, 0);
+    assert_int_equal(by_etag.headers_calls, 0);
     assert_false(by_etag.has_error);
     assert_int_equal(by_date.outcome, TM_FETCH_NOT_MODIFIED);
     assert_int_equal(by_date.data_calls, 0);
@@ -391,6 +410,7 @@ static void test_http_errors(void **state)
     assert_int_equal(e404.status, 404);
     assert_int_equal(e404.data_calls, 0);
     assert_string_equal(e404.error, "HTTP 404");
+    assert_int_equal(e404.headers_calls, 0);
     assert_int_equal(e500.outcome, TM_FETCH_HTTP_ERROR);
     assert_int_equal(e500.status, 500);
     assert_int_equal(e500.data_calls, 0);
@@ -475,8 +495,11 @@ static void test_file_only_when_allowed(void **state)
     struct tm_fetch_limits lim = default_limits();
     harness_open(&h, &lim);
     struct got g = {.h = &h};
-    struct tm_fetch_request req = {
-        .url = url, .on_data = on_test_data, .on_done = on_test_done, .ud = &g};
+    struct tm_fetch_request req = {.url = url,
+                                   .on_headers = on_test_headers,
+                                   .on_data = on_test_data,
+                                   .on_done = on_test_done,
+                                   .ud = &g};
     struct tm_error err = {0};
     assert_int_equal(tm_fetch_start(h.f, &req, &err), TM_EINVAL); /* allow_file false */
     req.url = "ftp://127.0.0.1/feed.xml";
@@ -492,6 +515,8 @@ static void test_file_only_when_allowed(void **state)
     assert_int_equal(g.done_calls, 1);
     assert_int_equal(g.outcome, TM_FETCH_OK);
     assert_string_equal(g.body, doc);
+    assert_int_equal(g.headers_calls, 1);
+    assert_int_equal(g.hdr_status, 0);
 }
 
 static void test_redirect_to_file_refused(void **state)
@@ -528,6 +553,11 @@ static void test_charset_and_html(void **state)
     harness_run(&h);
     assert_int_equal(cs.outcome, TM_FETCH_OK);
     assert_string_equal(cs.charset, "windows-1252");
+    /* the sink learns the charset before the first body byte */
+    assert_int_equal(cs.headers_calls, 1);
+    assert_int_equal(cs.data_calls_at_headers, 0);
+    assert_int_equal(cs.hdr_status, 200);
+    assert_string_equal(cs.hdr_charset, "windows-1252");
     assert_false(cs.has_etag);
     assert_int_equal(html.outcome, TM_FETCH_OK);
     assert_string_equal(html.content_type, "text/html");
@@ -592,11 +622,29 @@ static void test_hundred_requests(void **state)
     free(g);
 }
 
+static void test_start_from_on_done(void **state)
+{
+    (void)state;
+    struct harness h;
+    struct tm_fetch_limits lim = default_limits();
+    lim.concurrency = 1;
+    struct got g = {0};
+    harness_open(&h, &lim);
+    h.starts_in_done = 3; /* a chain of four transfers, each started by the last */
+    start(&h, &g, "/feed", NULL, NULL);
+    harness_run(&h);
+    assert_int_equal(h.expected, 4);
+    assert_int_equal(g.done_calls, 4);
+    assert_int_equal(g.start_during_done, 0);
+    assert_int_equal(g.outcome, TM_FETCH_OK);
+    assert_int_equal(g.body_len, 4 * FEED_LEN);
+}
+
 static void on_test_cancel_timer(uv_timer_t *t)
 {
     struct harness *h = t->data;
     tm_fetcher_cancel_all(h->f);
-    h->try_start_in_done = false;
+    h->starts_in_done = 0;
     /* accepting again once the cancel returned */
     assert_int_equal(tm_fetcher_pending(h->f), 0);
     tm_fetcher_close(h->f, on_test_closed, h);
@@ -612,7 +660,7 @@ static void test_cancel_all(void **state)
     struct got g[4] = {{0}};
     harness_open(&h, &lim);
     h.close_when_done = false;
-    h.try_start_in_done = true;
+    h.starts_in_done = 4;
     for (int i = 0; i < 4; i++)
         start(&h, &g[i], "/slow?s=5", NULL, NULL);
     uv_timer_t timer;
@@ -682,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_concurrency_cap),
         cmocka_unit_test(test_per_host_cap),
         cmocka_unit_test(test_hundred_requests),
+        cmocka_unit_test(test_start_from_on_done),
         cmocka_unit_test(test_cancel_all),
         cmocka_unit_test(test_close_with_transfers_in_flight),
         cmocka_unit_test(test_bad_limits),

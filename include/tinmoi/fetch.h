@@ -113,20 +113,31 @@ struct tm_fetch_result {
  * whose outcome is not OK, and the sink then discards what it got. */
 typedef int (*tm_fetch_data_cb)(void *ud, const char *buf, size_t len, struct tm_error *err);
 
-/* Called exactly once per request that tm_fetch_start accepted, always from
- * the loop (never from inside tm_fetch_start). It may call tm_fetch_start,
+/* Optional: called once, just before the first on_data, with the response
+ * whose body follows: its status (0 for file://), Content-Type media type
+ * (lower-case, no parameters) and charset parameter, each NULL when absent
+ * and valid only during the call. Lets the sink set up its parser with the
+ * HTTP charset. Runs inside a curl callback: it must not call any tm_fetch*
+ * function. */
+typedef void (*tm_fetch_headers_cb)(void *ud, long http_status, const char *content_type,
+                                    const char *charset);
+
+/* Called exactly once per request that tm_fetch_start accepted: from the
+ * loop, or from inside tm_fetcher_cancel_all / tm_fetcher_close (outcome
+ * CANCELLED), never from inside tm_fetch_start. It may call tm_fetch_start,
  * tm_fetcher_cancel_all and tm_fetcher_close. */
 typedef void (*tm_fetch_done_cb)(void *ud, const struct tm_fetch_result *res);
 
 struct tm_fetch_request {
-    const char *source_id;     /* copied; echoed in the result */
-    const char *url;           /* copied; absolute http(s):// (or file:// with allow_file) */
-    const char *etag;          /* stored validator or NULL: sent as If-None-Match */
-    const char *last_modified; /* stored validator or NULL: sent as If-Modified-Since */
-    bool allow_file;           /* the source list itself named a file:// URL */
-    tm_fetch_data_cb on_data;  /* required */
-    tm_fetch_done_cb on_done;  /* required */
-    void *ud;                  /* passed to both callbacks */
+    const char *source_id;          /* copied; echoed in the result */
+    const char *url;                /* copied; absolute http(s):// (or file:// with allow_file) */
+    const char *etag;               /* stored validator or NULL: sent as If-None-Match */
+    const char *last_modified;      /* stored validator or NULL: sent as If-Modified-Since */
+    bool allow_file;                /* the source list itself named a file:// URL */
+    tm_fetch_headers_cb on_headers; /* optional (NULL) */
+    tm_fetch_data_cb on_data;       /* required */
+    tm_fetch_done_cb on_done;       /* required */
+    void *ud;                       /* passed to both callbacks */
 };
 
 struct tm_fetcher;
