@@ -46,6 +46,11 @@ int tm_parser_push(struct tm_parser *p, const char *buf, size_t len);
  * otherwise; `err` (may be NULL) gets a one-line reason. */
 int tm_parser_finish(struct tm_parser *p, struct tm_feed **out, struct tm_error *err);
 
+/* The encoding the document is read as, lowercase ("utf-8", "windows-1252"),
+ * or NULL before enough bytes arrived to decide. Valid until tm_parser_free;
+ * useful after a failed finish to report a not-a-feed document. */
+const char *tm_parser_encoding(const struct tm_parser *p);
+
 /* Frees a parser at any point. Accepts NULL. */
 void tm_parser_free(struct tm_parser *p);
 
