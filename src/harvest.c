@@ -84,13 +84,35 @@ static void job_free(struct job *j)
     free(j);
 }
 
+/* The parser is made when the body starts, so that the charset of the
+ * response's Content-Type (which wins over the document's declaration) is
+ * known; a body that never starts gets one at the end. */
+static int job_parser(struct job *j, const char *charset)
+{
+    if (j->parser)
+        return 0;
+    struct tm_parse_opts popts = {.url = j->src.url, .charset = charset, .dates = j->src.dates};
+    j->parser = tm_parser_new(&popts);
+    return j->parser ? 0 : TM_ENOMEM;
+}
+
+static void on_fetch_headers(void *ud, long status, const char *content_type, const char *charset)
+{
+    struct job *j = ud;
+    (void)status;
+    (void)content_type;
+    j->parse_rc = job_parser(j, charset);
+}
+
 /* The transfer's body, as it arrives: straight into the streaming parser.
  * Once the parser says the bytes can no longer become a feed (an HTML page,
  * a limit), the transfer is aborted: nothing more is worth downloading. */
 static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error *err)
 {
     struct job *j = ud;
-    int rc = tm_parser_push(j->parser, buf, len);
+    int rc = j->parse_rc < 0 ? j->parse_rc : job_parser(j, NULL);
+    if (rc == 0)
+        rc = tm_parser_push(j->parser, buf, len);
     if (rc < 0) {
         j->parse_rc = rc;
         return tm_error_set(err, rc, "%s", tm_strerror(rc));
@@ -128,7 +150,9 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
     switch (res->outcome) {
     case TM_FETCH_OK: {
         struct tm_feed *feed = NULL;
-        int rc = tm_parser_finish(j->parser, &feed, &err);
+        int rc = job_parser(j, NULL);
+        if (rc == 0)
+            rc = tm_parser_finish(j->parser, &feed, &err);
         if (rc < 0) {
             snprintf(why, sizeof why, "%s", err.msg[0] ? err.msg : tm_strerror(rc));
             record_failure(h, &o, why, sizeof why);
@@ -162,7 +186,7 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
         break;
     case TM_FETCH_ABORTED:
         /* The parser stopped the transfer: say why in the parser's words. */
-        if (j->parse_rc < 0) {
+        if (j->parse_rc < 0 && j->parser) {
             struct tm_feed *partial = NULL;
             int rc = tm_parser_finish(j->parser, &partial, &err);
             tm_feed_free(partial);
@@ -195,13 +219,6 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
         free(j);
         return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     }
-    struct tm_parse_opts popts = {.url = src->url, .charset = NULL, .dates = src->dates};
-    j->parser = tm_parser_new(&popts);
-    if (j->parser == NULL) {
-        job_free(j);
-        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
-    }
-
     struct tm_source_state st = {0};
     struct tm_error serr = {0};
     int rc = tm_store_source_state(h->store, src->id, &st, &serr);
@@ -215,6 +232,7 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
         .etag = st.etag,
         .last_modified = st.last_modified,
         .allow_file = strncmp(src->url, "file:", 5) == 0,
+        .on_headers = on_fetch_headers,
         .on_data = on_fetch_data,
         .on_done = on_fetch_done,
         .ud = j,
