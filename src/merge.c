@@ -1,0 +1,790 @@
+/* tinmoi — merging the same story from several sources (SPEC §7). Pure.
+ *
+ * Shape: every rule becomes a list of candidate pairs ("edges") found by
+ * sorting, never by comparing all pairs; the edges are sorted into one fixed
+ * order and applied to a union-find whose components remember their sources,
+ * so that a story never holds two items of one source. */
+#include "tinmoi/merge.h"
+
+#include "identity_int.h"
+#include "tinmoi/error.h"
+#include "tinmoi/identity.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Slack for comparing Jaccard values computed in floating point. */
+#define SIM_EPSILON 1e-9
+
+/* ---- sort keys ----------------------------------------------------------
+ * qsort has no context argument, so every sort runs over small structs that
+ * carry their keys; the last key is always the item index, which makes each
+ * order total and the result independent of the input order only through
+ * rowid (indexes break ties between equal rowids, which the store never
+ * produces). */
+
+struct ref {
+    const char *s; /* the string grouped on */
+    int src;
+    int64_t t;
+    int64_t rowid;
+    uint32_t idx;
+};
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
+
+static int cmp_ref_tail(const struct ref *x, const struct ref *y)
+{
+    int c = cmp_i64(x->t, y->t);
+    if (c == 0)
+        c = cmp_i64(x->rowid, y->rowid);
+    if (c == 0)
+        c = (x->idx > y->idx) - (x->idx < y->idx);
+    return c;
+}
+
+static int on_qsort_ref(const void *a, const void *b)
+{
+    const struct ref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c != 0 ? c : cmp_ref_tail(x, y);
+}
+
+static int on_qsort_ref_src(const void *a, const void *b)
+{
+    const struct ref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    if (c == 0)
+        c = (x->src > y->src) - (x->src < y->src);
+    return c != 0 ? c : cmp_ref_tail(x, y);
+}
+
+/* ---- edges -------------------------------------------------------------- */
+
+enum edge_kind {
+    EDGE_ENTRY = 0, /* same published entry id */
+    EDGE_LINK,      /* same canonical link */
+    EDGE_TITLE,     /* same normalised title, within the window */
+    EDGE_SIMILAR,   /* similar titles, within the window */
+};
+
+struct edge {
+    int64_t r1, r2; /* rowids, smaller first: the last tie-breaker */
+    int64_t dt;     /* |published difference| */
+    double sim;
+    uint32_t a, b;
+    int kind;
+};
+
+struct edges {
+    struct edge *v;
+    size_t n, cap;
+};
+
+static int edge_add(struct edges *e, const struct tm_item *items, uint32_t a, uint32_t b, int kind,
+                    double sim)
+{
+    if (e->n == e->cap) {
+        if (e->cap >= TM_MERGE_MAX_PAIRS)
+            return TM_ELIMIT;
+        size_t cap = e->cap != 0 ? e->cap * 2 : 1024;
+        if (cap > TM_MERGE_MAX_PAIRS)
+            cap = TM_MERGE_MAX_PAIRS;
+        struct edge *v = realloc(e->v, cap * sizeof *v);
+        if (v == NULL)
+            return TM_ENOMEM;
+        e->v = v;
+        e->cap = cap;
+    }
+    struct edge *x = &e->v[e->n++];
+    int64_t ra = items[a].rowid, rb = items[b].rowid;
+    int64_t ta = items[a].published_utc, tb = items[b].published_utc;
+    x->r1 = ra <= rb ? ra : rb;
+    x->r2 = ra <= rb ? rb : ra;
+    x->dt = ta >= tb ? ta - tb : tb - ta;
+    x->sim = sim;
+    x->a = a;
+    x->b = b;
+    x->kind = kind;
+    return 0;
+}
+
+static int on_qsort_edge(const void *pa, const void *pb)
+{
+    const struct edge *x = pa, *y = pb;
+    int c = (x->kind > y->kind) - (x->kind < y->kind);
+    if (c == 0)
+        c = (x->sim < y->sim) - (x->sim > y->sim); /* most similar first */
+    if (c == 0)
+        c = cmp_i64(x->dt, y->dt);
+    if (c == 0)
+        c = cmp_i64(x->r1, y->r1);
+    if (c == 0)
+        c = cmp_i64(x->r2, y->r2);
+    if (c == 0) {
+        uint32_t xa = x->a < x->b ? x->a : x->b, ya = y->a < y->b ? y->a : y->b;
+        uint32_t xb = x->a < x->b ? x->b : x->a, yb = y->a < y->b ? y->b : y->a;
+        c = (xa > ya) - (xa < ya);
+        if (c == 0)
+            c = (xb > yb) - (xb < yb);
+    }
+    return c;
+}
+
+/* ---- union-find with a source set per component ------------------------- */
+
+struct comp {
+    uint32_t parent;
+    uint32_t size;
+    int one;      /* the only source while srcs is NULL */
+    int *srcs;    /* sorted sources of the component, or NULL for {one} */
+    size_t n_src; /* entries in srcs */
+};
+
+static uint32_t uf_find(struct comp *c, uint32_t x)
+{
+    while (c[x].parent != x) {
+        c[x].parent = c[c[x].parent].parent;
+        x = c[x].parent;
+    }
+    return x;
+}
+
+/* Joins the components of a and b unless they share a source. Returns 0
+ * (joined, already one, or refused) or TM_ENOMEM. */
+static int uf_union(struct comp *c, uint32_t a, uint32_t b)
+{
+    uint32_t ra = uf_find(c, a), rb = uf_find(c, b);
+    if (ra == rb)
+        return 0;
+    const int *sa = c[ra].srcs != NULL ? c[ra].srcs : &c[ra].one;
+    const int *sb = c[rb].srcs != NULL ? c[rb].srcs : &c[rb].one;
+    size_t na = c[ra].srcs != NULL ? c[ra].n_src : 1;
+    size_t nb = c[rb].srcs != NULL ? c[rb].n_src : 1;
+    int *m = malloc((na + nb) * sizeof *m);
+    if (m == NULL)
+        return TM_ENOMEM;
+    size_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb) {
+        if (sa[i] == sb[j]) {
+            free(m);
+            return 0;
+        }
+        m[k++] = sa[i] < sb[j] ? sa[i++] : sb[j++];
+    }
+    while (i < na)
+        m[k++] = sa[i++];
+    while (j < nb)
+        m[k++] = sb[j++];
+    if (c[ra].size < c[rb].size) {
+        uint32_t t = ra;
+        ra = rb;
+        rb = t;
+    }
+    free(c[ra].srcs);
+    free(c[rb].srcs);
+    c[rb].srcs = NULL;
+    c[rb].parent = ra;
+    c[ra].size += c[rb].size;
+    c[ra].srcs = m;
+    c[ra].n_src = k;
+    return 0;
+}
+
+/* ---- candidate pairs per rule ------------------------------------------- */
+
+struct ctx {
+    const struct tm_item *items;
+    uint32_t n;
+    double sim;
+    int64_t window_s;
+    int *src;       /* source number of each item */
+    int *title_id;  /* equal normalised titles share a number; -1 none */
+    uint64_t **tok; /* word-pair set of each title with >= 2 words */
+    size_t *n_tok;
+    struct ref *refs; /* scratch, n entries */
+    struct edges edges;
+};
+
+/* Numbers the sources so that the rest compares ints, not strings. */
+static void number_sources(struct ctx *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        const char *s = c->items[i].source_id;
+        c->refs[i] = (struct ref){s != NULL ? s : "", 0, 0, c->items[i].rowid, i};
+    }
+    qsort(c->refs, c->n, sizeof *c->refs, on_qsort_ref);
+    int id = -1;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (i == 0 || strcmp(c->refs[i].s, c->refs[i - 1].s) != 0)
+            id++;
+        c->src[c->refs[i].idx] = id;
+    }
+}
+
+/* Items already published as one entry stay one story: star edges from the
+ * member seen first. */
+static int edges_entry(struct ctx *c)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct tm_item *it = &c->items[i];
+        if (it->entry_id != NULL && it->entry_id[0] != '\0')
+            c->refs[n++] = (struct ref){it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i};
+    }
+    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
+    for (size_t s = 0, e; s < n; s = e) {
+        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++) {
+            if (c->refs[e].src == c->refs[s].src)
+                continue;
+            int rc = edge_add(&c->edges, c->items, c->refs[s].idx, c->refs[e].idx, EDGE_ENTRY, 1.0);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Equal canonical links, skipping links one source uses for several items
+ * (a section or home page): star edges from the earliest published. */
+static int edges_link(struct ctx *c)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct tm_item *it = &c->items[i];
+        if (it->canonical_link != NULL && it->canonical_link[0] != '\0')
+            c->refs[n++] =
+                (struct ref){it->canonical_link, c->src[i], it->published_utc, it->rowid, i};
+    }
+    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
+    for (size_t s = 0, e; s < n; s = e) {
+        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++)
+            ;
+        const struct ref *center = NULL;
+        for (size_t k = s; k < e; k++) {
+            bool shared = (k > s && c->refs[k - 1].src == c->refs[k].src) ||
+                          (k + 1 < e && c->refs[k + 1].src == c->refs[k].src);
+            if (shared)
+                continue;
+            if (center == NULL || cmp_ref_tail(&c->refs[k], center) < 0)
+                center = &c->refs[k];
+        }
+        for (size_t k = s; center != NULL && k < e; k++) {
+            bool shared = (k > s && c->refs[k - 1].src == c->refs[k].src) ||
+                          (k + 1 < e && c->refs[k + 1].src == c->refs[k].src);
+            if (shared || &c->refs[k] == center)
+                continue;
+            int rc = edge_add(&c->edges, c->items, center->idx, c->refs[k].idx, EDGE_LINK, 1.0);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Equal normalised titles within the window; numbers the titles too. */
+static int edges_title(struct ctx *c)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct tm_item *it = &c->items[i];
+        c->title_id[i] = -1;
+        if (it->norm_title != NULL && it->norm_title[0] != '\0')
+            c->refs[n++] = (struct ref){it->norm_title, c->src[i], it->published_utc, it->rowid, i};
+    }
+    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
+    int id = -1;
+    for (size_t s = 0, e; s < n; s = e) {
+        id++;
+        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++)
+            ;
+        for (size_t i = s; i < e; i++) {
+            c->title_id[c->refs[i].idx] = id;
+            for (size_t j = i + 1; j < e && c->refs[j].t - c->refs[i].t <= c->window_s; j++) {
+                if (c->refs[j].src == c->refs[i].src)
+                    continue;
+                int rc =
+                    edge_add(&c->edges, c->items, c->refs[i].idx, c->refs[j].idx, EDGE_TITLE, 1.0);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Sorts v[0..n) ascending, LSD radix on bytes: the word pairs of 100,000
+ * titles are over a million values, where qsort's indirect compares cost
+ * more than the rest of the merge. `tmp` holds n values. */
+static void radix_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xff) + 1]++;
+        if (count[1] == n) /* all zero in this byte: nothing moves */
+            continue;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
+}
+
+/* Titles holding word pair `tok`: binary search in the sorted distinct pairs. */
+static uint32_t token_df(const uint64_t *uniq, const uint32_t *df, size_t n_uniq, uint64_t tok)
+{
+    size_t lo = 0, hi = n_uniq;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (uniq[mid] < tok)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n_uniq && uniq[lo] == tok ? df[lo] : 0;
+}
+
+struct rare {
+    uint32_t df;
+    uint64_t tok;
+};
+
+/* Rarest word pairs first, the one global order prefix filtering needs. */
+static int on_qsort_rare(const void *a, const void *b)
+{
+    const struct rare *x = a, *y = b;
+    int c = (x->df > y->df) - (x->df < y->df);
+    return c != 0 ? c : (x->tok > y->tok) - (x->tok < y->tok);
+}
+
+struct posting {
+    uint64_t tok;
+    int64_t t;
+    int64_t rowid;
+    uint32_t idx;
+};
+
+static int on_qsort_posting(const void *a, const void *b)
+{
+    const struct posting *x = a, *y = b;
+    int c = (x->tok > y->tok) - (x->tok < y->tok);
+    if (c == 0)
+        c = cmp_i64(x->t, y->t);
+    if (c == 0)
+        c = cmp_i64(x->rowid, y->rowid);
+    if (c == 0)
+        c = (x->idx > y->idx) - (x->idx < y->idx);
+    return c;
+}
+
+/* Number of rarest tokens of a set of n that two sets at Jaccard >= s
+ * must share one of (prefix filtering, Chaudhuri et al. 2006). */
+static size_t prefix_len(size_t n, double s)
+{
+    size_t need = (size_t)ceil(s * (double)n - SIM_EPSILON);
+    if (need < 1)
+        need = 1;
+    return need > n ? 1 : n - need + 1;
+}
+
+/* The postings: for each title, its prefix_len rarest word pairs. */
+static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct posting **out,
+                          size_t *n_out)
+{
+    int rc = TM_ENOMEM;
+    uint64_t *all = malloc(total * sizeof *all);
+    uint64_t *tmp = malloc(total * sizeof *tmp);
+    uint32_t *df = malloc(total * sizeof *df);
+    struct rare *rare = malloc(max_tok * sizeof *rare);
+    struct posting *post = malloc(total * sizeof *post);
+    if (all == NULL || tmp == NULL || df == NULL || rare == NULL || post == NULL)
+        goto done;
+    size_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        memcpy(all + k, c->tok[i], c->n_tok[i] * sizeof *all);
+        k += c->n_tok[i];
+    }
+    radix_sort_u64(all, tmp, total);
+    size_t n_uniq = 0;
+    for (size_t s = 0, e; s < total; s = e) {
+        for (e = s + 1; e < total && all[e] == all[s]; e++)
+            ;
+        all[n_uniq] = all[s];
+        df[n_uniq++] = (uint32_t)(e - s);
+    }
+    size_t n_post = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        size_t n = c->n_tok[i];
+        if (n == 0)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            rare[j] = (struct rare){token_df(all, df, n_uniq, c->tok[i][j]), c->tok[i][j]};
+        if (n <= 32) { /* typical titles: cheaper than qsort's indirect calls */
+            for (size_t j = 1; j < n; j++) {
+                struct rare x = rare[j];
+                size_t h = j;
+                for (; h > 0 && on_qsort_rare(&rare[h - 1], &x) > 0; h--)
+                    rare[h] = rare[h - 1];
+                rare[h] = x;
+            }
+        } else {
+            qsort(rare, n, sizeof *rare, on_qsort_rare);
+        }
+        size_t p = prefix_len(n, c->sim);
+        const struct tm_item *it = &c->items[i];
+        for (size_t j = 0; j < p; j++)
+            post[n_post++] = (struct posting){rare[j].tok, it->published_utc, it->rowid, i};
+    }
+    qsort(post, n_post, sizeof *post, on_qsort_posting);
+    *out = post;
+    *n_out = n_post;
+    post = NULL;
+    rc = 0;
+done:
+    free(all);
+    free(tmp);
+    free(df);
+    free(rare);
+    free(post);
+    return rc;
+}
+
+/* Similar titles within the window: only pairs sharing a prefix token. */
+static int edges_similar(struct ctx *c)
+{
+    size_t total = 0, max_tok = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        c->tok[i] = NULL;
+        c->n_tok[i] = 0;
+        /* Single-word titles: against any longer title the word-set Jaccard
+         * is at most 1/2, below every allowed threshold; against another
+         * single word it is 1 only when equal, which edges_title covers. */
+        if (c->title_id[i] < 0 || tm_identity_count_words(c->items[i].norm_title) < 2)
+            continue;
+        int rc = tm_identity_title_tokens(c->items[i].norm_title, false, &c->tok[i], &c->n_tok[i]);
+        if (rc != 0)
+            return rc;
+        total += c->n_tok[i];
+        if (c->n_tok[i] > max_tok)
+            max_tok = c->n_tok[i];
+    }
+    if (total == 0)
+        return 0;
+    struct posting *post = NULL;
+    size_t n_post = 0;
+    int rc = build_postings(c, total, max_tok, &post, &n_post);
+    for (size_t s = 0, e; s < n_post && rc == 0; s = e) {
+        for (e = s + 1; e < n_post && post[e].tok == post[s].tok; e++)
+            ;
+        for (size_t i = s; i < e && rc == 0; i++) {
+            uint32_t a = post[i].idx;
+            for (size_t j = i + 1; j < e && post[j].t - post[i].t <= c->window_s; j++) {
+                uint32_t b = post[j].idx;
+                if (c->src[a] == c->src[b] || c->title_id[a] == c->title_id[b])
+                    continue;
+                size_t na = c->n_tok[a], nb = c->n_tok[b];
+                size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
+                if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
+                    continue;
+                double sim = tm_identity_jaccard(c->tok[a], na, c->tok[b], nb);
+                if (sim + SIM_EPSILON < c->sim)
+                    continue;
+                rc = edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
+                if (rc != 0)
+                    break;
+            }
+        }
+    }
+    free(post);
+    return rc;
+}
+
+/* ---- stories ------------------------------------------------------------ */
+
+struct rank {
+    uint32_t story;
+    int prio;
+    int64_t pub;
+    int64_t seen;
+    int64_t rowid;
+    uint32_t idx;
+};
+
+static int on_qsort_rank(const void *a, const void *b)
+{
+    const struct rank *x = a, *y = b;
+    int c = (x->story > y->story) - (x->story < y->story);
+    if (c == 0)
+        c = (x->prio < y->prio) - (x->prio > y->prio); /* highest priority first */
+    if (c == 0)
+        c = cmp_i64(x->pub, y->pub);
+    if (c == 0)
+        c = cmp_i64(x->seen, y->seen);
+    if (c == 0)
+        c = cmp_i64(x->rowid, y->rowid);
+    if (c == 0)
+        c = (x->idx > y->idx) - (x->idx < y->idx);
+    return c;
+}
+
+struct claim {
+    const char *id;
+    int64_t seen;
+    int64_t rowid;
+    uint32_t idx;
+    uint32_t story;
+};
+
+static int on_qsort_claim(const void *a, const void *b)
+{
+    const struct claim *x = a, *y = b;
+    int c = cmp_i64(x->seen, y->seen);
+    if (c == 0)
+        c = cmp_i64(x->rowid, y->rowid);
+    if (c == 0)
+        c = (x->idx > y->idx) - (x->idx < y->idx);
+    return c;
+}
+
+/* Entry ids already given to a story: open addressing over borrowed strings. */
+struct idset {
+    const char **slot;
+    size_t mask;
+};
+
+static bool idset_insert(struct idset *set, const char *id)
+{
+    size_t i = (size_t)tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, id, strlen(id)) & set->mask;
+    while (set->slot[i] != NULL) {
+        if (strcmp(set->slot[i], id) == 0)
+            return false;
+        i = (i + 1) & set->mask;
+    }
+    set->slot[i] = id;
+    return true;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_story *st,
+                            size_t n_st, const uint32_t *story_of, const char *public_url)
+{
+    int rc = TM_ENOMEM;
+    struct idset set = {NULL, 0};
+    size_t cap = 16;
+    while (cap < 2 * n_st)
+        cap *= 2;
+    set.slot = calloc(cap, sizeof *set.slot);
+    struct claim *cl = malloc((n != 0 ? n : 1) * sizeof *cl);
+    struct claim *order = malloc((n_st != 0 ? n_st : 1) * sizeof *order);
+    if (set.slot == NULL || cl == NULL || order == NULL)
+        goto done;
+    set.mask = cap - 1;
+    size_t n_cl = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (items[i].entry_id != NULL && items[i].entry_id[0] != '\0')
+            cl[n_cl++] = (struct claim){items[i].entry_id, items[i].first_seen_utc, items[i].rowid,
+                                        i, story_of[i]};
+    }
+    qsort(cl, n_cl, sizeof *cl, on_qsort_claim);
+    for (size_t k = 0; k < n_cl; k++) {
+        struct tm_story *s = &st[cl[k].story];
+        if (s->entry_id != NULL)
+            continue;
+        char *id = dup_str(cl[k].id);
+        if (id == NULL)
+            goto done;
+        if (!idset_insert(&set, id)) {
+            free(id);
+            continue;
+        }
+        s->entry_id = id;
+    }
+    /* New ids in the order of their primaries' rowids, so that which of two
+     * colliding ids gets the "~2" does not depend on the input order. */
+    for (size_t k = 0; k < n_st; k++)
+        order[k] = (struct claim){NULL, 0, items[st[k].primary].rowid, (uint32_t)st[k].primary,
+                                  (uint32_t)k};
+    qsort(order, n_st, sizeof *order, on_qsort_claim);
+    for (size_t k = 0; k < n_st; k++) {
+        struct tm_story *s = &st[order[k].story];
+        if (s->entry_id != NULL)
+            continue;
+        char *id = tm_entry_id_new(&items[s->primary], public_url);
+        if (id == NULL)
+            goto done;
+        for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {
+            size_t len = strlen(id) + 16;
+            char *alt = malloc(len);
+            if (alt == NULL) {
+                free(id);
+                goto done;
+            }
+            snprintf(alt, len, "%s~%u", id, suffix);
+            if (idset_insert(&set, alt)) {
+                free(id);
+                id = alt;
+                break;
+            }
+            free(alt);
+        }
+        s->entry_id = id;
+    }
+    rc = 0;
+done:
+    free(set.slot);
+    free(cl);
+    free(order);
+    return rc;
+}
+
+static int on_qsort_story(const void *a, const void *b)
+{
+    const struct tm_story *x = a, *y = b;
+    int c = cmp_i64(y->sort_utc, x->sort_utc); /* newest first */
+    return c != 0 ? c : strcmp(x->entry_id, y->entry_id);
+}
+
+static int build_stories(struct ctx *c, struct comp *uf, const struct tm_merge_opts *o,
+                         struct tm_story **out, size_t *n_out)
+{
+    uint32_t n = c->n;
+    int rc = TM_ENOMEM;
+    uint32_t *story_of = malloc(n * sizeof *story_of);
+    uint32_t *root_story = malloc(n * sizeof *root_story);
+    struct rank *rk = malloc(n * sizeof *rk);
+    struct tm_story *st = NULL;
+    size_t n_st = 0;
+    if (story_of == NULL || root_story == NULL || rk == NULL)
+        goto fail;
+    for (uint32_t i = 0; i < n; i++)
+        root_story[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = uf_find(uf, i);
+        if (root_story[r] == UINT32_MAX)
+            root_story[r] = (uint32_t)n_st++;
+        story_of[i] = root_story[r];
+    }
+    st = calloc(n_st, sizeof *st);
+    if (st == NULL)
+        goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct tm_item *it = &c->items[i];
+        rk[i] = (struct rank){story_of[i],        it->source_priority, it->published_utc,
+                              it->first_seen_utc, it->rowid,           i};
+        st[story_of[i]].n_members++;
+    }
+    qsort(rk, n, sizeof *rk, on_qsort_rank);
+    for (uint32_t i = 0; i < n;) {
+        struct tm_story *s = &st[rk[i].story];
+        s->members = malloc(s->n_members * sizeof *s->members);
+        if (s->members == NULL)
+            goto fail;
+        for (size_t m = 0; m < s->n_members; m++)
+            s->members[m] = rk[i + m].idx;
+        s->primary = s->members[0];
+        s->sort_utc = c->items[s->primary].published_utc;
+        i += (uint32_t)s->n_members;
+    }
+    rc = assign_entry_ids(c->items, n, st, n_st, story_of, o->public_url);
+    if (rc != 0)
+        goto fail;
+    qsort(st, n_st, sizeof *st, on_qsort_story);
+    free(story_of);
+    free(root_story);
+    free(rk);
+    *out = st;
+    *n_out = n_st;
+    return 0;
+fail:
+    free(story_of);
+    free(root_story);
+    free(rk);
+    tm_stories_free(st, n_st);
+    return rc;
+}
+
+int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
+             struct tm_story **out, size_t *n_out)
+{
+    if (out == NULL || n_out == NULL)
+        return TM_EINVAL;
+    *out = NULL;
+    *n_out = 0;
+    if (items == NULL && n_items > 0)
+        return TM_EINVAL;
+    struct tm_merge_opts o = {TM_MERGE_DEFAULT_SIMILARITY, TM_MERGE_DEFAULT_WINDOW_S, NULL};
+    if (opts != NULL) {
+        if (opts->similarity != 0.0)
+            o.similarity = opts->similarity;
+        if (opts->window_s != 0)
+            o.window_s = opts->window_s;
+        o.public_url = opts->public_url;
+    }
+    if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
+        return TM_EINVAL;
+    if (n_items == 0)
+        return 0;
+    if (n_items >= TM_MERGE_MAX_ITEMS)
+        return TM_ELIMIT;
+
+    struct ctx c = {
+        .items = items, .n = (uint32_t)n_items, .sim = o.similarity, .window_s = o.window_s};
+    struct comp *uf = NULL;
+    int rc = TM_ENOMEM;
+    c.src = malloc(n_items * sizeof *c.src);
+    c.title_id = malloc(n_items * sizeof *c.title_id);
+    c.tok = calloc(n_items, sizeof *c.tok);
+    c.n_tok = calloc(n_items, sizeof *c.n_tok);
+    c.refs = malloc(n_items * sizeof *c.refs);
+    uf = calloc(n_items, sizeof *uf);
+    if (c.src == NULL || c.title_id == NULL || c.tok == NULL || c.n_tok == NULL || c.refs == NULL ||
+        uf == NULL)
+        goto done;
+
+    number_sources(&c);
+    if ((rc = edges_entry(&c)) != 0 || (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 ||
+        (rc = edges_similar(&c)) != 0)
+        goto done;
+    qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
+
+    for (uint32_t i = 0; i < c.n; i++)
+        uf[i] = (struct comp){i, 1, c.src[i], NULL, 0};
+    for (size_t k = 0; k < c.edges.n; k++) {
+        if ((rc = uf_union(uf, c.edges.v[k].a, c.edges.v[k].b)) != 0)
+            goto done;
+    }
+    rc = build_stories(&c, uf, &o, out, n_out);
+done:
+    if (uf != NULL) {
+        for (uint32_t i = 0; i < c.n; i++)
+            free(uf[i].srcs);
+    }
+    free(uf);
+    if (c.tok != NULL) {
+        for (uint32_t i = 0; i < c.n; i++)
+            free(c.tok[i]);
+    }
+    free(c.tok);
+    free(c.n_tok);
+    free(c.src);
+    free(c.title_id);
+    free(c.refs);
+    free(c.edges.v);
+    return rc;
+}

@@ -1,0 +1,586 @@
+/* Tests of the cross-source merge (SPEC §7): which items are one story, the
+ * primary, the stable entry id, the order, and the cost at 100,000 items. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "tinmoi/error.h"
+#include "tinmoi/identity.h"
+#include "tinmoi/item.h"
+#include "tinmoi/merge.h"
+
+#define HOUR (3600)
+#define T0 INT64_C(1653969300) /* 2022-05-31T03:55:00Z */
+#define PUBLIC_URL "http://127.0.0.1:8080/"
+
+static char *dup_or_null(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    assert_non_null(d);
+    memcpy(d, s, n);
+    return d;
+}
+
+/* Fills items[i] as the store would: canonical link, normalised title and
+ * key computed, published and first seen given. */
+static void set_item(struct tm_item *it, int64_t rowid, const char *source, int priority,
+                     const char *title, const char *link, int64_t published_utc,
+                     int64_t first_seen_utc, const char *entry_id)
+{
+    memset(it, 0, sizeof *it);
+    it->rowid = rowid;
+    it->source_id = dup_or_null(source);
+    it->source_priority = priority;
+    it->title = dup_or_null(title);
+    it->link = dup_or_null(link);
+    it->canonical_link = tm_link_canonical(link);
+    it->norm_title = tm_title_normalize(title);
+    it->key = tm_item_key(NULL, it->canonical_link, title, published_utc);
+    it->published_utc = published_utc;
+    it->first_seen_utc = first_seen_utc;
+    it->entry_id = dup_or_null(entry_id);
+}
+
+static struct tm_item *new_items(size_t n)
+{
+    struct tm_item *items = calloc(n, sizeof *items);
+    assert_non_null(items);
+    return items;
+}
+
+static void merge_ok(struct tm_item *items, size_t n, struct tm_story **st, size_t *n_st)
+{
+    struct tm_merge_opts o = {0, 0, PUBLIC_URL};
+    assert_int_equal(tm_merge(items, n, &o, st, n_st), 0);
+}
+
+/* The story holding the item with `rowid`. */
+static const struct tm_story *story_of(const struct tm_item *items, const struct tm_story *st,
+                                       size_t n_st, int64_t rowid)
+{
+    for (size_t s = 0; s < n_st; s++) {
+        for (size_t m = 0; m < st[s].n_members; m++) {
+            if (items[st[s].members[m]].rowid == rowid)
+                return &st[s];
+        }
+    }
+    fail_msg("rowid %lld is in no story", (long long)rowid);
+    return NULL;
+}
+
+static void assert_together(const struct tm_item *items, const struct tm_story *st, size_t n_st,
+                            int64_t a, int64_t b)
+{
+    if (story_of(items, st, n_st, a) != story_of(items, st, n_st, b))
+        fail_msg("rowids %lld and %lld should be one story", (long long)a, (long long)b);
+}
+
+static void assert_apart(const struct tm_item *items, const struct tm_story *st, size_t n_st,
+                         int64_t a, int64_t b)
+{
+    if (story_of(items, st, n_st, a) == story_of(items, st, n_st, b))
+        fail_msg("rowids %lld and %lld should be two stories", (long long)a, (long long)b);
+}
+
+static const char *LONG_TITLE = "Ủy ban nhân dân tỉnh Thanh Hóa tổ chức hội nghị tổng kết công "
+                                "tác chuyển đổi số năm 2022";
+static const char *LONG_TITLE_PLUS = "Ủy ban nhân dân tỉnh Thanh Hóa tổ chức hội nghị tổng kết "
+                                     "công tác chuyển đổi số năm 2022 và triển khai";
+
+static void test_two_plans_are_two_stories(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(2);
+    set_item(&items[0], 1, "xay-dung", 0, "Kế hoạch chuyển đổi số ngành xây dựng",
+             "https://sxd.thanhhoa.gov.vn/1", T0, T0, NULL);
+    set_item(&items[1], 2, "y-te", 0, "Kế hoạch chuyển đổi số ngành y tế",
+             "https://syt.thanhhoa.gov.vn/1", T0, T0, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 2, &st, &n_st);
+    assert_int_equal(n_st, 2);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 2);
+}
+
+static void test_similar_titles_within_window(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 1, "tinh", 0, LONG_TITLE, "https://thanhhoa.gov.vn/a", T0, T0, NULL);
+    set_item(&items[1], 2, "huyen", 0, LONG_TITLE_PLUS, "https://nhuthanh.gov.vn/b", T0 + 71 * HOUR,
+             T0 + 71 * HOUR, NULL);
+    /* The same pair, 73 hours apart. */
+    set_item(&items[2], 3, "bo", 0, LONG_TITLE, "https://mic.gov.vn/c", T0 + 1000 * HOUR,
+             T0 + 1000 * HOUR, NULL);
+    set_item(&items[3], 4, "so", 0, LONG_TITLE_PLUS, "https://stttt.gov.vn/d", T0 + 1073 * HOUR,
+             T0 + 1073 * HOUR, NULL);
+    assert_true(tm_title_similarity(items[0].norm_title, items[1].norm_title) >= 0.85);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 4, &st, &n_st);
+    assert_int_equal(n_st, 3);
+    assert_together(items, st, n_st, 1, 2);
+    assert_apart(items, st, n_st, 3, 4);
+    tm_stories_free(st, n_st);
+
+    /* A stricter threshold keeps them apart. */
+    struct tm_merge_opts o = {0.99, 0, PUBLIC_URL};
+    assert_int_equal(tm_merge(items, 4, &o, &st, &n_st), 0);
+    assert_int_equal(n_st, 4);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 4);
+}
+
+static void test_equal_title_and_forms(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 1, "a", 0, "NHỮNG LỢI ÍCH của chuyển đổi số", "https://a.vn/1", T0, T0,
+             NULL);
+    set_item(&items[1], 2, "b", 0,
+             "Nhu\xcc\x9b\xcc\x83ng lo\xcc\x9b\xcc\xa3i i\xcc\x81"
+             "ch của chuyển đổi số!",
+             "https://b.vn/1", T0 + HOUR, T0 + HOUR, NULL);
+    /* báo (newspaper) and bão (storm) are different words. */
+    set_item(&items[2], 3, "c", 0, "Báo Thanh Hóa đưa tin", "https://c.vn/1", T0, T0, NULL);
+    set_item(&items[3], 4, "d", 0, "Bão Thanh Hóa đưa tin", "https://d.vn/1", T0, T0, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 4, &st, &n_st);
+    assert_int_equal(n_st, 3);
+    assert_together(items, st, n_st, 1, 2);
+    assert_apart(items, st, n_st, 3, 4);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 4);
+}
+
+static void test_equal_links(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(3);
+    set_item(&items[0], 1, "a", 0, "Tiêu đề thứ nhất", "http://Bo.gov.vn/tin/1/?utm_source=x", T0,
+             T0, NULL);
+    set_item(&items[1], 2, "b", 0, "Một tiêu đề hoàn toàn khác", "https://bo.gov.vn/tin/1#top",
+             T0 + 500 * HOUR, T0 + 500 * HOUR, NULL);
+    set_item(&items[2], 3, "c", 0, "Tiêu đề thứ ba", "https://bo.gov.vn/tin/2", T0, T0, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 3, &st, &n_st);
+    assert_int_equal(n_st, 2);
+    assert_together(items, st, n_st, 1, 2); /* links equal: no window */
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 3);
+}
+
+static void test_section_link_not_used(void **state)
+{
+    (void)state;
+    /* Source a links every item to its home page; b happens to link there too. */
+    struct tm_item *items = new_items(3);
+    set_item(&items[0], 1, "a", 0, "Tin số một về nông nghiệp", "https://a.vn/", T0, T0, NULL);
+    set_item(&items[1], 2, "a", 0, "Tin số hai về giáo dục", "https://a.vn/", T0, T0, NULL);
+    set_item(&items[2], 3, "b", 0, "Tin số ba về giao thông", "https://a.vn", T0, T0, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 3, &st, &n_st);
+    assert_int_equal(n_st, 3);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 3);
+}
+
+static void test_same_source_not_merged(void **state)
+{
+    (void)state;
+    /* Source a repeats its weekly title; b carries this week's once. */
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 1, "a", 0, "Lịch công tác tuần", "https://a.vn/1", T0, T0, NULL);
+    set_item(&items[1], 2, "a", 0, "Lịch công tác tuần", "https://a.vn/2", T0 + 24 * HOUR,
+             T0 + 24 * HOUR, NULL);
+    set_item(&items[2], 3, "b", 0, "Lịch công tác tuần", "https://b.vn/1", T0 + 20 * HOUR,
+             T0 + 20 * HOUR, NULL);
+    /* And the same weekly title eight days later is a new story. */
+    set_item(&items[3], 4, "b", 0, "Lịch công tác tuần", "https://b.vn/2", T0 + 8 * 24 * HOUR,
+             T0 + 8 * 24 * HOUR, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 4, &st, &n_st);
+    assert_int_equal(n_st, 3);
+    assert_apart(items, st, n_st, 1, 2);
+    assert_together(items, st, n_st, 2, 3); /* 4 hours apart beats 20 */
+    assert_apart(items, st, n_st, 3, 4);
+    assert_apart(items, st, n_st, 1, 4);
+    for (size_t s = 0; s < n_st; s++)
+        assert_true(st[s].n_members <= 2);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 4);
+}
+
+static void test_transitive(void **state)
+{
+    (void)state;
+    /* a~b by link, b~c by title, c~d by similar title: one story of four. */
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 1, "a", 0, "Tiêu đề của nguồn a", "https://x.vn/1", T0, T0, NULL);
+    set_item(&items[1], 2, "b", 0, LONG_TITLE, "http://x.vn/1/", T0 + HOUR, T0 + HOUR, NULL);
+    set_item(&items[2], 3, "c", 0, LONG_TITLE, "https://c.vn/9", T0 + 2 * HOUR, T0 + 2 * HOUR,
+             NULL);
+    set_item(&items[3], 4, "d", 0, LONG_TITLE_PLUS, "https://d.vn/9", T0 + 3 * HOUR, T0 + 3 * HOUR,
+             NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 4, &st, &n_st);
+    assert_int_equal(n_st, 1);
+    assert_int_equal(st[0].n_members, 4);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 4);
+}
+
+static void test_primary_selection(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(5);
+    /* Same title everywhere; the rules decide the order. */
+    set_item(&items[0], 10, "huyen", 0, LONG_TITLE, "https://h.vn/1", T0, T0, NULL);
+    set_item(&items[1], 11, "tinh", 5, LONG_TITLE, "https://t.vn/1", T0 + 2 * HOUR, T0 + 2 * HOUR,
+             NULL);
+    set_item(&items[2], 12, "bo", 5, LONG_TITLE, "https://b.vn/1", T0 + HOUR, T0 + 3 * HOUR, NULL);
+    set_item(&items[3], 13, "so", 5, LONG_TITLE, "https://s.vn/1", T0 + HOUR, T0 + 2 * HOUR, NULL);
+    set_item(&items[4], 9, "xa", 5, LONG_TITLE, "https://x.vn/1", T0 + HOUR, T0 + 2 * HOUR, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 5, &st, &n_st);
+    assert_int_equal(n_st, 1);
+    assert_int_equal(st[0].n_members, 5);
+    /* priority 5 beats 0; then published T0+1h beats T0+2h; then first seen
+     * 2h beats 3h; then rowid 9 beats 13. */
+    int64_t want[] = {9, 13, 12, 11, 10};
+    for (size_t m = 0; m < 5; m++)
+        assert_int_equal(items[st[0].members[m]].rowid, want[m]);
+    assert_int_equal(items[st[0].primary].rowid, 9);
+    assert_int_equal(st[0].sort_utc, T0 + HOUR);
+    char *id = tm_entry_id_new(&items[st[0].primary], PUBLIC_URL);
+    assert_string_equal(st[0].entry_id, id);
+    free(id);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 5);
+}
+
+static void test_entry_id_survives_better_primary(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(2);
+    set_item(&items[0], 1, "huyen", 0, LONG_TITLE, "https://h.vn/1", T0, T0,
+             "tag:127.0.0.1,2022-05-31:huyen/0000000000000001");
+    /* The province's copy arrives later with a higher priority and an
+     * earlier date: it becomes the primary, the id stays. */
+    set_item(&items[1], 2, "tinh", 10, LONG_TITLE, "https://t.vn/1", T0 - HOUR, T0 + 5 * HOUR,
+             NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 2, &st, &n_st);
+    assert_int_equal(n_st, 1);
+    assert_int_equal(items[st[0].primary].rowid, 2);
+    assert_string_equal(st[0].entry_id, "tag:127.0.0.1,2022-05-31:huyen/0000000000000001");
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 2);
+}
+
+static void test_two_published_stories_merge(void **state)
+{
+    (void)state;
+    /* Two stories were published apart; a new item bridges them. The one
+     * seen first keeps its id, the other entry disappears. */
+    struct tm_item *items = new_items(3);
+    set_item(&items[0], 1, "a", 0, "Tiêu đề của nguồn a hôm nay", "https://x.vn/1", T0, T0 + 200,
+             "E-later");
+    set_item(&items[1], 2, "b", 0, LONG_TITLE, "https://b.vn/1", T0, T0 + 100, "E-first");
+    set_item(&items[2], 3, "c", 0, LONG_TITLE, "https://x.vn/1", T0, T0 + 300, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 3, &st, &n_st);
+    assert_int_equal(n_st, 1);
+    assert_string_equal(st[0].entry_id, "E-first");
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 3);
+}
+
+static void test_published_story_never_splits(void **state)
+{
+    (void)state;
+    /* Already published together (an earlier, looser rule), now unrelated. */
+    struct tm_item *items = new_items(3);
+    set_item(&items[0], 1, "a", 0, "Một", "https://a.vn/1", T0, T0, "E1");
+    set_item(&items[1], 2, "b", 0, "Hai", "https://b.vn/1", T0 + 400 * HOUR, T0, "E1");
+    set_item(&items[2], 3, "a", 0, "Ba", "https://a.vn/2", T0, T0 + 1, "E1");
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 3, &st, &n_st);
+    /* Items 1 and 2 stay one story; item 3 is a second item of source a, so
+     * it cannot join and gets an entry of its own. */
+    assert_int_equal(n_st, 2);
+    assert_together(items, st, n_st, 1, 2);
+    const struct tm_story *s1 = story_of(items, st, n_st, 1);
+    const struct tm_story *s3 = story_of(items, st, n_st, 3);
+    assert_string_equal(s1->entry_id, "E1");
+    assert_string_not_equal(s3->entry_id, "E1");
+    tm_stories_free(st, n_st);
+    tm_items_free(items, 3);
+}
+
+static void test_order_and_edges(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 1, "a", 0, NULL, NULL, T0, T0, "b-id");
+    set_item(&items[1], 2, "b", 0, NULL, NULL, T0, T0, "a-id");
+    set_item(&items[2], 3, "c", 0, "Tin cũ", NULL, T0 - HOUR, T0, NULL);
+    set_item(&items[3], 4, "d", 0, "Tin mới nhất", "https://d.vn/", T0 + HOUR, T0, NULL);
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, 4, &st, &n_st);
+    assert_int_equal(n_st, 4);
+    assert_int_equal(items[st[0].primary].rowid, 4);
+    assert_string_equal(st[1].entry_id, "a-id"); /* same time: by entry id */
+    assert_string_equal(st[2].entry_id, "b-id");
+    assert_int_equal(items[st[3].primary].rowid, 3);
+    tm_stories_free(st, n_st);
+
+    assert_int_equal(tm_merge(items, 0, NULL, &st, &n_st), 0);
+    assert_null(st);
+    assert_int_equal(n_st, 0);
+    struct tm_merge_opts bad = {0.3, 0, NULL};
+    assert_int_equal(tm_merge(items, 4, &bad, &st, &n_st), TM_EINVAL);
+    bad.similarity = 1.5;
+    assert_int_equal(tm_merge(items, 4, &bad, &st, &n_st), TM_EINVAL);
+    assert_int_equal(tm_merge(NULL, 4, NULL, &st, &n_st), TM_EINVAL);
+    assert_int_equal(tm_merge(items, 4, NULL, NULL, &n_st), TM_EINVAL);
+    tm_items_free(items, 4);
+}
+
+/* ---- generated archives ------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint32_t rng(void)
+{
+    rng_state = rng_state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return (uint32_t)(rng_state >> 33);
+}
+
+static const char *const SYLLABLES[] = {
+    "tỉnh", "huyện", "xã",   "thanh", "hóa",  "như",   "kế",   "hoạch", "chuyển", "đổi",
+    "số",   "ngành", "xây",  "dựng",  "y",    "tế",    "giáo", "dục",   "nông",   "nghiệp",
+    "công", "tác",   "hội",  "nghị",  "tổng", "kết",   "năm",  "dân",   "ủy",     "ban",
+    "sở",   "bộ",    "phát", "triển", "kinh", "văn",   "hóa",  "du",    "lịch",   "đường",
+    "cầu",  "mới",   "tin",  "lễ",    "trao", "quyết", "định", "đảng",  "đoàn",   "thể",
+};
+#define N_SYLLABLES (sizeof SYLLABLES / sizeof SYLLABLES[0])
+
+/* A random title of `words` words, each two syllables (a vocabulary of
+ * 2,500 words) so that random titles rarely share a word pair. */
+static void random_title(char *buf, size_t cap, int words, const char *prefix)
+{
+    size_t w = (size_t)snprintf(buf, cap, "%s", prefix);
+    for (int i = 0; i < words; i++)
+        w += (size_t)snprintf(buf + w, cap - w, " %s%s", SYLLABLES[rng() % N_SYLLABLES],
+                              SYLLABLES[rng() % N_SYLLABLES]);
+}
+
+static void test_large_archive(void **state)
+{
+    (void)state;
+    /* 100,000 items from 200 sources over 60 days, every title starting with
+     * the same words; every fifth item is another source's copy of an
+     * earlier one with a word added, published within a day after it. */
+    enum { N = 100000, SOURCES = 200 };
+    rng_state = 42;
+    struct tm_item *items = new_items(N);
+    char title[512], src[32], link[64];
+    size_t planted = 0;
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (60 * 24)) * HOUR;
+        if (i % 5 == 4) {
+            size_t orig = i - 1 - rng() % (i < 100 ? i : 100);
+            while (orig % 5 == 4)
+                orig--;
+            snprintf(title, sizeof title, "%s nay", items[orig].title);
+            /* A source of its own, so the one-per-source rule never bites. */
+            snprintf(src, sizeof src, "copy-%zu", i);
+            t = items[orig].published_utc + (int64_t)(rng() % 24) * HOUR;
+            planted++;
+        } else {
+            random_title(title, sizeof title, 8 + (int)(rng() % 8), "Tỉnh Thanh Hóa:");
+            snprintf(src, sizeof src, "src-%u", rng() % SOURCES);
+        }
+        snprintf(link, sizeof link, "https://%s.vn/tin/%zu", src, i);
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, link, t, t, NULL);
+    }
+    struct tm_story *st;
+    size_t n_st;
+    clock_t start = clock();
+    merge_ok(items, N, &st, &n_st);
+    double cpu_s = (double)(clock() - start) / CLOCKS_PER_SEC;
+    print_message("tm_merge: %d items, %zu stories, %.2f s CPU\n", N, n_st, cpu_s);
+    assert_int_equal(n_st, N - planted);
+    size_t *story_index = malloc(N * sizeof *story_index);
+    assert_non_null(story_index);
+    for (size_t s = 0; s < n_st; s++) {
+        for (size_t m = 0; m < st[s].n_members; m++)
+            story_index[st[s].members[m]] = s;
+        if (s > 0)
+            assert_true(st[s - 1].sort_utc >= st[s].sort_utc);
+    }
+    free(story_index);
+    /* Quick enough for every publish; generous for sanitizer builds. */
+    assert_true(cpu_s < 20.0);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, N);
+}
+
+/* Prefix filtering finds exactly what comparing every pair finds. */
+static size_t find_root(size_t *p, size_t x)
+{
+    while (p[x] != x)
+        x = p[x] = p[p[x]];
+    return x;
+}
+
+static void test_matches_all_pairs(void **state)
+{
+    (void)state;
+    enum { N = 1500 };
+    rng_state = 7;
+    struct tm_item *items = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (20 * 24)) * HOUR;
+        if (i >= 10 && rng() % 2 == 0) {
+            /* Mutate an earlier title: append, drop the last word, or
+             * repeat; chains of mutations make transitive stories. */
+            const char *base = items[i - 1 - rng() % 10].title;
+            switch (rng() % 3) {
+            case 0:
+                snprintf(title, sizeof title, "%s thêm", base);
+                break;
+            case 1: {
+                snprintf(title, sizeof title, "%s", base);
+                char *sp = strrchr(title, ' ');
+                if (sp != NULL && sp != strchr(title, ' '))
+                    *sp = '\0';
+                break;
+            }
+            default:
+                snprintf(title, sizeof title, "%s", base);
+            }
+        } else {
+            random_title(title, sizeof title, 3 + (int)(rng() % 12), "Tin");
+        }
+        snprintf(src, sizeof src, "s%zu", i);
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    size_t *p = malloc(N * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < N; i++)
+        p[i] = i;
+    size_t similar_pairs = 0;
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = i + 1; j < N; j++) {
+            int64_t dt = items[i].published_utc - items[j].published_utc;
+            if (dt < 0)
+                dt = -dt;
+            if (dt > TM_MERGE_DEFAULT_WINDOW_S)
+                continue;
+            if (tm_title_similarity(items[i].norm_title, items[j].norm_title) + 1e-9 >=
+                TM_MERGE_DEFAULT_SIMILARITY) {
+                similar_pairs++;
+                p[find_root(p, i)] = find_root(p, j);
+            }
+        }
+    }
+    assert_true(similar_pairs > 100); /* the test exercises something */
+    struct tm_story *st;
+    size_t n_st;
+    merge_ok(items, N, &st, &n_st);
+    size_t roots = 0;
+    for (size_t i = 0; i < N; i++)
+        roots += find_root(p, i) == i;
+    assert_int_equal(n_st, roots);
+    for (size_t s = 0; s < n_st; s++) {
+        size_t r = find_root(p, st[s].members[0]);
+        for (size_t m = 1; m < st[s].n_members; m++)
+            assert_int_equal(find_root(p, st[s].members[m]), r);
+    }
+    free(p);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, N);
+}
+
+/* The result does not depend on the order the store returns items in. */
+static void test_input_order_irrelevant(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    rng_state = 99;
+    struct tm_item *fwd = new_items(N), *rev = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (10 * 24)) * HOUR;
+        if (i >= 5 && rng() % 2 == 0)
+            snprintf(title, sizeof title, "%s", fwd[i - 1 - rng() % 5].title);
+        else
+            random_title(title, sizeof title, 2 + (int)(rng() % 6), "Tin");
+        snprintf(src, sizeof src, "s%u", rng() % 8);
+        set_item(&fwd[i], (int64_t)i + 1, src, (int)(rng() % 3), title, NULL, t, t, NULL);
+        set_item(&rev[N - 1 - i], (int64_t)i + 1, src, fwd[i].source_priority, title, NULL, t, t,
+                 NULL);
+    }
+    struct tm_story *a, *b;
+    size_t na, nb;
+    merge_ok(fwd, N, &a, &na);
+    merge_ok(rev, N, &b, &nb);
+    assert_int_equal(na, nb);
+    assert_true(na < N); /* some stories merged */
+    for (size_t s = 0; s < na; s++) {
+        assert_string_equal(a[s].entry_id, b[s].entry_id);
+        assert_int_equal(a[s].n_members, b[s].n_members);
+        for (size_t m = 0; m < a[s].n_members; m++)
+            assert_int_equal(fwd[a[s].members[m]].rowid, rev[b[s].members[m]].rowid);
+    }
+    tm_stories_free(a, na);
+    tm_stories_free(b, nb);
+    tm_items_free(fwd, N);
+    tm_items_free(rev, N);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_plans_are_two_stories),
+        cmocka_unit_test(test_similar_titles_within_window),
+        cmocka_unit_test(test_equal_title_and_forms),
+        cmocka_unit_test(test_equal_links),
+        cmocka_unit_test(test_section_link_not_used),
+        cmocka_unit_test(test_same_source_not_merged),
+        cmocka_unit_test(test_transitive),
+        cmocka_unit_test(test_primary_selection),
+        cmocka_unit_test(test_entry_id_survives_better_primary),
+        cmocka_unit_test(test_two_published_stories_merge),
+        cmocka_unit_test(test_published_story_never_splits),
+        cmocka_unit_test(test_order_and_edges),
+        cmocka_unit_test(test_matches_all_pairs),
+        cmocka_unit_test(test_input_order_irrelevant),
+        cmocka_unit_test(test_large_archive),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
