@@ -310,7 +310,7 @@ static void test_limit(void **state)
  * written, balanced. */
 static void check_depth(size_t depth, bool tail_kept)
 {
-    char *s = malloc(depth * 5 + 6);
+    char *s = malloc(depth * 5 + 7);
     assert_non_null(s);
     memcpy(s, "lead ", 5);
     for (size_t i = 0; i < depth; i++)
