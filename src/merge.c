@@ -409,6 +409,8 @@ static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct po
         goto done;
     size_t k = 0;
     for (uint32_t i = 0; i < c->n; i++) {
+        if (c->n_tok[i] == 0)
+            continue;
         memcpy(all + k, c->tok[i], c->n_tok[i] * sizeof *all);
         k += c->n_tok[i];
     }
@@ -761,7 +763,8 @@ int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_
     if ((rc = edges_entry(&c)) != 0 || (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 ||
         (rc = edges_similar(&c)) != 0)
         goto done;
-    qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
+    if (c.edges.n > 0) /* qsort(NULL, 0) is undefined */
+        qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
 
     for (uint32_t i = 0; i < c.n; i++)
         uf[i] = (struct comp){i, 1, c.src[i], NULL, 0};
