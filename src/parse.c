@@ -742,8 +742,8 @@ static void on_xml_entity_decl(void *ctx, const xmlChar *name, int type, const x
                                const xmlChar *system_id, xmlChar *content)
 {
     struct tm_parser *p = ctx;
-    tm_parse_error(p, "entity declarations in the DTD are ignored (<!ENTITY %.40s>)",
-                   (const char *)name);
+    if (p->entity_decls++ == 0)
+        snprintf(p->first_decl, sizeof p->first_decl, "%s", (const char *)name);
 }
 
 static xmlParserInputPtr on_xml_resolve_entity(void *ctx, const xmlChar *public_id,
@@ -770,6 +770,13 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
         msg[--n] = '\0';
     if (!p->root_seen && p->reason[0] == '\0')
         snprintf(p->reason, sizeof p->reason, "not well-formed XML: line %d: %s", e->line, msg);
+    if (p->finishing && !p->root_done &&
+        (e->code == XML_ERR_DOCUMENT_END || e->code == XML_ERR_GT_REQUIRED ||
+         e->code == XML_ERR_TAG_NOT_FINISHED))
+        snprintf(msg, sizeof msg, "document ends before its root element is closed");
+    if ((e->code == XML_ERR_UNDECLARED_ENTITY || e->code == XML_WAR_UNDECLARED_ENTITY) &&
+        e->str1 != NULL)
+        snprintf(msg, sizeof msg, "undefined entity &%.60s; dropped", e->str1);
     if (p->xml_errors++ >= TM_PARSE_MAX_XML_ERRORS) {
         if (p->xml_errors == TM_PARSE_MAX_XML_ERRORS + 1)
             tm_parse_error(p, "more XML errors not listed");
@@ -880,8 +887,12 @@ int tm_parser_push(struct tm_parser *p, const char *buf, size_t len)
 static void decoder_notes(struct tm_parser *p, char ***out, size_t *n_out)
 {
     const struct tm_decoder_notes *nt = tm_decoder_notes(p->dec);
-    char lines[8][160];
+    char lines[9][160];
     size_t n = 0;
+    if (p->entity_decls > 0)
+        snprintf(lines[n++], sizeof lines[0],
+                 "%zu entity declarations in the DTD ignored (first: %s)", p->entity_decls,
+                 p->first_decl);
     if (nt->space_before_decl)
         snprintf(lines[n++], sizeof lines[0], "white space before the XML declaration ignored");
     if (nt->unsupported_encoding)
@@ -981,6 +992,7 @@ int tm_parser_finish(struct tm_parser *p, struct tm_feed **out, struct tm_error 
         if (rc < 0 && p->status == 0)
             p->status = rc;
     }
+    p->finishing = true;
     if (p->status == 0 && !p->root_done)
         xmlParseChunk(p->ctxt, NULL, 0, 1);
     if (p->status == TM_ENOMEM)

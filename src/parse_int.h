@@ -96,10 +96,13 @@ struct tm_parser {
     size_t cap_errors;
     size_t xml_errors;
     size_t entity_refs;
+    size_t entity_decls; /* <!ENTITY> declarations seen (and ignored) */
+    char first_decl[48];
     bool root_seen;
     bool root_done;
     bool channel_seen;
     bool garbage_noted;
+    bool finishing; /* inside tm_parser_finish: errors now mean truncation */
     bool items_dropped;
     bool rdf_pending; /* RDF root: RSS 0.90 or 1.0 decided by its children */
     char root_name[64];

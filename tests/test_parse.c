@@ -1,0 +1,434 @@
+/* Tests for the streaming feed parser (src/parse.c, src/decode.c) and its
+ * JSON (src/feed_json.c): formats, chunking, hostile documents, limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tinmoi/buf.h"
+#include "tinmoi/feed_json.h"
+#include "tinmoi/parse.h"
+#include "tinmoi/text.h"
+
+static const struct tm_parse_opts default_opts = {
+    .url = NULL,
+    .charset = NULL,
+    .dates = {.utc_offset_s = TM_DATE_DEFAULT_OFFSET_S, .order = TM_DATE_DMY},
+};
+
+/* Parses `doc` pushed in chunks of `chunk` bytes (0: one push). Returns the
+ * finish code; *out gets the feed (or NULL). */
+static int parse_chunked(const char *doc, size_t len, size_t chunk, const struct tm_parse_opts *o,
+                         struct tm_feed **out, struct tm_error *err)
+{
+    struct tm_parser *p = tm_parser_new(o ? o : &default_opts);
+    assert_non_null(p);
+    if (chunk == 0)
+        chunk = len ? len : 1;
+    for (size_t i = 0; i < len; i += chunk) {
+        size_t n = len - i < chunk ? len - i : chunk;
+        if (tm_parser_push(p, doc + i, n) < 0)
+            break;
+    }
+    int rc = tm_parser_finish(p, out, err);
+    tm_parser_free(p);
+    return rc;
+}
+
+static struct tm_feed *parse_ok(const char *doc)
+{
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    int rc = parse_chunked(doc, strlen(doc), 0, NULL, &f, &err);
+    if (rc != 0)
+        fail_msg("parse failed (%d): %s", rc, err.msg);
+    return f;
+}
+
+static bool has_error(const struct tm_feed *f, const char *needle)
+{
+    for (size_t i = 0; i < f->n_errors; i++)
+        if (strstr(f->errors[i], needle) != NULL)
+            return true;
+    return false;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return NULL;
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        assert_int_equal(tm_buf_add(&b, chunk, n), 0);
+    fclose(fp);
+    *len = b.len;
+    return tm_buf_steal(&b);
+}
+
+static char *json_of(const char *doc, size_t len, size_t chunk, const char *url)
+{
+    struct tm_parse_opts o = default_opts;
+    o.url = url;
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    int rc = parse_chunked(doc, len, chunk, &o, &f, &err);
+    char *json;
+    if (rc == 0) {
+        json = tm_feed_to_json(f, NULL, 0);
+        tm_feed_free(f);
+    } else {
+        char *why = err.msg;
+        json = tm_feed_to_json(NULL, &why, 1);
+    }
+    assert_non_null(json);
+    return json;
+}
+
+/* Every fixture gives the same JSON pushed a byte at a time, in 7-byte
+ * pieces and whole: the fetcher's chunking must never change the result. */
+static void test_chunking_is_invisible(void **state)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/parse", TM_TEST_DATA);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 5 || strcmp(de->d_name + nl - 4, ".xml") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        size_t len;
+        char *doc = read_file(path, &len);
+        assert_non_null(doc);
+        char *whole = json_of(doc, len, 0, "http://example.org/feed.xml");
+        char *bytes = json_of(doc, len, 1, "http://example.org/feed.xml");
+        char *sevens = json_of(doc, len, 7, "http://example.org/feed.xml");
+        if (strcmp(whole, bytes) != 0 || strcmp(whole, sevens) != 0)
+            fail_msg("%s: chunked parse differs:\n%s\n---\n%s", de->d_name, whole, bytes);
+        free(whole);
+        free(bytes);
+        free(sevens);
+        free(doc);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 10);
+}
+
+static void test_formats(void **state)
+{
+    static const struct {
+        const char *doc;
+        enum tm_format format;
+    } cases[] = {
+        {"<rss version=\"2.0\"><channel><title>t</title></channel></rss>", TM_FORMAT_RSS20},
+        {"<rss version=\"0.91\"><channel><title>t</title></channel></rss>", TM_FORMAT_RSS091},
+        {"<rss version=\"0.92\"><channel><title>t</title></channel></rss>", TM_FORMAT_RSS092},
+        {"<rss version=\"0.93\"><channel><title>t</title></channel></rss>", TM_FORMAT_RSS093},
+        {"<rss version=\"0.94\"><channel><title>t</title></channel></rss>", TM_FORMAT_RSS094},
+        {"<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+         "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"><channel><title>t</title></channel>"
+         "<item><title>i</title><link>http://e.org/1</link></item></rdf:RDF>",
+         TM_FORMAT_RSS090},
+        {"<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+         "xmlns=\"http://purl.org/rss/1.0/\"><channel rdf:about=\"http://e.org/\"><title>t</title>"
+         "</channel><item rdf:about=\"http://e.org/1\"><title>i</title></item></rdf:RDF>",
+         TM_FORMAT_RSS10},
+        {"<feed xmlns=\"http://purl.org/atom/ns#\" version=\"0.3\"><title>t</title></feed>",
+         TM_FORMAT_ATOM03},
+        {"<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>", TM_FORMAT_ATOM10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tm_feed *f = parse_ok(cases[i].doc);
+        assert_int_equal(f->format, cases[i].format);
+        assert_string_equal(f->title, "t");
+        tm_feed_free(f);
+    }
+}
+
+static void test_rss10_items_outside_channel(void **state)
+{
+    struct tm_feed *f = parse_ok(
+        "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+        "xmlns=\"http://purl.org/rss/1.0/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+        "<channel rdf:about=\"http://e.org/\"><title>t</title><link>http://e.org/</link></channel>"
+        "<item rdf:about=\"http://e.org/1\"><title>One</title><link>http://e.org/1</link>"
+        "<dc:date>2022-05-31T10:55:00+07:00</dc:date><dc:subject>Y tế</dc:subject></item>"
+        "</rdf:RDF>");
+    assert_int_equal(f->n_entries, 1);
+    assert_string_equal(f->entries[0].id, "http://e.org/1");
+    assert_int_equal(f->entries[0].published_utc, 1653969300);
+    assert_int_equal(f->entries[0].n_categories, 1);
+    assert_string_equal(f->entries[0].categories[0], "Y tế");
+    tm_feed_free(f);
+}
+
+/* SPEC §8: an external entity pointing at a local file yields nothing. */
+static void test_xxe_yields_nothing(void **state)
+{
+    struct tm_feed *f = parse_ok(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+        "<rss version=\"2.0\"><channel><title>&xxe;</title><link>http://e.org/</link>"
+        "<item><title>a&xxe;b</title><description>&xxe;</description></item>"
+        "</channel></rss>");
+    assert_null(f->title);
+    assert_string_equal(f->entries[0].title, "ab");
+    assert_null(f->entries[0].summary);
+    assert_true(has_error(f, "undefined entity &xxe;"));
+    tm_feed_free(f);
+}
+
+static char *billion_laughs(void)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n<!ENTITY lol0 \"lol\">\n");
+    for (int i = 1; i < 10; i++) {
+        tm_buf_printf(&b, "<!ENTITY lol%d \"", i);
+        for (int k = 0; k < 10; k++)
+            tm_buf_printf(&b, "&lol%d;", i - 1);
+        tm_buf_adds(&b, "\">\n");
+    }
+    tm_buf_adds(&b, "]>\n<rss version=\"2.0\"><channel><title>&lol9;</title>");
+    /* Many references too: the per-document look-up bound must hold. */
+    tm_buf_adds(&b, "<item><title>x</title><description>");
+    for (int k = 0; k < 200000; k++)
+        tm_buf_adds(&b, "&lol9;");
+    tm_buf_adds(&b, "</description></item></channel></rss>");
+    return tm_buf_steal(&b);
+}
+
+static void test_billion_laughs_fails_fast(void **state)
+{
+    char *doc = billion_laughs();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    int rc = parse_chunked(doc, strlen(doc), 65536, NULL, &f, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(s < 1.0);
+    /* Either way nothing is expanded: a feed without the laughs, or a limit. */
+    if (rc == 0) {
+        assert_null(f->title);
+        tm_feed_free(f);
+    } else {
+        assert_int_equal(rc, TM_ELIMIT);
+        assert_non_null(strstr(err.msg, "entity"));
+    }
+    free(doc);
+}
+
+static void test_depth_bomb(void **state)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title>");
+    for (int i = 0; i < 50000; i++)
+        tm_buf_adds(&b, "<a>");
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    int rc = parse_chunked(b.data, b.len, 4096, NULL, &f, &err);
+    assert_int_equal(rc, TM_ELIMIT);
+    assert_null(f);
+    assert_non_null(strstr(err.msg, "deeper than 256"));
+    tm_buf_free(&b);
+}
+
+static void test_item_limit(void **state)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><link>http://e.org/</link>");
+    for (int i = 1; i <= TM_PARSE_MAX_ITEMS + 1; i++)
+        tm_buf_printf(&b, "<item><title>n%d</title><guid>g%d</guid></item>", i, i);
+    tm_buf_adds(&b, "</channel></rss>");
+    struct tm_feed *f = parse_ok(b.data);
+    assert_int_equal(f->n_entries, TM_PARSE_MAX_ITEMS);
+    assert_string_equal(f->entries[TM_PARSE_MAX_ITEMS - 1].title, "n1000");
+    assert_true(has_error(f, "more than 1000 entries"));
+    tm_feed_free(f);
+    tm_buf_free(&b);
+}
+
+static void test_title_truncated_on_character(void **state)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><title>");
+    for (int i = 0; i < 1024; i++) /* "ệ" is 3 bytes: 3 KiB */
+        tm_buf_adds(&b, "ệ");
+    tm_buf_adds(&b, "</title></item></channel></rss>");
+    struct tm_feed *f = parse_ok(b.data);
+    const char *t = f->entries[0].title;
+    assert_non_null(t);
+    assert_true(strlen(t) <= TM_PARSE_MAX_TITLE_BYTES);
+    assert_true(strlen(t) > TM_PARSE_MAX_TITLE_BYTES - 3);
+    assert_int_equal(strlen(t) % 3, 0);
+    assert_true(tm_utf8_valid(t, strlen(t)));
+    assert_true(has_error(f, "entry 1: title truncated to 2048 bytes"));
+    tm_feed_free(f);
+    tm_buf_free(&b);
+}
+
+static void test_content_truncated(void **state)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><description>");
+    for (int i = 0; i < 120000; i++)
+        tm_buf_adds(&b, "&lt;p&gt;ab&lt;/p&gt;");
+    tm_buf_adds(&b, "</description></item></channel></rss>");
+    struct tm_feed *f = parse_ok(b.data);
+    assert_non_null(f->entries[0].summary);
+    assert_true(strlen(f->entries[0].summary) <= TM_PARSE_MAX_CONTENT_BYTES);
+    assert_true(has_error(f, "summary"));
+    tm_feed_free(f);
+    tm_buf_free(&b);
+}
+
+static void expect_not_feed(const char *doc, size_t len, const char *reason)
+{
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    int rc = parse_chunked(doc, len, 0, NULL, &f, &err);
+    assert_int_equal(rc, TM_ENOTFEED);
+    assert_null(f);
+    assert_string_equal(err.msg, reason);
+}
+
+static void test_not_a_feed(void **state)
+{
+    const char *html = "<!DOCTYPE html>\n<html lang=\"vi\"><head><title>Just a moment...</title>"
+                       "</head><body>Checking your browser</body></html>";
+    expect_not_feed(html, strlen(html), "root element <html> is not a feed");
+    expect_not_feed("", 0, "empty document");
+    expect_not_feed(" \r\n\t", 4, "empty document");
+    expect_not_feed("{\"items\": []}", 13, "document is JSON, not a feed");
+    const char *note = "<?xml version=\"1.0\"?><note><to>x</to></note>";
+    expect_not_feed(note, strlen(note), "root element <note> is not a feed");
+    const char *rdf = "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"/>";
+    expect_not_feed(rdf, strlen(rdf), "root element <rdf:RDF> holds no RSS channel");
+}
+
+static void test_encodings(void **state)
+{
+    /* A "utf-8" document in windows-1252: every string still valid UTF-8. */
+    const char doc[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel>"
+                       "<title>Caf\xe9</title></channel></rss>";
+    struct tm_feed *f = parse_ok(doc);
+    assert_string_equal(f->title, "Café");
+    assert_string_equal(f->encoding, "windows-1252");
+    assert_true(has_error(f, "invalid UTF-8, decoded as windows-1252"));
+    tm_feed_free(f);
+
+    /* The HTTP charset wins over the declaration (RFC 3023 practice). */
+    struct tm_parse_opts o = default_opts;
+    o.charset = "windows-1252";
+    const char doc2[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel>"
+                        "<title>\xc3\xa9</title></channel></rss>";
+    struct tm_error err = {0};
+    assert_int_equal(parse_chunked(doc2, strlen(doc2), 3, &o, &f, &err), 0);
+    assert_string_equal(f->encoding, "windows-1252");
+    assert_string_equal(f->title, "Ã©");
+    tm_feed_free(f);
+
+    /* NFD from the CMS comes out NFC. */
+    f = parse_ok("<rss version=\"2.0\"><channel><title>Vie\xcc\xa3\xcc\x82t</title>"
+                 "</channel></rss>");
+    assert_string_equal(f->title, "Việt");
+    tm_feed_free(f);
+}
+
+static void test_recoveries(void **state)
+{
+    struct tm_feed *f = parse_ok(
+        "\xef\xbb\xbf\n  <?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>"
+        "<title>\n  A &amp; B &nbsp;&agrave; Q&A \x01</title>"
+        "<link>\n http://e.org/?a=1&b=2 \n</link>"
+        "<item><title>one</title><description>x<br>y</description><link>http://e.org/1</link>"
+        "<item><title>two</title><link>http://e.org/2</link></item>"
+        "</channel></rss> trailing garbage <x/>");
+    assert_string_equal(f->title, "A & B à Q&A");
+    assert_string_equal(f->link, "http://e.org/?a=1&b=2");
+    assert_int_equal(f->n_entries, 2);
+    assert_string_equal(f->entries[1].title, "two");
+    assert_true(has_error(f, "white space before the XML declaration ignored"));
+    assert_true(has_error(f, "bare '&'"));
+    assert_true(has_error(f, "not allowed in XML"));
+    tm_feed_free(f);
+}
+
+static void test_atom_details(void **state)
+{
+    struct tm_parse_opts o = default_opts;
+    o.url = "http://e.org/feeds/atom.xml";
+    const char *doc =
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"vi\" xml:base=\"http://e.org/b/\">"
+        "<title type=\"text\">a &lt; b</title><id>urn:x</id><logo>logo.png</logo>"
+        "<author><name>Sở TT&amp;TT</name></author>"
+        "<link rel=\"self\" href=\"http://e.org/feeds/atom.xml\"/><link href=\"/home\"/>"
+        "<entry><id> urn:1 </id><title type=\"html\">&lt;b&gt;Tin&lt;/b&gt; mới</title>"
+        "<link rel=\"enclosure\" href=\"a.mp3\" type=\"audio/mpeg\" length=\"10\"/>"
+        "<link rel=\"alternate\" type=\"text/html\" href=\"p/1\" xml:base=\"http://other.org/\"/>"
+        "<updated>2022-05-31T03:55:00Z</updated>"
+        "<category term=\"y-te\" label=\"Y tế\"/><category term=\"xa-hoi\"/>"
+        "<summary type=\"text\">1 &lt; 2</summary></entry></feed>";
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    assert_int_equal(parse_chunked(doc, strlen(doc), 5, &o, &f, &err), 0);
+    assert_string_equal(f->title, "a < b");
+    assert_string_equal(f->language, "vi");
+    assert_string_equal(f->link, "http://e.org/home");
+    assert_string_equal(f->image, "http://e.org/b/logo.png");
+    assert_string_equal(f->author, "Sở TT&TT");
+    struct tm_entry *e = &f->entries[0];
+    assert_string_equal(e->id, "urn:1");
+    assert_string_equal(e->title, "Tin mới");
+    assert_string_equal(e->link, "http://other.org/p/1");
+    assert_int_equal(e->published_utc, TM_TIME_NONE);
+    assert_int_equal(e->updated_utc, 1653969300);
+    assert_int_equal(e->n_categories, 2);
+    assert_string_equal(e->categories[0], "Y tế");
+    assert_string_equal(e->categories[1], "xa-hoi");
+    assert_int_equal(e->n_enclosures, 1);
+    assert_string_equal(e->enclosures[0].url, "http://e.org/b/a.mp3");
+    assert_int_equal(e->enclosures[0].length, 10);
+    assert_non_null(strstr(e->summary, "1 &lt; 2"));
+    tm_feed_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunking_is_invisible),
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_rss10_items_outside_channel),
+        cmocka_unit_test(test_xxe_yields_nothing),
+        cmocka_unit_test(test_billion_laughs_fails_fast),
+        cmocka_unit_test(test_depth_bomb),
+        cmocka_unit_test(test_item_limit),
+        cmocka_unit_test(test_title_truncated_on_character),
+        cmocka_unit_test(test_content_truncated),
+        cmocka_unit_test(test_not_a_feed),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_recoveries),
+        cmocka_unit_test(test_atom_details),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
