@@ -1,0 +1,201 @@
+/* tinmoi — the state store (SPEC §7, issue 3 item 3): SQLite in WAL mode in
+ * `state_dir/tinmoi.db`.
+ *
+ * The only state the fetching half and the publishing half share. The
+ * fetching half records each source's outcome (tm_store_put_feed,
+ * tm_store_put_not_modified, tm_store_put_failure), one transaction per
+ * source; the publishing half loads items (tm_store_load_items), merges them
+ * and writes back which published entry each item belongs to
+ * (tm_store_set_entry_ids).
+ *
+ * Items are never deleted: not when they leave their feed, not when a feed
+ * has zero entries, not when a fetch fails, not when their source leaves the
+ * configuration (the source is only marked as no longer configured).
+ *
+ * Every function returns 0 or a negative TM_E* code and, when `err` is not
+ * NULL, fills it with a one-line message (SQLite's own text for TM_ESTORE).
+ * A handle is used from one thread at a time; no function calls back. */
+#ifndef TINMOI_STORE_H
+#define TINMOI_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinmoi/error.h"
+#include "tinmoi/feed.h"
+#include "tinmoi/item.h"
+#include "tinmoi/source.h"
+
+/* The file inside state_dir. */
+#define TM_STORE_FILENAME "tinmoi.db"
+
+/* The schema version this program writes (PRAGMA user_version). A database
+ * with a higher version was written by a newer tinmoi and is refused. */
+#define TM_STORE_SCHEMA_VERSION 1
+
+/* Opaque handle: the connection and its cached prepared statements. */
+struct tm_store;
+
+/* Result of one tm_store_put_feed. */
+struct tm_store_put_result {
+    size_t new_items;       /* items inserted */
+    size_t updated_items;   /* existing items whose stored fields changed */
+    size_t skipped_entries; /* entries with no guid, link or title: no identity */
+};
+
+/* A source as the store knows it: the configured fields it was last synced
+ * or put with, its fetch state and the daemon's schedule. */
+struct tm_store_source {
+    char *id;
+    char *title;
+    char *url;
+    char *category;
+    int priority;
+    struct tm_source_state state;
+    int64_t next_due_utc;    /* TM_TIME_NONE when never scheduled */
+    int64_t retry_after_utc; /* TM_TIME_NONE when no Retry-After is pending */
+    bool gone;               /* the server answered 410 Gone: polling stopped */
+};
+
+/* The daemon's schedule of a source (issue 4), kept across restarts. */
+struct tm_store_schedule {
+    int64_t next_due_utc;    /* TM_TIME_NONE: due at once */
+    int64_t retry_after_utc; /* TM_TIME_NONE: none */
+    bool gone;
+};
+
+/* Opens (creating if missing) `state_dir/tinmoi.db` and brings its schema
+ * to TM_STORE_SCHEMA_VERSION, each migration step in its own transaction.
+ * The folder itself is never created: a missing one fails with TM_EIO and
+ * "state_dir /x: No such file or directory" (likewise for a folder that is
+ * not one or is not writable). A database written by a newer program fails
+ * with TM_ESTORE. The connection runs in WAL mode with synchronous=NORMAL,
+ * a busy timeout and foreign keys on. On 0, *out is the handle the caller
+ * closes with tm_store_close; on error *out is NULL. */
+int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error *err);
+
+/* Finalises every statement and closes the connection. Accepts NULL. */
+void tm_store_close(struct tm_store *store);
+
+/* The schema version of the open database (TM_STORE_SCHEMA_VERSION after
+ * a successful open). */
+int tm_store_schema_version(const struct tm_store *store);
+
+/* Makes the stored source list match the configuration, in one transaction:
+ * each of `sources[0..n)` is inserted or has its url, title, category and
+ * priority updated (fetch state and items kept); every other stored source
+ * is marked as no longer configured, keeping its state and items, so that a
+ * source that comes back finds its history. Only configured sources are
+ * listed (tm_store_list_sources) and loaded (tm_store_load_items). */
+int tm_store_sync_sources(struct tm_store *store, const struct tm_source *sources, size_t n,
+                          struct tm_error *err);
+
+/* Fills *out with the fetch state of `source_id` (validators, last attempt
+ * and success, last error, consecutive failures, item count, status). A
+ * source the store has never seen gets the empty state: status
+ * TM_SOURCE_NEVER, no validators, times TM_TIME_NONE, counts 0. The caller
+ * frees *out with tm_source_state_clear (also on error, when it is empty). */
+int tm_store_source_state(struct tm_store *store, const char *source_id,
+                          struct tm_source_state *out, struct tm_error *err);
+
+/* Records a 200 with a parsed feed for `src`, in one transaction: the
+ * source row is upserted (as by tm_store_sync_sources) and every entry of
+ * `feed` is upserted as an item of that source.
+ *
+ * Identity within the source (SPEC §7; the lookup order of identity.h):
+ * the key tm_item_key gives (guid, else canonical link, else a hash of the
+ * normalised title and the feed's date); else an existing item of the
+ * source with the same canonical link and normalised title; else, for an
+ * entry without a canonical link, one with no canonical link, the same
+ * normalised title and the same feed date. A matched item takes the new key
+ * and guid (a source that changes every guid but keeps link and title
+ * creates no new items). Entries with none of guid, link and title are
+ * skipped, as is a second entry with the key of one already stored by this
+ * put (the feed lists the item twice).
+ *
+ * A new item gets first_seen_utc = now_utc, canonical_link and norm_title
+ * (tm_link_canonical, tm_title_normalize) are stored with it, and its
+ * published_utc is tm_item_published_utc(entry date, first_seen_utc): an
+ * undated entry, or one dated more than a day after first seen, is listed
+ * at first seen. An existing item takes the entry's current title, link,
+ * dates, author, summary, content and categories; its first_seen_utc and
+ * entry_id never change. Items absent from `feed` are kept; a feed with
+ * zero entries deletes nothing.
+ *
+ * The source's state becomes: last attempt and success now_utc, status ok,
+ * consecutive failures 0, no last error, validators `etag` and
+ * `last_modified` (either NULL: the server sent none). `res` (may be NULL)
+ * receives the counts. On error nothing of the put is kept. */
+int tm_store_put_feed(struct tm_store *store, const struct tm_source *src,
+                      const struct tm_feed *feed, int64_t now_utc, const char *etag,
+                      const char *last_modified, struct tm_store_put_result *res,
+                      struct tm_error *err);
+
+/* Records a 304 Not Modified for `source_id`: a success (last attempt and
+ * success now_utc, status ok, failures 0, no last error) that keeps the
+ * stored validators and items. TM_ENOENT when the source is not stored
+ * (tm_store_sync_sources first). */
+int tm_store_put_not_modified(struct tm_store *store, const char *source_id, int64_t now_utc,
+                              struct tm_error *err);
+
+/* Records a failed fetch of `source_id` (transfer error, HTTP status, not a
+ * feed, limit): last attempt now_utc, consecutive failures + 1, last error
+ * `reason` (one line; control characters become spaces, cut at
+ * TM_STORE_MAX_ERROR_BYTES), status error. Items, validators and the last
+ * success are kept. TM_ENOENT when the source is not stored. */
+int tm_store_put_failure(struct tm_store *store, const char *source_id, int64_t now_utc,
+                         const char *reason, struct tm_error *err);
+
+/* The published_utc of the n-th newest item (1-based) of the configured
+ * sources, or of the oldest when there are fewer; TM_TIME_NONE when there
+ * are none. The publishing half derives its load horizon from it: the
+ * newest items_limit items and a merge window before them. */
+int tm_store_nth_newest_utc(struct tm_store *store, size_t n, int64_t *out_utc,
+                            struct tm_error *err);
+
+/* Loads the items of the configured sources published or first seen at or
+ * after `since_utc` (TM_TIME_NONE: all of them), newest published first
+ * (ties by store id), with every tm_item field filled: source_priority from
+ * the source, entry_id NULL when never published. On 0 *items (NULL when
+ * *n is 0) is owned by the caller, freed with tm_items_free. TM_ELIMIT past
+ * TM_STORE_MAX_LOAD_ITEMS (narrow the horizon). */
+int tm_store_load_items(struct tm_store *store, int64_t since_utc, struct tm_item **items,
+                        size_t *n, struct tm_error *err);
+
+/* Persists the merge's entry ids, in one transaction: every member of each
+ * of `stories[0..n_stories)` (indexes into `items`, the array the stories
+ * were built from, as loaded by tm_store_load_items) gets its story's
+ * entry_id. The merge decides: it replaces an item's entry id only when
+ * its story merged into an older one. Stories with a NULL entry_id are
+ * skipped. Items are not modified in memory. */
+int tm_store_set_entry_ids(struct tm_store *store, const struct tm_item *items,
+                           const struct tm_story *stories, size_t n_stories, struct tm_error *err);
+
+/* Lists the configured sources, ordered by id, for the snapshot's source
+ * status and `tinmoi status`. On 0 *out (NULL when *n is 0) is owned by
+ * the caller, freed with tm_store_sources_free. */
+int tm_store_list_sources(struct tm_store *store, struct tm_store_source **out, size_t *n,
+                          struct tm_error *err);
+
+void tm_store_sources_free(struct tm_store_source *sources, size_t n);
+
+/* Reads the schedule of `source_id`; a source the store has never seen has
+ * the empty schedule (all TM_TIME_NONE, not gone). */
+int tm_store_get_schedule(struct tm_store *store, const char *source_id,
+                          struct tm_store_schedule *out, struct tm_error *err);
+
+/* Stores the schedule of `source_id`. TM_ENOENT when the source is not
+ * stored. */
+int tm_store_set_schedule(struct tm_store *store, const char *source_id,
+                          const struct tm_store_schedule *schedule, struct tm_error *err);
+
+/* Longest last_error kept: one line of a status page or snapshot. */
+#define TM_STORE_MAX_ERROR_BYTES 512
+
+/* Most items one tm_store_load_items returns: 10,000 sources × 20 items ×
+ * a few days' horizon, held in memory by the merge; more means the caller's
+ * horizon is wrong, not that memory should grow without bound. */
+#define TM_STORE_MAX_LOAD_ITEMS 1000000
+
+#endif

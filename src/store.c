@@ -1,0 +1,1205 @@
+/* tinmoi — the state store: SQLite in WAL mode (SPEC §7, issue 3 item 3).
+ *
+ * One connection, its prepared statements cached for the life of the handle
+ * (SQLITE_PREPARE_PERSISTENT): a cycle of 10,000 sources × 20 items runs
+ * each statement hundreds of thousands of times. Each source's outcome is
+ * one transaction, so a crash leaves every source either before or after
+ * its fetch, never half-stored, and a reader (`tinmoi status`) never waits
+ * for a whole cycle. */
+#include "tinmoi/store.h"
+#include "tinmoi/identity.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How long a writer waits for another connection's write lock (a second
+ * process such as `tinmoi status` reading during a checkpoint, or an
+ * operator's sqlite3 shell) before the call fails. Long enough to ride out
+ * a checkpoint of a large cycle, short enough that a stuck lock is
+ * reported instead of hanging the loop. */
+#define TM_STORE_BUSY_TIMEOUT_MS 5000
+
+/* Schema migrations: migrations[v] takes a database from user_version v to
+ * v + 1, in one transaction with the version bump. Steps are only ever
+ * appended: a released step is never edited, since databases in the field
+ * already ran it. */
+static const char *const migrations[] = {
+    /* 0 -> 1: sources with fetch state and the daemon's schedule; items. */
+    "CREATE TABLE sources ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " url TEXT NOT NULL,"
+    " title TEXT,"
+    " category TEXT,"
+    " priority INTEGER NOT NULL DEFAULT 0,"
+    " configured INTEGER NOT NULL DEFAULT 1,"
+    " etag TEXT,"
+    " last_modified TEXT,"
+    " last_attempt_utc INTEGER,"
+    " last_success_utc INTEGER,"
+    " last_error TEXT,"
+    " consecutive_failures INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL DEFAULT 'never' CHECK (status IN ('never', 'ok', 'error')),"
+    " item_count INTEGER NOT NULL DEFAULT 0,"
+    " next_due_utc INTEGER,"
+    " retry_after_utc INTEGER,"
+    " gone INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE TABLE items ("
+    " id INTEGER PRIMARY KEY,"
+    " source_id TEXT NOT NULL REFERENCES sources(id),"
+    " key TEXT NOT NULL,"
+    " guid TEXT,"
+    " title TEXT,"
+    " link TEXT,"
+    " canonical_link TEXT,"
+    " norm_title TEXT,"
+    " published_utc INTEGER NOT NULL," /* after SPEC §7's clamping */
+    " feed_published_utc INTEGER,"     /* the date as the feed gave it */
+    " updated_utc INTEGER,"
+    " first_seen_utc INTEGER NOT NULL,"
+    " author TEXT,"
+    " summary TEXT,"
+    " content TEXT,"
+    " categories TEXT," /* JSON array of strings, NULL when none */
+    " entry_id TEXT"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX items_source_key ON items(source_id, key);"
+    "CREATE INDEX items_source_link ON items(source_id, canonical_link);"
+    "CREATE INDEX items_published ON items(published_utc);"
+    "CREATE INDEX items_first_seen ON items(first_seen_utc);",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SRC_UNCONFIGURE,
+    ST_SRC_UPSERT,
+    ST_SRC_STATE,
+    ST_SRC_SUCCESS,
+    ST_SRC_NOT_MODIFIED,
+    ST_SRC_FAILURE,
+    ST_SRC_LIST,
+    ST_SCHED_GET,
+    ST_SCHED_SET,
+    ST_ITEM_BY_KEY,
+    ST_ITEM_BY_LINK_TITLE,
+    ST_ITEM_BY_TITLE_DATE,
+    ST_ITEM_INSERT,
+    ST_ITEM_UPDATE,
+    ST_ITEM_LOAD,
+    ST_ITEM_NTH_NEWEST,
+    ST_ITEM_SET_ENTRY,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SRC_UNCONFIGURE] = "UPDATE sources SET configured = 0 WHERE configured = 1",
+    [ST_SRC_UPSERT] = "INSERT INTO sources (id, url, title, category, priority, configured)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
+                      " ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
+                      " title = excluded.title, category = excluded.category,"
+                      " priority = excluded.priority, configured = 1"
+                      " WHERE url IS NOT excluded.url OR title IS NOT excluded.title"
+                      " OR category IS NOT excluded.category OR priority != excluded.priority"
+                      " OR configured != 1",
+    [ST_SRC_STATE] = "SELECT etag, last_modified, last_attempt_utc, last_success_utc, last_error,"
+                     " consecutive_failures, item_count, status FROM sources WHERE id = ?1",
+    [ST_SRC_SUCCESS] = "UPDATE sources SET last_attempt_utc = ?2, last_success_utc = ?2,"
+                       " status = 'ok', consecutive_failures = 0, last_error = NULL,"
+                       " etag = ?3, last_modified = ?4, item_count = item_count + ?5"
+                       " WHERE id = ?1",
+    [ST_SRC_NOT_MODIFIED] = "UPDATE sources SET last_attempt_utc = ?2, last_success_utc = ?2,"
+                            " status = 'ok', consecutive_failures = 0, last_error = NULL"
+                            " WHERE id = ?1",
+    [ST_SRC_FAILURE] = "UPDATE sources SET last_attempt_utc = ?2, status = 'error',"
+                       " consecutive_failures = consecutive_failures + 1, last_error = ?3"
+                       " WHERE id = ?1",
+    [ST_SRC_LIST] = "SELECT id, title, url, category, priority, etag, last_modified,"
+                    " last_attempt_utc, last_success_utc, last_error, consecutive_failures,"
+                    " item_count, status, next_due_utc, retry_after_utc, gone"
+                    " FROM sources WHERE configured = 1 ORDER BY id",
+    [ST_SCHED_GET] = "SELECT next_due_utc, retry_after_utc, gone FROM sources WHERE id = ?1",
+    [ST_SCHED_SET] = "UPDATE sources SET next_due_utc = ?2, retry_after_utc = ?3, gone = ?4"
+                     " WHERE id = ?1",
+    [ST_ITEM_BY_KEY] = "SELECT id, first_seen_utc, link, title, canonical_link, norm_title"
+                       " FROM items WHERE source_id = ?1 AND key = ?2",
+    [ST_ITEM_BY_LINK_TITLE] = "SELECT id, first_seen_utc FROM items"
+                              " WHERE source_id = ?1 AND canonical_link = ?2 AND norm_title = ?3"
+                              " ORDER BY id DESC",
+    [ST_ITEM_BY_TITLE_DATE] = "SELECT id, first_seen_utc FROM items"
+                              " WHERE source_id = ?1 AND canonical_link IS NULL"
+                              " AND norm_title = ?2 AND feed_published_utc IS ?3"
+                              " ORDER BY id DESC",
+    [ST_ITEM_INSERT] = "INSERT INTO items (source_id, key, guid, title, link, canonical_link,"
+                       " norm_title, published_utc, updated_utc, first_seen_utc, author,"
+                       " summary, content, categories, feed_published_utc)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                       " ?15)",
+    /* Writes only when something differs, so a re-put of an unchanged feed
+     * touches no page and counts no update. */
+    [ST_ITEM_UPDATE] = "UPDATE items SET key = ?2, guid = ?3, title = ?4, link = ?5,"
+                       " canonical_link = ?6, norm_title = ?7, published_utc = ?8,"
+                       " updated_utc = ?9, author = ?10, summary = ?11, content = ?12,"
+                       " categories = ?13, feed_published_utc = ?14"
+                       " WHERE id = ?1 AND (key IS NOT ?2 OR guid IS NOT ?3 OR title IS NOT ?4"
+                       " OR link IS NOT ?5 OR canonical_link IS NOT ?6 OR norm_title IS NOT ?7"
+                       " OR published_utc IS NOT ?8 OR updated_utc IS NOT ?9"
+                       " OR author IS NOT ?10 OR summary IS NOT ?11 OR content IS NOT ?12"
+                       " OR categories IS NOT ?13 OR feed_published_utc IS NOT ?14)",
+    [ST_ITEM_LOAD] = "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"
+                     " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"
+                     " i.first_seen_utc, i.author, i.summary, i.content, i.categories,"
+                     " i.entry_id"
+                     " FROM items i JOIN sources s ON s.id = i.source_id"
+                     " WHERE s.configured = 1"
+                     " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
+                     " ORDER BY i.published_utc DESC, i.id",
+    [ST_ITEM_NTH_NEWEST] = "SELECT min(p) FROM (SELECT i.published_utc AS p"
+                           " FROM items i JOIN sources s ON s.id = i.source_id"
+                           " WHERE s.configured = 1 ORDER BY i.published_utc DESC LIMIT ?1)",
+    [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
+};
+
+struct tm_store {
+    sqlite3 *db;
+    char *path; /* state_dir/tinmoi.db, for messages */
+    int schema_version;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* ---- errors, binding, reading ---------------------------------------- */
+
+static int store_fail(struct tm_store *s, struct tm_error *err, const char *what)
+{
+    return tm_error_set(err, TM_ESTORE, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* After a failed step, sqlite3_reset returns the same error again; it was
+ * already reported from the step, so its result carries nothing new. */
+static void stmt_reset(sqlite3_stmt *st)
+{
+    (void)sqlite3_reset(st);
+}
+
+/* Accumulates bind results so a statement's binds read as a list and the
+ * first failure is reported once. */
+struct binder {
+    sqlite3_stmt *st;
+    int rc;
+};
+
+static struct binder bind_start(sqlite3_stmt *st)
+{
+    return (struct binder){st, sqlite3_clear_bindings(st)};
+}
+
+static void bind_text(struct binder *b, int i, const char *v)
+{
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc =
+        v != NULL ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
+}
+
+static void bind_int(struct binder *b, int i, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+/* TM_TIME_NONE is stored as NULL. */
+static void bind_time(struct binder *b, int i, int64_t v)
+{
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = v == TM_TIME_NONE ? sqlite3_bind_null(b->st, i) : sqlite3_bind_int64(b->st, i, v);
+}
+
+static int bind_done(struct tm_store *s, struct binder *b, struct tm_error *err)
+{
+    if (b->rc == SQLITE_OK)
+        return 0;
+    return tm_error_set(err, TM_ESTORE, "%s: bind: %s", s->path, sqlite3_errstr(b->rc));
+}
+
+/* Steps a statement that returns no rows and resets it. */
+static int run(struct tm_store *s, sqlite3_stmt *st, const char *what, struct tm_error *err)
+{
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        int rc = store_fail(s, err, what);
+        stmt_reset(st);
+        return rc;
+    }
+    stmt_reset(st);
+    return 0;
+}
+
+/* Copies a text column; NULL stays NULL. TM_ENOMEM when SQLite or malloc
+ * could not produce the text. */
+static int col_str(sqlite3_stmt *st, int i, char **out)
+{
+    *out = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t == NULL)
+        return TM_ENOMEM;
+    size_t len = (size_t)sqlite3_column_bytes(st, i);
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return TM_ENOMEM;
+    memcpy(copy, t, len);
+    copy[len] = '\0';
+    *out = copy;
+    return 0;
+}
+
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return TM_TIME_NONE;
+    return sqlite3_column_int64(st, i);
+}
+
+static enum tm_source_status status_from_text(const unsigned char *t)
+{
+    if (t != NULL && strcmp((const char *)t, "ok") == 0)
+        return TM_SOURCE_OK;
+    if (t != NULL && strcmp((const char *)t, "error") == 0)
+        return TM_SOURCE_ERROR;
+    return TM_SOURCE_NEVER;
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+static int tx_begin(struct tm_store *s, struct tm_error *err)
+{
+    return run(s, s->st[ST_BEGIN], "begin", err);
+}
+
+static int tx_commit(struct tm_store *s, struct tm_error *err)
+{
+    return run(s, s->st[ST_COMMIT], "commit", err);
+}
+
+/* Undoes the open transaction after an error that is already reported.
+ * Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll back by itself;
+ * then there is nothing to undo. */
+static void tx_rollback(struct tm_store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return;
+    /* The first error is the one reported. A rollback that fails too
+     * leaves the transaction open; the next BEGIN then fails and reports
+     * it, and close rolls it back. */
+    (void)sqlite3_step(s->st[ST_ROLLBACK]);
+    stmt_reset(s->st[ST_ROLLBACK]);
+}
+
+/* ---- open, migrate, close --------------------------------------------- */
+
+static int exec_sql(struct tm_store *s, const char *sql, const char *what, struct tm_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = tm_error_set(err, TM_ESTORE, "%s: %s: %s", s->path, what,
+                              msg != NULL ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+/* Runs a one-row PRAGMA and copies its first column as an integer or, when
+ * `text` is not NULL, as text (cut to text_size). */
+static int pragma_get(struct tm_store *s, const char *sql, int64_t *num, char *text,
+                      size_t text_size, struct tm_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, err, sql);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int ret = store_fail(s, err, sql);
+        sqlite3_finalize(st);
+        return ret;
+    }
+    if (num != NULL)
+        *num = sqlite3_column_int64(st, 0);
+    if (text != NULL) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(text, text_size, "%s", t != NULL ? (const char *)t : "");
+    }
+    if (sqlite3_finalize(st) != SQLITE_OK)
+        return store_fail(s, err, sql);
+    return 0;
+}
+
+static int migrate(struct tm_store *s, struct tm_error *err)
+{
+    int64_t version = 0;
+    int rc = pragma_get(s, "PRAGMA user_version", &version, NULL, 0, err);
+    for (;;) {
+        if (rc != 0)
+            return rc;
+        if (version > TM_STORE_SCHEMA_VERSION || version < 0)
+            return tm_error_set(err, TM_ESTORE,
+                                "%s: schema version %lld is newer than this tinmoi's (%d);"
+                                " upgrade tinmoi or use another state_dir",
+                                s->path, (long long)version, TM_STORE_SCHEMA_VERSION);
+        if (version == TM_STORE_SCHEMA_VERSION)
+            break;
+        /* IMMEDIATE takes the write lock before reading the version again,
+         * so two processes starting together never run the same step. */
+        rc = exec_sql(s, "BEGIN IMMEDIATE", "migrate: begin", err);
+        if (rc != 0)
+            return rc;
+        int64_t locked_version = 0;
+        rc = pragma_get(s, "PRAGMA user_version", &locked_version, NULL, 0, err);
+        if (rc == 0 && locked_version == version) {
+            char what[64], bump[64];
+            snprintf(what, sizeof what, "migrate to schema version %lld", (long long)version + 1);
+            snprintf(bump, sizeof bump, "PRAGMA user_version = %lld", (long long)version + 1);
+            rc = exec_sql(s, migrations[version], what, err);
+            if (rc == 0)
+                rc = exec_sql(s, bump, what, err);
+            locked_version = version + 1;
+        }
+        if (rc == 0)
+            rc = exec_sql(s, "COMMIT", "migrate: commit", err);
+        if (rc != 0 && !sqlite3_get_autocommit(s->db)) {
+            char *msg = NULL;
+            if (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, &msg) != SQLITE_OK)
+                sqlite3_free(msg); /* the first error is the one reported */
+        }
+        version = locked_version;
+    }
+    s->schema_version = (int)version;
+    return 0;
+}
+
+static int check_state_dir(const char *dir, struct tm_error *err)
+{
+    struct stat sb;
+    if (dir == NULL || dir[0] == '\0')
+        return tm_error_set(err, TM_EINVAL, "state_dir is empty");
+    if (stat(dir, &sb) != 0)
+        return tm_error_set(err, TM_EIO, "state_dir %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return tm_error_set(err, TM_EIO, "state_dir %s: %s", dir, strerror(ENOTDIR));
+    /* WAL keeps -wal and -shm files beside the database: the folder itself
+     * must be writable, not only the file. */
+    if (access(dir, W_OK | X_OK) != 0)
+        return tm_error_set(err, TM_EIO, "state_dir %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error *err)
+{
+    *out = NULL;
+    int rc = check_state_dir(state_dir, err);
+    if (rc != 0)
+        return rc;
+
+    struct tm_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    size_t dlen = strlen(state_dir);
+    bool slash = state_dir[dlen - 1] == '/';
+    size_t plen = dlen + 1 + sizeof TM_STORE_FILENAME;
+    s->path = malloc(plen);
+    if (s->path == NULL) {
+        free(s);
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    }
+    snprintf(s->path, plen, "%s%s%s", state_dir, slash ? "" : "/", TM_STORE_FILENAME);
+
+    int orc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (orc != SQLITE_OK) {
+        rc = tm_error_set(err, TM_ESTORE, "%s: %s", s->path,
+                          s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(orc));
+        goto fail;
+    }
+    if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK ||
+        sqlite3_busy_timeout(s->db, TM_STORE_BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        rc = store_fail(s, err, "configure");
+        goto fail;
+    }
+    char mode[16];
+    rc = pragma_get(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode, err);
+    if (rc != 0)
+        goto fail;
+    if (strcmp(mode, "wal") != 0) {
+        rc = tm_error_set(err, TM_ESTORE, "%s: cannot use WAL mode (journal mode is %s)", s->path,
+                          mode);
+        goto fail;
+    }
+    /* NORMAL in WAL mode: a power cut may lose the last transactions, never
+     * corrupt the database; the next cycle fetches them again. */
+    rc = exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "configure", err);
+    if (rc != 0)
+        goto fail;
+    rc = migrate(s, err);
+    if (rc != 0)
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = store_fail(s, err, "prepare");
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+
+fail:
+    tm_store_close(s);
+    return rc;
+}
+
+void tm_store_close(struct tm_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]); /* returns the statement's last error, already reported */
+    if (s->db != NULL) {
+        /* Every statement is finalised, so close cannot be refused for
+         * open statements; it checkpoints and removes the -wal file. */
+        if (sqlite3_close(s->db) != SQLITE_OK)
+            (void)sqlite3_close_v2(s->db);
+    }
+    free(s->path);
+    free(s);
+}
+
+int tm_store_schema_version(const struct tm_store *s)
+{
+    return s->schema_version;
+}
+
+/* ---- sources ------------------------------------------------------------ */
+
+static int source_upsert(struct tm_store *s, const struct tm_source *src, struct tm_error *err)
+{
+    if (src->id == NULL || src->url == NULL)
+        return tm_error_set(err, TM_EINVAL, "source without id or url");
+    sqlite3_stmt *st = s->st[ST_SRC_UPSERT];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, src->id);
+    bind_text(&b, 2, src->url);
+    bind_text(&b, 3, src->title);
+    bind_text(&b, 4, src->category);
+    bind_int(&b, 5, src->priority);
+    int rc = bind_done(s, &b, err);
+    return rc != 0 ? rc : run(s, st, "upsert source", err);
+}
+
+int tm_store_sync_sources(struct tm_store *s, const struct tm_source *sources, size_t n,
+                          struct tm_error *err)
+{
+    int rc = tx_begin(s, err);
+    if (rc != 0)
+        return rc;
+    rc = run(s, s->st[ST_SRC_UNCONFIGURE], "sync sources", err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = source_upsert(s, &sources[i], err);
+    if (rc == 0)
+        rc = tx_commit(s, err);
+    if (rc != 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static void state_empty(struct tm_source_state *st)
+{
+    memset(st, 0, sizeof *st);
+    st->last_attempt_utc = TM_TIME_NONE;
+    st->last_success_utc = TM_TIME_NONE;
+    st->status = TM_SOURCE_NEVER;
+}
+
+/* Reads the state columns starting at `c`: etag, last_modified,
+ * last_attempt_utc, last_success_utc, last_error, consecutive_failures,
+ * item_count, status. */
+static int state_read(sqlite3_stmt *st, int c, struct tm_source_state *out)
+{
+    if (col_str(st, c, &out->etag) != 0 || col_str(st, c + 1, &out->last_modified) != 0 ||
+        col_str(st, c + 4, &out->last_error) != 0)
+        return TM_ENOMEM;
+    out->last_attempt_utc = col_time(st, c + 2);
+    out->last_success_utc = col_time(st, c + 3);
+    out->consecutive_failures = sqlite3_column_int(st, c + 5);
+    out->item_count = sqlite3_column_int64(st, c + 6);
+    out->status = status_from_text(sqlite3_column_text(st, c + 7));
+    return 0;
+}
+
+int tm_store_source_state(struct tm_store *s, const char *source_id, struct tm_source_state *out,
+                          struct tm_error *err)
+{
+    state_empty(out);
+    sqlite3_stmt *st = s->st[ST_SRC_STATE];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        rc = state_read(st, 0, out);
+        if (rc != 0)
+            tm_error_set(err, rc, "out of memory");
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, err, "source state");
+    }
+    stmt_reset(st);
+    if (rc != 0) {
+        tm_source_state_clear(out);
+        state_empty(out);
+    }
+    return rc;
+}
+
+/* Runs an UPDATE of one source row; TM_ENOENT when no row has that id. */
+static int source_update(struct tm_store *s, sqlite3_stmt *st, const char *source_id,
+                         const char *what, struct tm_error *err)
+{
+    int rc = run(s, st, what, err);
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = tm_error_set(err, TM_ENOENT, "%s: source %s is not in the store", what, source_id);
+    return rc;
+}
+
+int tm_store_put_not_modified(struct tm_store *s, const char *source_id, int64_t now_utc,
+                              struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_SRC_NOT_MODIFIED];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    bind_int(&b, 2, now_utc);
+    int rc = bind_done(s, &b, err);
+    return rc != 0 ? rc : source_update(s, st, source_id, "not modified", err);
+}
+
+/* One line of at most TM_STORE_MAX_ERROR_BYTES, cut on a UTF-8 boundary. */
+static char *error_line(const char *reason)
+{
+    if (reason == NULL)
+        reason = "unknown error";
+    size_t len = strlen(reason);
+    if (len > TM_STORE_MAX_ERROR_BYTES) {
+        len = TM_STORE_MAX_ERROR_BYTES;
+        while (len > 0 && ((unsigned char)reason[len] & 0xC0) == 0x80)
+            len--;
+    }
+    char *line = malloc(len + 1);
+    if (line == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)reason[i];
+        line[i] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+    }
+    line[len] = '\0';
+    return line;
+}
+
+int tm_store_put_failure(struct tm_store *s, const char *source_id, int64_t now_utc,
+                         const char *reason, struct tm_error *err)
+{
+    char *line = error_line(reason);
+    if (line == NULL)
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    sqlite3_stmt *st = s->st[ST_SRC_FAILURE];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    bind_int(&b, 2, now_utc);
+    bind_text(&b, 3, line);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0)
+        rc = source_update(s, st, source_id, "failure", err);
+    free(line);
+    return rc;
+}
+
+void tm_store_sources_free(struct tm_store_source *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].title);
+        free(v[i].url);
+        free(v[i].category);
+        tm_source_state_clear(&v[i].state);
+    }
+    free(v);
+}
+
+int tm_store_list_sources(struct tm_store *s, struct tm_store_source **out, size_t *n,
+                          struct tm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = s->st[ST_SRC_LIST];
+    struct tm_store_source *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap == 0 ? 64 : cap * 2;
+            struct tm_store_source *nv = realloc(v, ncap * sizeof *nv);
+            if (nv == NULL) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        struct tm_store_source *e = &v[len++];
+        memset(e, 0, sizeof *e);
+        state_empty(&e->state);
+        if (col_str(st, 0, &e->id) != 0 || col_str(st, 1, &e->title) != 0 ||
+            col_str(st, 2, &e->url) != 0 || col_str(st, 3, &e->category) != 0 ||
+            state_read(st, 5, &e->state) != 0) {
+            rc = TM_ENOMEM;
+            break;
+        }
+        e->priority = sqlite3_column_int(st, 4);
+        e->next_due_utc = col_time(st, 13);
+        e->retry_after_utc = col_time(st, 14);
+        e->gone = sqlite3_column_int(st, 15) != 0;
+    }
+    if (rc == TM_ENOMEM)
+        tm_error_set(err, rc, "out of memory");
+    else if (step != SQLITE_DONE)
+        rc = store_fail(s, err, "list sources");
+    stmt_reset(st);
+    if (rc != 0) {
+        tm_store_sources_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int tm_store_get_schedule(struct tm_store *s, const char *source_id, struct tm_store_schedule *out,
+                          struct tm_error *err)
+{
+    out->next_due_utc = TM_TIME_NONE;
+    out->retry_after_utc = TM_TIME_NONE;
+    out->gone = false;
+    sqlite3_stmt *st = s->st[ST_SCHED_GET];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        out->next_due_utc = col_time(st, 0);
+        out->retry_after_utc = col_time(st, 1);
+        out->gone = sqlite3_column_int(st, 2) != 0;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, err, "get schedule");
+    }
+    stmt_reset(st);
+    return rc;
+}
+
+int tm_store_set_schedule(struct tm_store *s, const char *source_id,
+                          const struct tm_store_schedule *schedule, struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_SCHED_SET];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    bind_time(&b, 2, schedule->next_due_utc);
+    bind_time(&b, 3, schedule->retry_after_utc);
+    bind_int(&b, 4, schedule->gone ? 1 : 0);
+    int rc = bind_done(s, &b, err);
+    return rc != 0 ? rc : source_update(s, st, source_id, "set schedule", err);
+}
+
+/* ---- items: the fetching half ----------------------------------------- */
+
+/* Item ids already written by the current put: a feed that lists the same
+ * item twice (same guid, or same link and title) writes it once, instead
+ * of the two copies taking turns on every cycle. Bounded by the parser's
+ * TM_PARSE_MAX_ITEMS, so a linear scan is enough. */
+struct touched {
+    int64_t *ids;
+    size_t n;
+};
+
+static bool touched_has(const struct touched *t, int64_t id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* The entry's categories as a JSON array, NULL when it has none. */
+static int categories_encode(const struct tm_entry *e, char **out)
+{
+    *out = NULL;
+    if (e->n_categories == 0)
+        return 0;
+    json_t *a = json_array();
+    if (a == NULL)
+        return TM_ENOMEM;
+    for (size_t i = 0; i < e->n_categories; i++) {
+        json_t *str = json_string(e->categories[i]);
+        if (str == NULL || json_array_append_new(a, str) != 0) {
+            json_decref(a);
+            return TM_EINVAL; /* not UTF-8: the parser's contract was broken */
+        }
+    }
+    *out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return *out != NULL ? 0 : TM_ENOMEM;
+}
+
+/* The stored item an entry matched. */
+struct found {
+    int64_t id; /* 0: none */
+    int64_t first_seen_utc;
+    /* Set when the stored link and title equal the entry's: the stored
+     * canonical link and normalised title are then reused instead of being
+     * derived again (half the cost of re-putting an unchanged feed). */
+    bool same_text;
+    char *canonical;
+    char *norm_title;
+};
+
+static bool text_equal(const unsigned char *stored, const char *v)
+{
+    return stored == NULL ? v == NULL : v != NULL && strcmp((const char *)stored, v) == 0;
+}
+
+/* Steps a statement returning (id, first_seen_utc[, link, title,
+ * canonical_link, norm_title]); the first row whose id is not in `skip`
+ * wins. With `e`, the four text columns are compared with the entry. */
+static int item_find(struct tm_store *s, sqlite3_stmt *st, const struct touched *skip,
+                     const struct tm_entry *e, struct found *f, struct tm_error *err)
+{
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t row = sqlite3_column_int64(st, 0);
+        if (skip != NULL && touched_has(skip, row))
+            continue;
+        f->id = row;
+        f->first_seen_utc = sqlite3_column_int64(st, 1);
+        if (e != NULL && text_equal(sqlite3_column_text(st, 2), e->link) &&
+            text_equal(sqlite3_column_text(st, 3), e->title)) {
+            if (col_str(st, 4, &f->canonical) != 0 || col_str(st, 5, &f->norm_title) != 0)
+                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+            f->same_text = rc == 0;
+        }
+        break;
+    }
+    if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = store_fail(s, err, "find item");
+    stmt_reset(st);
+    return rc;
+}
+
+/* Binds the item fields shared by insert and update in the update's
+ * numbering (?2 key .. ?13 categories); the insert maps them itself. */
+struct item_row {
+    const char *source_id;
+    const char *key;
+    const struct tm_entry *e;
+    const char *canonical;
+    const char *norm_title;
+    int64_t published_utc;
+    int64_t first_seen_utc;
+    const char *categories;
+};
+
+static int item_insert(struct tm_store *s, const struct item_row *r, int64_t *id,
+                       struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_ITEM_INSERT];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, r->source_id);
+    bind_text(&b, 2, r->key);
+    bind_text(&b, 3, r->e->id);
+    bind_text(&b, 4, r->e->title);
+    bind_text(&b, 5, r->e->link);
+    bind_text(&b, 6, r->canonical);
+    bind_text(&b, 7, r->norm_title);
+    bind_int(&b, 8, r->published_utc);
+    bind_time(&b, 9, r->e->updated_utc);
+    bind_int(&b, 10, r->first_seen_utc);
+    bind_text(&b, 11, r->e->author);
+    bind_text(&b, 12, r->e->summary);
+    bind_text(&b, 13, r->e->content);
+    bind_text(&b, 14, r->categories);
+    bind_time(&b, 15, r->e->published_utc);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0)
+        rc = run(s, st, "insert item", err);
+    if (rc == 0)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int item_update(struct tm_store *s, int64_t id, const struct item_row *r, bool *changed,
+                       struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_ITEM_UPDATE];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, id);
+    bind_text(&b, 2, r->key);
+    bind_text(&b, 3, r->e->id);
+    bind_text(&b, 4, r->e->title);
+    bind_text(&b, 5, r->e->link);
+    bind_text(&b, 6, r->canonical);
+    bind_text(&b, 7, r->norm_title);
+    bind_int(&b, 8, r->published_utc);
+    bind_time(&b, 9, r->e->updated_utc);
+    bind_text(&b, 10, r->e->author);
+    bind_text(&b, 11, r->e->summary);
+    bind_text(&b, 12, r->e->content);
+    bind_text(&b, 13, r->categories);
+    bind_time(&b, 14, r->e->published_utc);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0)
+        rc = run(s, st, "update item", err);
+    *changed = rc == 0 && sqlite3_changes(s->db) > 0;
+    return rc;
+}
+
+static int find_by_key(struct tm_store *s, const char *source_id, const char *key,
+                       const struct tm_entry *e, struct found *f, struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_ITEM_BY_KEY];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    bind_text(&b, 2, key);
+    int rc = bind_done(s, &b, err);
+    return rc != 0 ? rc : item_find(s, st, NULL, e, f, err);
+}
+
+/* The fallbacks of identity.h's lookup order when the key is new (SPEC §7:
+ * "a source that changes every guid but keeps link and title does not
+ * create new items"): same canonical link and normalised title; without a
+ * canonical link, same normalised title and feed date. Items this put
+ * already wrote are not matched again. */
+static int find_by_text(struct tm_store *s, const struct item_row *r, const struct touched *t,
+                        struct found *f, struct tm_error *err)
+{
+    sqlite3_stmt *st;
+    struct binder b;
+    if (r->canonical != NULL) {
+        st = s->st[ST_ITEM_BY_LINK_TITLE];
+        b = bind_start(st);
+        bind_text(&b, 1, r->source_id);
+        bind_text(&b, 2, r->canonical);
+        bind_text(&b, 3, r->norm_title);
+    } else {
+        st = s->st[ST_ITEM_BY_TITLE_DATE];
+        b = bind_start(st);
+        bind_text(&b, 1, r->source_id);
+        bind_text(&b, 2, r->norm_title);
+        bind_time(&b, 3, r->e->published_utc);
+    }
+    int rc = bind_done(s, &b, err);
+    return rc != 0 ? rc : item_find(s, st, t, NULL, f, err);
+}
+
+static int put_entry(struct tm_store *s, const char *source_id, const struct tm_entry *e,
+                     int64_t now_utc, struct touched *t, struct tm_store_put_result *res,
+                     struct tm_error *err)
+{
+    /* No guid, link or title: nothing identifies the entry across fetches
+     * (an RSS item may be a bare description). */
+    if (e->id == NULL && e->link == NULL && e->title == NULL) {
+        res->skipped_entries++;
+        return 0;
+    }
+    int rc = 0;
+    struct item_row row = {.source_id = source_id, .e = e};
+    struct found f = {0};
+    char *key = NULL, *canonical = NULL, *norm_title = NULL, *categories = NULL;
+    bool by_guid = e->id != NULL && e->id[0] != '\0';
+    if (by_guid) {
+        /* tm_item_key's first choice, without deriving the link and title
+         * the key does not need. */
+        key = tm_item_key_guid(e->id);
+        if (key == NULL) {
+            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = find_by_key(s, source_id, key, e, &f, err);
+        if (rc != 0)
+            goto out;
+    }
+    if (f.same_text) {
+        canonical = f.canonical;
+        norm_title = f.norm_title;
+        f.canonical = f.norm_title = NULL;
+    } else {
+        canonical = e->link != NULL ? tm_link_canonical(e->link) : NULL;
+        norm_title = e->title != NULL ? tm_title_normalize(e->title) : NULL;
+    }
+    if (!by_guid) {
+        key = tm_item_key(NULL, canonical, e->title, e->published_utc);
+        if (key == NULL) {
+            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = find_by_key(s, source_id, key, NULL, &f, err);
+        if (rc != 0)
+            goto out;
+    }
+    if (f.id != 0 && touched_has(t, f.id)) {
+        res->skipped_entries++; /* the feed lists this item twice */
+        goto out;
+    }
+    rc = categories_encode(e, &categories);
+    if (rc != 0) {
+        tm_error_set(err, rc, "%s: entry %s: categories are not UTF-8", source_id, key);
+        goto out;
+    }
+    row.key = key;
+    row.canonical = canonical;
+    row.norm_title = norm_title;
+    row.categories = categories;
+    if (f.id == 0 && norm_title != NULL) {
+        rc = find_by_text(s, &row, t, &f, err);
+        if (rc != 0)
+            goto out;
+    }
+    row.first_seen_utc = f.id != 0 ? f.first_seen_utc : now_utc;
+    row.published_utc = tm_item_published_utc(e->published_utc, row.first_seen_utc);
+    int64_t id = f.id;
+    if (id != 0) {
+        bool changed = false;
+        rc = item_update(s, id, &row, &changed, err);
+        if (rc == 0 && changed)
+            res->updated_items++;
+    } else {
+        rc = item_insert(s, &row, &id, err);
+        if (rc == 0)
+            res->new_items++;
+    }
+    if (rc == 0)
+        t->ids[t->n++] = id;
+out:
+    free(f.canonical);
+    free(f.norm_title);
+    free(canonical);
+    free(norm_title);
+    free(categories);
+    free(key);
+    return rc;
+}
+
+int tm_store_put_feed(struct tm_store *s, const struct tm_source *src, const struct tm_feed *feed,
+                      int64_t now_utc, const char *etag, const char *last_modified,
+                      struct tm_store_put_result *res, struct tm_error *err)
+{
+    struct tm_store_put_result local = {0};
+    struct touched t = {NULL, 0};
+    if (feed->n_entries > 0) {
+        t.ids = malloc(feed->n_entries * sizeof *t.ids);
+        if (t.ids == NULL)
+            return tm_error_set(err, TM_ENOMEM, "out of memory");
+    }
+    int rc = tx_begin(s, err);
+    if (rc != 0)
+        goto out;
+    rc = source_upsert(s, src, err);
+    for (size_t i = 0; rc == 0 && i < feed->n_entries; i++)
+        rc = put_entry(s, src->id, &feed->entries[i], now_utc, &t, &local, err);
+    if (rc == 0) {
+        sqlite3_stmt *st = s->st[ST_SRC_SUCCESS];
+        struct binder b = bind_start(st);
+        bind_text(&b, 1, src->id);
+        bind_int(&b, 2, now_utc);
+        bind_text(&b, 3, etag);
+        bind_text(&b, 4, last_modified);
+        bind_int(&b, 5, (int64_t)local.new_items);
+        rc = bind_done(s, &b, err);
+        if (rc == 0)
+            rc = source_update(s, st, src->id, "record success", err);
+    }
+    if (rc == 0)
+        rc = tx_commit(s, err);
+    if (rc != 0)
+        tx_rollback(s);
+out:
+    free(t.ids);
+    if (res != NULL)
+        *res = rc == 0 ? local : (struct tm_store_put_result){0};
+    return rc;
+}
+
+/* ---- items: the publishing half --------------------------------------- */
+
+static int categories_decode(const char *text, struct tm_item *it)
+{
+    if (text == NULL)
+        return 0;
+    json_t *a = json_loads(text, 0, NULL);
+    if (a == NULL || !json_is_array(a)) {
+        json_decref(a);
+        return TM_ESTORE;
+    }
+    size_t n = json_array_size(a);
+    if (n > 0) {
+        it->categories = calloc(n, sizeof *it->categories);
+        if (it->categories == NULL) {
+            json_decref(a);
+            return TM_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *c = json_string_value(json_array_get(a, i));
+        if (c == NULL)
+            continue;
+        it->categories[it->n_categories] = strdup(c);
+        if (it->categories[it->n_categories] == NULL) {
+            json_decref(a);
+            return TM_ENOMEM;
+        }
+        it->n_categories++;
+    }
+    json_decref(a);
+    return 0;
+}
+
+static int item_read(sqlite3_stmt *st, struct tm_item *it)
+{
+    char *categories = NULL;
+    it->rowid = sqlite3_column_int64(st, 0);
+    it->source_priority = sqlite3_column_int(st, 2);
+    it->published_utc = sqlite3_column_int64(st, 9);
+    it->updated_utc = col_time(st, 10);
+    it->first_seen_utc = sqlite3_column_int64(st, 11);
+    if (col_str(st, 1, &it->source_id) != 0 || col_str(st, 3, &it->key) != 0 ||
+        col_str(st, 4, &it->guid) != 0 || col_str(st, 5, &it->title) != 0 ||
+        col_str(st, 6, &it->link) != 0 || col_str(st, 7, &it->canonical_link) != 0 ||
+        col_str(st, 8, &it->norm_title) != 0 || col_str(st, 12, &it->author) != 0 ||
+        col_str(st, 13, &it->summary) != 0 || col_str(st, 14, &it->content) != 0 ||
+        col_str(st, 15, &categories) != 0 || col_str(st, 16, &it->entry_id) != 0) {
+        free(categories);
+        return TM_ENOMEM;
+    }
+    int rc = categories_decode(categories, it);
+    free(categories);
+    return rc;
+}
+
+int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **items, size_t *n,
+                        struct tm_error *err)
+{
+    *items = NULL;
+    *n = 0;
+    sqlite3_stmt *st = s->st[ST_ITEM_LOAD];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, since_utc); /* TM_TIME_NONE is INT64_MIN: every item */
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    struct tm_item *v = NULL;
+    size_t len = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == TM_STORE_MAX_LOAD_ITEMS) {
+            rc = tm_error_set(err, TM_ELIMIT, "%s: more than %d items to load", s->path,
+                              TM_STORE_MAX_LOAD_ITEMS);
+            break;
+        }
+        if (len == cap) {
+            size_t ncap = cap == 0 ? 256 : cap * 2;
+            struct tm_item *nv = realloc(v, ncap * sizeof *nv);
+            if (nv == NULL) {
+                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        struct tm_item *it = &v[len++];
+        memset(it, 0, sizeof *it);
+        rc = item_read(st, it);
+        if (rc != 0) {
+            if (rc == TM_ESTORE)
+                tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
+                             (long long)it->rowid);
+            else
+                tm_error_set(err, rc, "out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(s, err, "load items");
+    stmt_reset(st);
+    if (rc != 0) {
+        tm_items_free(v, len);
+        return rc;
+    }
+    *items = v;
+    *n = len;
+    return 0;
+}
+
+int tm_store_nth_newest_utc(struct tm_store *s, size_t n, int64_t *out_utc, struct tm_error *err)
+{
+    *out_utc = TM_TIME_NONE;
+    sqlite3_stmt *st = s->st[ST_ITEM_NTH_NEWEST];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, n > INT64_MAX ? INT64_MAX : (int64_t)n);
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out_utc = col_time(st, 0);
+    else
+        rc = store_fail(s, err, "newest items");
+    stmt_reset(st);
+    return rc;
+}
+
+int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
+                           const struct tm_story *stories, size_t n_stories, struct tm_error *err)
+{
+    int rc = tx_begin(s, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_ITEM_SET_ENTRY];
+    for (size_t i = 0; rc == 0 && i < n_stories; i++) {
+        if (stories[i].entry_id == NULL)
+            continue;
+        for (size_t m = 0; rc == 0 && m < stories[i].n_members; m++) {
+            struct binder b = bind_start(st);
+            bind_int(&b, 1, items[stories[i].members[m]].rowid);
+            bind_text(&b, 2, stories[i].entry_id);
+            rc = bind_done(s, &b, err);
+            if (rc == 0)
+                rc = run(s, st, "set entry id", err);
+        }
+    }
+    if (rc == 0)
+        rc = tx_commit(s, err);
+    if (rc != 0)
+        tx_rollback(s);
+    return rc;
+}
