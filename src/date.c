@@ -464,7 +464,7 @@ static int tokenize(const char *f, struct tok *t)
             k->kind = 'w';
             k->len = (uint16_t)(j - i);
             i = j;
-        } else if (strchr(",:/-+.()", c) != NULL) {
+        } else if (strchr(",:/-+.()|", c) != NULL) {
             k->kind = c;
             k->len = 1;
             i++;
@@ -733,7 +733,7 @@ static int word_at(struct scan *s, int i)
             return 2;
         return 1;
     }
-    if (word_is(s, i, "thang")) {
+    if (word_is(s, i, "thang") || word_is(s, i, "thg")) { /* "thg" is Google's short form */
         if (!kind_at(s, i + 1, 'n') || s->t[i + 1].len > 2 || p->month >= 0)
             return -1;
         p->month = s->t[i + 1].value;
@@ -835,7 +835,7 @@ static bool parse_loose(const char *f, enum tm_date_order order, struct parts *p
             else if (used == 0)
                 return false;
         } else {
-            used = 1; /* , . / : between fields */
+            used = 1; /* , . / : | between fields */
         }
         if (used < 0)
             return false;

@@ -228,6 +228,10 @@ static void test_vietnamese_words(void **state)
     check("ngày 2 tháng 7 năm 2022 lúc 10:55", "2022-07-02T03:55:00Z");
     check("Thứ bảy, ngày 2 tháng 7 năm 2022 10:55 SA", "2022-07-02T03:55:00Z");
     check("10 giờ 55 phút, ngày 2 tháng 7 năm 2022", "2022-07-02T03:55:00Z");
+    check("2 thg 7, 2022", want);
+    check("Thứ Bảy, 2/7/2022 | 10:55", "2022-07-02T03:55:00Z");
+    check("10:55 - 02/07/2022", "2022-07-02T03:55:00Z");
+    check("10:55 SA, 02/07/2022", "2022-07-02T03:55:00Z");
 }
 
 static void test_vietnamese_weekdays(void **state)
