@@ -327,7 +327,7 @@ static size_t room(const struct san *st)
     return used >= st->max_bytes ? 0 : st->max_bytes - used;
 }
 
-static const char *escape_of(unsigned char c)
+static const char *escape_of(unsigned char c, bool is_text)
 {
     switch (c) {
     case '&':
@@ -337,7 +337,7 @@ static const char *escape_of(unsigned char c)
     case '>':
         return "&gt;";
     case '"':
-        return "&quot;";
+        return is_text ? NULL : "&quot;";
     default:
         return NULL;
     }
@@ -365,7 +365,7 @@ static bool put_escaped(struct san *st, struct tm_buf *b, const char *s, size_t 
             if (is_text && cp >= 0 && !tm_text_cp_space(cp))
                 st->visible = true;
         } else {
-            esc = escape_of(c);
+            esc = escape_of(c, is_text);
             if (is_text && !tm_text_cp_space(c))
                 st->visible = true;
         }
@@ -562,7 +562,10 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
         return NULL;
     struct tm_buf in;
     tm_buf_init(&in, 0);
-    int rc = tm_buf_adds(&in, TM_SANITIZE_PREFIX);
+    /* Text without markup or references (many RSS descriptions) needs no
+     * parser: it is escaped as one text node. */
+    bool markup = memchr(html, '<', len) != NULL || memchr(html, '&', len) != NULL;
+    int rc = markup ? tm_buf_adds(&in, TM_SANITIZE_PREFIX) : 0;
     if (rc == 0)
         rc = tm_utf8_append_clean(&in, html, len, NULL);
     if (rc != 0 || in.len > INT_MAX) {
@@ -571,19 +574,26 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
         tm_buf_free(&in);
         return NULL;
     }
-    htmlDocPtr doc = htmlReadMemory(in.data, (int)in.len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS);
-    tm_buf_free(&in);
-    if (doc == NULL) {
-        /* The input is never empty (the prefix), so this is libxml2's OOM. */
-        if (oom != NULL)
-            *oom = true;
-        return NULL;
-    }
     struct san st = {.base = base_url, .max_bytes = max_bytes, .inert = true};
     tm_buf_init(&st.out, 0);
     tm_buf_init(&st.tag, 0);
-    walk(&st, doc);
-    xmlFreeDoc(doc);
+    if (markup) {
+        htmlDocPtr doc =
+            htmlReadMemory(in.data, (int)in.len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS);
+        tm_buf_free(&in);
+        if (doc == NULL) {
+            /* The input is never empty (the prefix), so this is libxml2's OOM. */
+            if (oom != NULL)
+                *oom = true;
+            return NULL;
+        }
+        walk(&st, doc);
+        xmlFreeDoc(doc);
+    } else {
+        if (!put_escaped(&st, &st.out, in.data, in.len, room(&st), true))
+            st.truncated = true;
+        tm_buf_free(&in);
+    }
     tm_buf_free(&st.tag);
     if (st.err != 0 || !st.visible) {
         if (oom != NULL)

@@ -103,6 +103,10 @@ static void test_escaping(void **state)
     check("&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;");
     check("<abbr title='a\"b&lt;c'>x</abbr>", "<abbr title=\"a&quot;b&lt;c\">x</abbr>");
     check("a < b", "a &lt; b");
+    /* Quotes need no escape in text; with and without markup around. */
+    check("He said \"hi\" > ok", "He said \"hi\" &gt; ok");
+    check("<p>\"q\" > 'r'</p>", "<p>\"q\" &gt; 'r'</p>");
+    check("  Tiê\xcc\x81ng  ", "Tiếng");
     check("Tr&agrave; &#7901; &nbsp;x", "Trà ờ \xc2\xa0x");
 }
 
