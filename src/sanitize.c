@@ -7,6 +7,7 @@
 #include "tinmoi/sanitize.h"
 #include "tinmoi/buf.h"
 #include "tinmoi/error.h"
+#include "tinmoi/text.h"
 #include "text_int.h"
 
 #include <libxml/HTMLparser.h>
@@ -297,6 +298,67 @@ static char *url_sanitize(const char *value, const char *base, enum url_use use)
     return url;
 }
 
+/* ---- HTML5 references ---------------------------------------------------- */
+
+/* libxml2 2.9's HTML parser knows HTML 4's 253 named references; HTML5 added
+ * some 2,000 more (&colon;, &Tab;, &NewLine;, &bigstar;...). Rewrites those
+ * in in[0..len) as numeric references, which libxml2 decodes, so text and
+ * URLs read as a browser reads them ("javascript&colon;" is a scheme to a
+ * browser). Returns 0 with *out NULL when nothing needed rewriting, or a
+ * malloc'd copy in *out; TM_ENOMEM. */
+static int rewrite_html5_refs(const char *in, size_t len, char **out, size_t *out_len)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    bool copying = false;
+    size_t run = 0, i = 0;
+    *out = NULL;
+    while (i < len) {
+        const char *amp = memchr(in + i, '&', len - i);
+        if (amp == NULL)
+            break;
+        size_t name = (size_t)(amp - in) + 1, end = name;
+        while (end < len && end - name < 32 &&
+               (((in[end] | 0x20) >= 'a' && (in[end] | 0x20) <= 'z') ||
+                (in[end] >= '0' && in[end] <= '9')))
+            end++;
+        i = end;
+        if (end == name || end >= len || in[end] != ';')
+            continue;
+        char key[33], utf8[TM_ENTITY_MAX_UTF8];
+        memcpy(key, in + name, end - name);
+        key[end - name] = '\0';
+        size_t n = tm_entity_lookup(key, end - name, utf8);
+        if (n == 0 || htmlEntityLookup((const xmlChar *)key) != NULL)
+            continue;
+        int rc = copying ? 0 : tm_buf_add(&b, in, 0);
+        copying = true;
+        if (rc == 0)
+            rc = tm_buf_add(&b, in + run, name - 1 - run);
+        for (size_t k = 0; k < n && rc == 0;) {
+            int32_t cp;
+            k += tm_utf8_decode((const unsigned char *)utf8 + k, n - k, &cp);
+            rc = tm_buf_printf(&b, "&#x%X;", (unsigned)cp);
+        }
+        if (rc != 0) {
+            tm_buf_free(&b);
+            return rc;
+        }
+        i = end + 1;
+        run = i;
+    }
+    if (!copying)
+        return 0;
+    int rc = tm_buf_add(&b, in + run, len - run);
+    if (rc != 0) {
+        tm_buf_free(&b);
+        return rc;
+    }
+    *out_len = b.len;
+    *out = tm_buf_steal(&b);
+    return *out ? 0 : TM_ENOMEM;
+}
+
 /* ---- The walk ----------------------------------------------------------- */
 
 struct san {
@@ -578,8 +640,20 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     tm_buf_init(&st.out, 0);
     tm_buf_init(&st.tag, 0);
     if (markup) {
+        char *re = NULL;
+        size_t re_len = 0;
+        rc = rewrite_html5_refs(in.data, in.len, &re, &re_len);
+        if (rc != 0 || re_len > INT_MAX) {
+            if (oom != NULL)
+                *oom = rc == TM_ENOMEM;
+            free(re);
+            tm_buf_free(&in);
+            return NULL;
+        }
         htmlDocPtr doc =
-            htmlReadMemory(in.data, (int)in.len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS);
+            re ? htmlReadMemory(re, (int)re_len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS)
+               : htmlReadMemory(in.data, (int)in.len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS);
+        free(re);
         tm_buf_free(&in);
         if (doc == NULL) {
             /* The input is never empty (the prefix), so this is libxml2's OOM. */
