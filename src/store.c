@@ -987,7 +987,10 @@ static int put_entry(struct tm_store *s, const char *source_id, const struct tm_
             goto out;
     }
     row.first_seen_utc = f.id != 0 ? f.first_seen_utc : now_utc;
-    row.published_utc = tm_item_published_utc(e->published_utc, row.first_seen_utc);
+    /* An Atom entry may carry only <updated>: that is its date (SPEC §7's
+     * "without a date" means neither). */
+    int64_t dated_utc = e->published_utc != TM_TIME_NONE ? e->published_utc : e->updated_utc;
+    row.published_utc = tm_item_published_utc(dated_utc, row.first_seen_utc);
     int64_t id = f.id;
     if (id != 0) {
         bool changed = false;
