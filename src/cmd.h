@@ -15,6 +15,7 @@
 
 int tm_cmd_parse(int argc, char **argv);
 int tm_cmd_once(int argc, char **argv);
+int tm_cmd_run(int argc, char **argv);
 int tm_cmd_check(int argc, char **argv);
 int tm_cmd_status(int argc, char **argv);
 

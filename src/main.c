@@ -11,6 +11,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", tm_cmd_run, "the daemon, in the foreground (systemd Type=notify)"},
     {"once", tm_cmd_once, "one full cycle: fetch, store, merge, publish, then exit"},
     {"parse", tm_cmd_parse, "parse one feed document and print its normalised JSON"},
     {"check", tm_cmd_check, "validate the config and the source list"},
