@@ -111,7 +111,7 @@ static void test_chunking_is_invisible(void **state)
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        size_t len;
+        size_t len = 0;
         char *doc = read_file(path, &len);
         assert_non_null(doc);
         char *whole = json_of(doc, len, 0, "http://example.org/feed.xml");
