@@ -73,6 +73,10 @@ static const char *const migrations[] = {
     "CREATE INDEX items_source_link ON items(source_id, canonical_link);"
     "CREATE INDEX items_published ON items(published_utc);"
     "CREATE INDEX items_first_seen ON items(first_seen_utc);",
+    /* 1 -> 2: the URL a 301/308-only redirect chain moved a source to, and
+     * the configured URL it replaces (the daemon, issue 4). */
+    "ALTER TABLE sources ADD COLUMN moved_from TEXT;"
+    "ALTER TABLE sources ADD COLUMN moved_to TEXT;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -1204,5 +1208,56 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
         rc = tx_commit(s, err);
     if (rc != 0)
         tx_rollback(s);
+    return rc;
+}
+
+/* ---- permanent redirects (the daemon) ---------------------------------- */
+
+int tm_store_get_url_override(struct tm_store *s, const char *source_id, const char *config_url,
+                              char **url, struct tm_error *err)
+{
+    *url = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT moved_from, moved_to FROM sources WHERE id = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return store_fail(s, err, "get url override");
+    int rc = 0;
+    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = store_fail(s, err, "get url override");
+    } else {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            const char *from = (const char *)sqlite3_column_text(st, 0);
+            const char *to = (const char *)sqlite3_column_text(st, 1);
+            if (from && to && config_url && strcmp(from, config_url) == 0) {
+                *url = strdup(to);
+                if (*url == NULL)
+                    rc = tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+            }
+        } else if (step != SQLITE_DONE) {
+            rc = store_fail(s, err, "get url override");
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tm_store_set_url_override(struct tm_store *s, const char *source_id, const char *config_url,
+                              const char *url, struct tm_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "UPDATE sources SET moved_from = ?2, moved_to = ?3 WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, err, "set url override");
+    int rc = 0;
+    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, url ? config_url : NULL, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, url, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE)
+        rc = store_fail(s, err, "set url override");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = tm_error_set(err, TM_ENOENT, "set url override: source %s is not in the store",
+                          source_id);
+    sqlite3_finalize(st);
     return rc;
 }

@@ -32,7 +32,7 @@
 
 /* The schema version this program writes (PRAGMA user_version). A database
  * with a higher version was written by a newer tinmoi and is refused. */
-#define TM_STORE_SCHEMA_VERSION 1
+#define TM_STORE_SCHEMA_VERSION 2
 
 /* Opaque handle: the connection and its cached prepared statements. */
 struct tm_store;
@@ -189,6 +189,19 @@ int tm_store_get_schedule(struct tm_store *store, const char *source_id,
  * stored. */
 int tm_store_set_schedule(struct tm_store *store, const char *source_id,
                           const struct tm_store_schedule *schedule, struct tm_error *err);
+
+/* The URL a redirect chain of only 301/308 moved `source_id` to (issue 4),
+ * valid while the source list still names `config_url` for it: a source
+ * list that changes the URL wins over an old redirect. On 0 *url is a copy
+ * the caller frees, or NULL when there is none. */
+int tm_store_get_url_override(struct tm_store *store, const char *source_id,
+                              const char *config_url, char **url, struct tm_error *err);
+
+/* Records that `source_id`, configured as `config_url`, moved permanently
+ * to `url` (NULL: forget the move). TM_ENOENT when the source is not
+ * stored. */
+int tm_store_set_url_override(struct tm_store *store, const char *source_id,
+                              const char *config_url, const char *url, struct tm_error *err);
 
 /* Longest last_error kept: one line of a status page or snapshot. */
 #define TM_STORE_MAX_ERROR_BYTES 512
