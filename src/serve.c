@@ -742,9 +742,9 @@ void tm_server_close(struct tm_server *s, void (*on_closed)(void *ud), void *ud)
     s->closing = true;
     s->on_closed = on_closed;
     s->on_closed_ud = ud;
-    if (s->ctx_ready) {
-        h2o_context_request_shutdown(&s->ctx);
-    }
+    /* No h2o_context_request_shutdown: for HTTP/2 (unused here) it arms a
+     * graceful-shutdown timeout entry that h2o_context_dispose then asserts
+     * against. */
     /* Cut every connection at the socket: h2o then sees EOF or a write
      * error on it and closes it the way it always does, so its own
      * bookkeeping (timeouts, pools) unwinds normally. */
