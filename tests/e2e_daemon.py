@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""End-to-end test of `tinmoi run` (issue 4 item 6), loopback only.
+
+Starts the daemon with NOTIFY_SOCKET pointing at a datagram socket this
+test binds (and WATCHDOG_USEC/WATCHDOG_PID set), against feeds served by an
+http.server started here on 127.0.0.1 (and 127.0.0.2, a second "host" for
+Retry-After), with 1-2 s intervals (TINMOI_MIN_INTERVAL_S=1). Checks:
+READY, STATUS, WATCHDOG; a story added on the server reaching
+out/latest.atom within its interval; 429 Retry-After holding every source
+on that host and only that host; backoff of a failing source; a 301 moving
+a source for good; 410 stopping its polling and showing as an error; a
+second instance refused; SIGHUP adding and removing sources (RELOADING with
+MONOTONIC_USEC, then READY); SIGTERM during slow transfers: STOPPING, exit 0
+within 5 s.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TINMOI = os.environ.get("TINMOI_BIN", "build/tinmoi")
+
+lock = threading.Lock()
+hits = []  # (time, host, path)
+stories = {"a": ["Khai mạc hội nghị chuyển đổi số"], "b": ["Nguồn B: tin đầu tiên"],
+           "sib": ["Tin cùng máy chủ"], "new": ["Tin ở địa chỉ mới"]}
+fail_after_retry = {"on": True}
+
+
+def rss(name, titles):
+    items = "".join(
+        "<item><title>%s</title><link>http://example.org/%s/%d</link>"
+        "<guid>%s-%d</guid><pubDate>Tue, 31 May 2022 0%d:00:00 +0700</pubDate></item>"
+        % (t, name, i, name, i, i % 10) for i, t in enumerate(titles))
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            "<title>%s</title><link>http://example.org/%s</link>%s</channel></rss>"
+            % (name, name, items)).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send(self, status, body=b"", headers=None, ctype="application/rss+xml"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path = self.path
+        host = self.server.server_address[0]
+        with lock:
+            hits.append((time.time(), host, path))
+        if path.startswith("/feed/"):
+            name = path[len("/feed/"):]
+            with lock:
+                body = rss(name, list(stories.get(name, [])))
+            self.send(200, body)
+        elif path == "/retry":
+            self.send(429, b"slow down", {"Retry-After": "4"}, "text/plain")
+        elif path == "/fail":
+            self.send(500, b"<html>oops</html>", ctype="text/html")
+        elif path == "/old":
+            self.send(301, b"", {"Location": "/new"})
+        elif path == "/new":
+            with lock:
+                body = rss("new", list(stories["new"]))
+            self.send(200, body)
+        elif path == "/gone":
+            self.send(410, b"gone", ctype="text/plain")
+        elif path.startswith("/slow"):
+            time.sleep(20)
+            try:
+                self.send(200, rss("slow", ["Chậm"]))
+            except OSError:
+                pass
+        else:
+            self.send(404, b"no", ctype="text/plain")
+
+
+def start_server(addr):
+    srv = ThreadingHTTPServer((addr, 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def hits_of(path, host=None, since=0.0):
+    with lock:
+        return [t for (t, h, p) in hits if p == path and t >= since and (host is None or h == host)]
+
+
+class Notify:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.msgs = []  # (time, text)
+        self.cv = threading.Condition()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            with self.cv:
+                self.msgs.append((time.time(), data.decode()))
+                self.cv.notify_all()
+
+    def wait_for(self, pred, timeout, since=0.0):
+        end = time.time() + timeout
+        with self.cv:
+            while True:
+                for t, m in self.msgs:
+                    if t >= since and pred(m):
+                        return m
+                left = end - time.time()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def count(self, text, since=0.0):
+        with self.cv:
+            return sum(1 for t, m in self.msgs if t >= since and text in m.split("\n"))
+
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def wait_until(pred, timeout, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def opml(entries):
+    outl = "".join('<outline text="%s" id="%s" xmlUrl="%s" category="%s"%s/>'
+                   % (i, i, u, c, (' interval="%s"' % iv) if iv else "")
+                   for (i, u, c, iv) in entries)
+    return ('<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head><title>t</title>'
+            "</head><body>%s</body></opml>\n" % outl)
+
+
+def snapshot_sources(out):
+    try:
+        with open(os.path.join(out, "snapshot.json"), encoding="utf-8") as f:
+            snap = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return {s["id"]: s for s in snap.get("_tinmoi", {}).get("sources", [])}
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="tinmoi-e2e-daemon-")
+    srv1 = start_server("127.0.0.1")
+    try:
+        srv2 = start_server("127.0.0.2")
+        host2 = "127.0.0.2"
+    except OSError:
+        srv2 = None
+        host2 = None
+    u1 = "http://127.0.0.1:%d" % srv1.server_address[1]
+    u2 = "http://127.0.0.2:%d" % srv2.server_address[1] if srv2 else None
+    state = os.path.join(tmp, "state")
+    out = os.path.join(tmp, "out")
+    os.mkdir(state)
+    os.mkdir(out)
+    conf = os.path.join(tmp, "tinmoi.conf")
+    with open(conf, "w") as f:
+        f.write("[tinmoi]\nsources = sources.opml\nstate_dir = state\nout_dir = out\n"
+                "[fetch]\ninterval = 2s\ntimeout = 30s\n[http]\nlisten =\n")
+    sources = [("a", u1 + "/feed/a", "district", None),
+               ("fail", u1 + "/fail", "district", "1s"),
+               ("moved", u1 + "/old", "province", None),
+               ("gone", u1 + "/gone", "province", None)]
+    if u2:
+        sources += [("retry", u2 + "/retry", "ministry", "1s"),
+                    ("sib", u2 + "/feed/sib", "ministry", "1s")]
+    opml_path = os.path.join(tmp, "sources.opml")
+    with open(opml_path, "w") as f:
+        f.write(opml(sources))
+
+    nsock = os.path.join(tmp, "notify")
+    notify = Notify(nsock)
+    env = dict(os.environ, NOTIFY_SOCKET=nsock, WATCHDOG_USEC="1000000",
+               TINMOI_MIN_INTERVAL_S="1")
+    log_path = os.path.join(tmp, "daemon.log")
+    log = open(log_path, "w")
+    # exec keeps the shell's pid, so WATCHDOG_PID names the daemon itself.
+    proc = subprocess.Popen(["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" run -c "$1"',
+                             TINMOI, conf], env=env, stdout=log, stderr=subprocess.STDOUT)
+    t0 = time.time()
+    try:
+        ready = notify.wait_for(lambda m: "READY=1" in m.split("\n"), 10)
+        check(ready is not None, "READY=1 after the first publish")
+        check(os.path.exists(os.path.join(out, "latest.atom")), "published from the store at start")
+        st = notify.wait_for(lambda m: re.search(
+            r"^STATUS=\d+ sources ok, \d+ error, \d+ items, last publish \d\d:\d\d:\d\d$",
+            m, re.M) is not None, 10)
+        check(st is not None, "STATUS line: %r" % st)
+        time.sleep(2.2)
+        check(notify.count("WATCHDOG=1", since=t0) >= 3, "WATCHDOG=1 every WATCHDOG_USEC/2")
+
+        # A story added on the server appears within its interval (2 s).
+        def latest():
+            try:
+                with open(os.path.join(out, "latest.atom"), encoding="utf-8") as f:
+                    return f.read()
+            except OSError:
+                return ""
+        check(wait_until(lambda: "Khai mạc" in latest(), 6), "first story published")
+        with lock:
+            stories["a"].append("Bão số 1 đổ bộ vào Thanh Hóa")
+        added = time.time()
+        check(wait_until(lambda: "Bão số 1" in latest(), 2 * 1.1 + 1 + 1.5),
+              "added story in latest.atom within its interval (%.1fs)" % (time.time() - added))
+
+        # 301: after the first fetch the source is polled at its new URL.
+        time.sleep(3)
+        check(len(hits_of("/old")) == 1 and len(hits_of("/new")) >= 2,
+              "301: stored URL updated (/old %d, /new %d)" % (len(hits_of("/old")),
+                                                             len(hits_of("/new"))))
+        # 410: polled once, then never again; reported as an error.
+        check(len(hits_of("/gone")) == 1, "410: polling stopped (%d)" % len(hits_of("/gone")))
+        g = snapshot_sources(out).get("gone", {})
+        check(g.get("status") == "error" and "410 Gone" in (g.get("last_error") or ""),
+              "410 reported in the snapshot: %r" % g.get("last_error"))
+
+        # Backoff: a failing source polled every 1 s is retried less and less often.
+        fails = hits_of("/fail")
+        gaps = [b - a for a, b in zip(fails, fails[1:])]
+        check(len(fails) >= 2 and len(fails) <= 6, "backoff: %d requests in %.0fs"
+              % (len(fails), time.time() - t0))
+        check(len(gaps) >= 2 and max(gaps) >= 1.9, "backoff gaps grow: %s"
+              % ["%.1f" % g for g in gaps])
+        check(all(g >= 0.9 for g in gaps), "no retry earlier than the interval")
+
+        # Retry-After: every source on that host waits, the other host does not.
+        if u2:
+            r = hits_of("/retry", host2)
+            s = hits_of("/feed/sib", host2)
+            check(len(r) >= 1, "429 answered")
+            first = r[0]
+            during = [t for t in r + s if first < t < first + 3.9]
+            check(not during, "Retry-After 4s held every source on %s (%d early)"
+                  % (host2, len(during)))
+            check(len(hits_of("/feed/a", "127.0.0.1", first)) >= 1,
+                  "the other host kept being polled")
+
+        # A second instance on the same state_dir is refused.
+        second = subprocess.run([TINMOI, "run", "-c", conf], capture_output=True, text=True,
+                                timeout=10, env=dict(os.environ))
+        check(second.returncode == 1 and "another tinmoi is running on" in second.stderr
+              and ("(pid %d)" % proc.pid) in second.stderr,
+              "second instance refused: %r" % second.stderr.strip())
+
+        # SIGHUP: remove "a", add "b" and three slow sources.
+        sources2 = [s for s in sources if s[0] != "a"]
+        sources2 += [("b", u1 + "/feed/b", "district", None)]
+        sources2 += [("slow%d" % i, u1 + "/slow%d" % i, "district", None) for i in range(3)]
+        with open(opml_path, "w") as f:
+            f.write(opml(sources2))
+        hup = time.time()
+        proc.send_signal(signal.SIGHUP)
+        rel = notify.wait_for(lambda m: "RELOADING=1" in m, 5, since=hup)
+        check(rel is not None and re.search(r"MONOTONIC_USEC=\d+", rel) is not None,
+              "RELOADING=1 with MONOTONIC_USEC")
+        check(notify.wait_for(lambda m: "READY=1" in m.split("\n"), 5, since=hup) is not None,
+              "READY=1 after the reload")
+        check(wait_until(lambda: "Nguồn B" in latest(), 8), "SIGHUP: added source published")
+        time.sleep(1)
+        after = time.time()
+        time.sleep(3)
+        check(not hits_of("/feed/a", since=after), "SIGHUP: removed source no longer polled")
+        # A broken config is logged and the old one kept.
+        with open(opml_path, "w") as f:
+            f.write("<opml version='2.0'><body><outline text='x'")
+        bad = time.time()
+        proc.send_signal(signal.SIGHUP)
+        check(notify.wait_for(lambda m: "READY=1" in m.split("\n"), 5, since=bad) is not None,
+              "READY=1 after a failed reload")
+        time.sleep(2.5)
+        check(proc.poll() is None and len(hits_of("/feed/b", since=bad + 0.5)) >= 1,
+              "broken config: old config kept, still polling")
+
+        # SIGTERM during slow transfers.
+        check(wait_until(lambda: all(hits_of("/slow%d" % i) for i in range(3)), 6),
+              "slow transfers in flight")
+        term = time.time()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.time() - term
+        check(rc == 0, "SIGTERM: exit 0 (rc %r, %.2fs)" % (rc, took))
+        check(notify.wait_for(lambda m: "STOPPING=1" in m, 1, since=term) is not None,
+              "STOPPING=1")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        srv1.shutdown()
+        if srv2:
+            srv2.shutdown()
+    if failures:
+        with open(log_path) as f:
+            sys.stdout.write("---- daemon log ----\n" + f.read())
+        print("%d check(s) failed" % len(failures))
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
