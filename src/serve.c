@@ -74,6 +74,7 @@ struct tm_server {
     uv_timer_t finalizer; /* never started: its close marks the end */
     bool listener_open;
     bool closing;
+    bool finishing; /* maybe_finish ran: h2o's nested uv_run may re-enter */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -717,21 +718,23 @@ static void on_uv_connection(uv_stream_t *listener, int status)
 }
 
 /* When the listener and every connection have closed: dispose of h2o's
- * context (which uv_close()s its timers and queue with their memory inside
- * s) and free s from the close callback of `finalizer`. libuv runs close
- * callbacks last-closed-first within a pass, and the finalizer is closed
- * before h2o's handles, so by its callback they are all finished. */
+ * context, then free s from the close callback of `finalizer`. In its
+ * libuv build h2o_context_dispose uv_close()s its timers and queue (their
+ * memory is inside s) and then runs the loop once (UV_RUN_NOWAIT) so those
+ * closes complete; only after it returns is the finalizer closed, so s
+ * outlives every h2o handle. */
 static void maybe_finish(struct tm_server *s)
 {
-    if (!s->closing || s->listener_open || s->n_conns > 0) {
+    if (!s->closing || s->listener_open || s->n_conns > 0 || s->finishing) {
         return;
     }
-    uv_close((uv_handle_t *)&s->finalizer, on_finalizer_close);
+    s->finishing = true;
     if (s->ctx_ready) {
         h2o_context_dispose(&s->ctx);
         s->ctx_ready = false;
     }
     h2o_config_dispose(&s->config);
+    uv_close((uv_handle_t *)&s->finalizer, on_finalizer_close);
 }
 
 void tm_server_close(struct tm_server *s, void (*on_closed)(void *ud), void *ud)
