@@ -90,8 +90,8 @@ static const char *const places[] = {
 static const char *const sentences[] = {
     "Hội nghị có sự tham dự của đại diện lãnh đạo các phòng, ban, ngành cấp huyện",
     "Theo báo cáo, trong 5 tháng đầu năm, toàn huyện đã giải ngân được 68,5% kế hoạch vốn",
-    "Đồng chí Phó Chủ tịch UBND huyện đề nghị các đơn vị tiếp tục quán triệt, triển khai "
-    "đồng bộ các giải pháp",
+    ("Đồng chí Phó Chủ tịch UBND huyện đề nghị các đơn vị tiếp tục quán triệt, triển khai "
+     "đồng bộ các giải pháp"),
     "Người dân đã chủ động tham gia, đóng góp hơn 1.200 ngày công lao động",
     "Kết quả cho thấy tỷ lệ hồ sơ giải quyết đúng hạn đạt 98,7%, tăng 4,2% so với cùng kỳ",
     "Đến nay, 100% cán bộ, công chức cấp xã đã được cấp chữ ký số",
