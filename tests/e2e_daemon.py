@@ -24,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TINMOI = os.environ.get("TINMOI_BIN", "build/tinmoi")
@@ -165,6 +167,24 @@ def opml(entries):
             "</head><body>%s</body></opml>\n" % outl)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except OSError:
+        return None, ""
+
+
 def snapshot_sources(out):
     try:
         with open(os.path.join(out, "snapshot.json"), encoding="utf-8") as f:
@@ -190,9 +210,11 @@ def main():
     os.mkdir(state)
     os.mkdir(out)
     conf = os.path.join(tmp, "tinmoi.conf")
+    conf_text = ("[tinmoi]\nsources = sources.opml\nstate_dir = state\nout_dir = out\n"
+                 "[fetch]\ninterval = 2s\ntimeout = 30s\n[http]\nlisten = 127.0.0.1:%d\n")
+    port1, port2 = free_port(), free_port()
     with open(conf, "w") as f:
-        f.write("[tinmoi]\nsources = sources.opml\nstate_dir = state\nout_dir = out\n"
-                "[fetch]\ninterval = 2s\ntimeout = 30s\n[http]\nlisten =\n")
+        f.write(conf_text % port1)
     sources = [("a", u1 + "/feed/a", "district", None),
                ("fail", u1 + "/fail", "district", "1s"),
                ("moved", u1 + "/old", "province", None),
@@ -233,6 +255,8 @@ def main():
             except OSError:
                 return ""
         check(wait_until(lambda: "Khai mạc" in latest(), 6), "first story published")
+        code, body = http_get("http://127.0.0.1:%d/latest.atom" % port1)
+        check(code == 200 and "Khai mạc" in body, "the server serves what was published")
         with lock:
             stories["a"].append("Bão số 1 đổ bộ vào Thanh Hóa")
         added = time.time()
@@ -284,6 +308,8 @@ def main():
         sources2 += [("slow%d" % i, u1 + "/slow%d" % i, "district", None) for i in range(3)]
         with open(opml_path, "w") as f:
             f.write(opml(sources2))
+        with open(conf, "w") as f:
+            f.write(conf_text % port2)
         hup = time.time()
         proc.send_signal(signal.SIGHUP)
         rel = notify.wait_for(lambda m: "RELOADING=1" in m, 5, since=hup)
@@ -292,6 +318,10 @@ def main():
         check(notify.wait_for(lambda m: "READY=1" in m.split("\n"), 5, since=hup) is not None,
               "READY=1 after the reload")
         check(wait_until(lambda: "Nguồn B" in latest(), 8), "SIGHUP: added source published")
+        check(wait_until(lambda: "Nguồn B" in http_get("http://127.0.0.1:%d/latest.atom"
+                                                         % port2)[1], 3)
+              and http_get("http://127.0.0.1:%d/latest.atom" % port1)[0] is None,
+              "SIGHUP: the server moved to the new listen address")
         time.sleep(1)
         after = time.time()
         time.sleep(3)
