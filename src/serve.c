@@ -83,6 +83,7 @@ struct tm_server {
     size_t n_conns;
     int port;
     int max_age_s;
+    char cache_control[48]; /* "public, max-age=N", built once */
     int stale_after_s;
     int utc_offset_s;
     char *title;
@@ -495,7 +496,6 @@ static bool accepts_gzip(h2o_iovec_t ae)
 static void serve_file(struct tm_server *s, h2o_req_t *req, const struct served_file *f)
 {
     struct response *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_response_dispose);
-    char cache_control[48];
     bool use_gzip = f->gz != NULL && accepts_gzip(header_value(req, H2O_TOKEN_ACCEPT_ENCODING));
 
     r->gen.proceed = on_response_proceed;
@@ -503,12 +503,10 @@ static void serve_file(struct tm_server *s, h2o_req_t *req, const struct served_
     r->bundle = s->current;
     r->bundle->refs++;
 
-    snprintf(cache_control, sizeof(cache_control), "public, max-age=%d", s->max_age_s);
     add_header_str(req, H2O_TOKEN_CONTENT_TYPE, f->content_type);
     add_header_str(req, H2O_TOKEN_ETAG, use_gzip ? f->etag_gz : f->etag);
     add_header_str(req, H2O_TOKEN_LAST_MODIFIED, f->last_modified);
-    h2o_iovec_t cc = h2o_strdup(&req->pool, cache_control, strlen(cache_control));
-    add_header(req, H2O_TOKEN_CACHE_CONTROL, cc.base, cc.len);
+    add_header_str(req, H2O_TOKEN_CACHE_CONTROL, s->cache_control);
     add_header_str(req, H2O_TOKEN_VARY, "Accept-Encoding");
     if (f->cors) {
         add_header_str(req, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
@@ -832,6 +830,7 @@ int tm_server_start(uv_loop_t *loop, const struct tm_serve_opts *opts, struct tm
     }
     s->loop = loop;
     s->max_age_s = opts->max_age_s > 0 ? opts->max_age_s : 0;
+    snprintf(s->cache_control, sizeof(s->cache_control), "public, max-age=%d", s->max_age_s);
     s->stale_after_s = opts->stale_after_s;
     s->utc_offset_s = opts->utc_offset_s;
     s->metrics = opts->metrics;
