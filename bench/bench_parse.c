@@ -226,8 +226,13 @@ int main(int argc, char **argv)
         total += docs[k].len;
     }
     xmlInitParser();
-    if (heap)
-        return run_heap(&docs[0], chunk);
+    if (heap) {
+        int rc = run_heap(&docs[0], chunk);
+        free(docs[0].bytes);
+        free(docs);
+        xmlCleanupParser();
+        return rc;
+    }
 
     /* One untimed pass each: page in, warm caches, and check both succeed. */
     for (int k = 0; k < n_docs; k++) {
