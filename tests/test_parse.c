@@ -214,15 +214,13 @@ static char *billion_laughs(void)
 
 static void test_billion_laughs_fails_fast(void **state)
 {
+    /* No timed assertion (the suite runs on loaded machines and under ASan):
+     * an expansion would take minutes and gigabytes, which CTest's timeout
+     * and the checks below catch; the speed itself is measured in bench/. */
     char *doc = billion_laughs();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct tm_feed *f = NULL;
     struct tm_error err = {0};
     int rc = parse_chunked(doc, strlen(doc), 65536, NULL, &f, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(s < 1.0);
     /* Either way nothing is expanded: a feed without the laughs, or a limit. */
     if (rc == 0) {
         assert_null(f->title);
