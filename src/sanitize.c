@@ -1,33 +1,38 @@
 /* tinmoi — allow-list HTML sanitiser (SPEC §8) and URL resolution.
  *
- * libxml2's HTML parser builds the tree (the same recovery rules browsers
- * roughly follow for tag soup); the walk below writes back only what the
- * allow-list names, escaping every text and attribute value itself, so no
- * markup from the input reaches the output except through this table. */
+ * One pass over the fragment: a tokenizer that follows HTML5's rules for
+ * where tags, attributes, comments and character references begin and end
+ * (so the sanitiser reads markup the way a browser will), an allow-list
+ * that decides what is written, and a stack of the kept elements now open
+ * so the output is balanced. Nothing from the input reaches the output but
+ * text and attribute values, which are decoded and escaped again here, and
+ * tags written from the table below: what the output says is what was
+ * checked. No tree is built and no text is copied twice. */
 #include "tinmoi/sanitize.h"
 #include "tinmoi/buf.h"
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
 #include "text_int.h"
 
-#include <libxml/HTMLparser.h>
-#include <libxml/tree.h>
 #include <libxml/uri.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* The fragment is parsed after this prefix: with <body> open, libxml2 puts
- * leading text straight into it instead of wrapping it in an implied <p>. */
-#define TM_SANITIZE_PREFIX "<body>"
+/* Kept elements open at once. Real articles nest a dozen deep; tag soup can
+ * nest without end, and the stack is a fixed array. Deeper elements are
+ * unwrapped (their text is kept, their tags are not). */
+#define TM_SANITIZE_MAX_DEPTH 256
 
-/* Options for the HTML parser: never the network; no error output (a pure
- * module does not log); no implied <html>/<body>; ignore <meta charset>,
- * since the caller hands over UTF-8 and a meta must not re-decode it. */
-#define TM_SANITIZE_HTML_OPTIONS                                                                   \
-    (HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NOIMPLIED |         \
-     HTML_PARSE_IGNORE_ENC | HTML_PARSE_RECOVER)
+/* Longest HTML5 named reference ("CounterClockwiseContourIntegral", 31):
+ * a longer run of letters after '&' is not a reference. */
+#define TM_SANITIZE_MAX_REF_NAME 32
+
+/* Longest element or attribute name in the tables below, plus one: longer
+ * names are unknown without looking. */
+#define TM_SANITIZE_MAX_NAME 12
 
 /* Attributes an allowed element may keep. */
 enum {
@@ -48,90 +53,118 @@ enum elem_kind {
     ELEM_DROP, /* dropped with everything inside it */
 };
 
+/* What an element is to the tokenizer and to the implied-end-tag rules. */
+enum {
+    F_VOID = 1 << 0,     /* no content, no end tag */
+    F_RAW = 1 << 1,      /* content is raw text up to its end tag */
+    F_FOREIGN = 1 << 2,  /* svg, math: "/>" closes it */
+    F_CLOSES_P = 1 << 3, /* its start tag closes an open p */
+    F_SPECIAL = 1 << 4,  /* HTML5's "special" category: stops the li/dd/dt search */
+};
+
+/* Groups for the rules that close elements implicitly. */
+enum elem_group {
+    G_NONE,
+    G_P,
+    G_LI,
+    G_DDT,
+    G_H,
+    G_TR,
+    G_CELL,
+    G_TSECT,
+    G_TABLE,
+    G_CAPTION,
+};
+
 struct elem_rule {
     const char *name;
     unsigned char kind;
-    unsigned char is_void;
+    unsigned char flags;
+    unsigned char group;
     unsigned short attrs;
 };
+
+#define BLOCK (F_CLOSES_P | F_SPECIAL)
 
 /* Sorted by name for bsearch. Elements not listed are unwrapped: their
  * children are kept, the tag is not. */
 static const struct elem_rule elem_rules[] = {
-    {"a", ELEM_KEEP, 0, A_HREF | A_TITLE},
-    {"abbr", ELEM_KEEP, 0, A_TITLE},
-    {"applet", ELEM_DROP, 0, 0},
-    {"b", ELEM_KEEP, 0, 0},
-    {"base", ELEM_DROP, 0, 0},
-    {"blockquote", ELEM_KEEP, 0, A_CITE},
-    {"br", ELEM_KEEP, 1, 0},
-    {"button", ELEM_DROP, 0, 0},
-    {"caption", ELEM_KEEP, 0, 0},
-    {"cite", ELEM_KEEP, 0, 0},
-    {"code", ELEM_KEEP, 0, 0},
-    {"dd", ELEM_KEEP, 0, 0},
-    {"del", ELEM_KEEP, 0, 0},
-    {"div", ELEM_KEEP, 0, 0},
-    {"dl", ELEM_KEEP, 0, 0},
-    {"dt", ELEM_KEEP, 0, 0},
-    {"em", ELEM_KEEP, 0, 0},
-    {"embed", ELEM_DROP, 0, 0},
-    {"figcaption", ELEM_KEEP, 0, 0},
-    {"figure", ELEM_KEEP, 0, 0},
-    {"form", ELEM_DROP, 0, 0},
-    {"frame", ELEM_DROP, 0, 0},
-    {"frameset", ELEM_DROP, 0, 0},
-    {"h1", ELEM_KEEP, 0, 0},
-    {"h2", ELEM_KEEP, 0, 0},
-    {"h3", ELEM_KEEP, 0, 0},
-    {"h4", ELEM_KEEP, 0, 0},
-    {"h5", ELEM_KEEP, 0, 0},
-    {"h6", ELEM_KEEP, 0, 0},
-    {"head", ELEM_DROP, 0, 0},
-    {"hr", ELEM_KEEP, 1, 0},
-    {"i", ELEM_KEEP, 0, 0},
-    {"iframe", ELEM_DROP, 0, 0},
-    {"img", ELEM_KEEP, 1, A_SRC | A_ALT | A_TITLE | A_WIDTH | A_HEIGHT},
-    {"input", ELEM_DROP, 0, 0},
-    {"ins", ELEM_KEEP, 0, 0},
-    {"li", ELEM_KEEP, 0, 0},
-    {"link", ELEM_DROP, 0, 0},
-    {"math", ELEM_DROP, 0, 0},
-    {"meta", ELEM_DROP, 0, 0},
-    {"noembed", ELEM_DROP, 0, 0},
-    {"noframes", ELEM_DROP, 0, 0},
-    {"noscript", ELEM_DROP, 0, 0},
-    {"object", ELEM_DROP, 0, 0},
-    {"ol", ELEM_KEEP, 0, A_START},
-    {"option", ELEM_DROP, 0, 0},
-    {"p", ELEM_KEEP, 0, 0},
-    {"param", ELEM_DROP, 0, 0},
-    {"pre", ELEM_KEEP, 0, 0},
-    {"q", ELEM_KEEP, 0, A_CITE},
-    {"s", ELEM_KEEP, 0, 0},
-    {"script", ELEM_DROP, 0, 0},
-    {"select", ELEM_DROP, 0, 0},
-    {"small", ELEM_KEEP, 0, 0},
-    {"source", ELEM_DROP, 0, 0},
-    {"span", ELEM_KEEP, 0, 0},
-    {"strong", ELEM_KEEP, 0, 0},
-    {"style", ELEM_DROP, 0, 0},
-    {"sub", ELEM_KEEP, 0, 0},
-    {"sup", ELEM_KEEP, 0, 0},
-    {"svg", ELEM_DROP, 0, 0},
-    {"table", ELEM_KEEP, 0, 0},
-    {"tbody", ELEM_KEEP, 0, 0},
-    {"td", ELEM_KEEP, 0, A_COLSPAN | A_ROWSPAN},
-    {"template", ELEM_DROP, 0, 0},
-    {"textarea", ELEM_DROP, 0, 0},
-    {"tfoot", ELEM_KEEP, 0, 0},
-    {"th", ELEM_KEEP, 0, A_COLSPAN | A_ROWSPAN},
-    {"thead", ELEM_KEEP, 0, 0},
-    {"title", ELEM_DROP, 0, 0},
-    {"tr", ELEM_KEEP, 0, 0},
-    {"u", ELEM_KEEP, 0, 0},
-    {"ul", ELEM_KEEP, 0, 0},
+    {"a", ELEM_KEEP, 0, G_NONE, A_HREF | A_TITLE},
+    {"abbr", ELEM_KEEP, 0, G_NONE, A_TITLE},
+    {"applet", ELEM_DROP, 0, G_NONE, 0},
+    {"b", ELEM_KEEP, 0, G_NONE, 0},
+    {"base", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"blockquote", ELEM_KEEP, BLOCK, G_NONE, A_CITE},
+    {"br", ELEM_KEEP, F_VOID, G_NONE, 0},
+    {"button", ELEM_DROP, 0, G_NONE, 0},
+    {"caption", ELEM_KEEP, F_SPECIAL, G_CAPTION, 0},
+    {"cite", ELEM_KEEP, 0, G_NONE, 0},
+    {"code", ELEM_KEEP, 0, G_NONE, 0},
+    {"dd", ELEM_KEEP, BLOCK, G_DDT, 0},
+    {"del", ELEM_KEEP, 0, G_NONE, 0},
+    {"div", ELEM_KEEP, F_CLOSES_P, G_NONE, 0},
+    {"dl", ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"dt", ELEM_KEEP, BLOCK, G_DDT, 0},
+    {"em", ELEM_KEEP, 0, G_NONE, 0},
+    {"embed", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"figcaption", ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"figure", ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"form", ELEM_DROP, 0, G_NONE, 0},
+    {"frame", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"frameset", ELEM_DROP, 0, G_NONE, 0},
+    {"h1", ELEM_KEEP, BLOCK, G_H, 0},
+    {"h2", ELEM_KEEP, BLOCK, G_H, 0},
+    {"h3", ELEM_KEEP, BLOCK, G_H, 0},
+    {"h4", ELEM_KEEP, BLOCK, G_H, 0},
+    {"h5", ELEM_KEEP, BLOCK, G_H, 0},
+    {"h6", ELEM_KEEP, BLOCK, G_H, 0},
+    {"head", ELEM_DROP, 0, G_NONE, 0},
+    {"hr", ELEM_KEEP, F_VOID | F_CLOSES_P, G_NONE, 0},
+    {"i", ELEM_KEEP, 0, G_NONE, 0},
+    {"iframe", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"img", ELEM_KEEP, F_VOID, G_NONE, A_SRC | A_ALT | A_TITLE | A_WIDTH | A_HEIGHT},
+    {"input", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"ins", ELEM_KEEP, 0, G_NONE, 0},
+    {"li", ELEM_KEEP, BLOCK, G_LI, 0},
+    {"link", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"math", ELEM_DROP, F_FOREIGN, G_NONE, 0},
+    {"meta", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"noembed", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"noframes", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"noscript", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"object", ELEM_DROP, 0, G_NONE, 0},
+    {"ol", ELEM_KEEP, BLOCK, G_NONE, A_START},
+    {"option", ELEM_DROP, 0, G_NONE, 0},
+    {"p", ELEM_KEEP, F_CLOSES_P, G_P, 0},
+    {"param", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"pre", ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"q", ELEM_KEEP, 0, G_NONE, A_CITE},
+    {"s", ELEM_KEEP, 0, G_NONE, 0},
+    {"script", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"select", ELEM_DROP, 0, G_NONE, 0},
+    {"small", ELEM_KEEP, 0, G_NONE, 0},
+    {"source", ELEM_DROP, F_VOID, G_NONE, 0},
+    {"span", ELEM_KEEP, 0, G_NONE, 0},
+    {"strong", ELEM_KEEP, 0, G_NONE, 0},
+    {"style", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"sub", ELEM_KEEP, 0, G_NONE, 0},
+    {"sup", ELEM_KEEP, 0, G_NONE, 0},
+    {"svg", ELEM_DROP, F_FOREIGN, G_NONE, 0},
+    {"table", ELEM_KEEP, BLOCK, G_TABLE, 0},
+    {"tbody", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"td", ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
+    {"template", ELEM_DROP, 0, G_NONE, 0},
+    {"textarea", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"tfoot", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"th", ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
+    {"thead", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"title", ELEM_DROP, F_RAW, G_NONE, 0},
+    {"tr", ELEM_KEEP, F_SPECIAL, G_TR, 0},
+    {"u", ELEM_KEEP, 0, G_NONE, 0},
+    {"ul", ELEM_KEEP, BLOCK, G_NONE, 0},
 };
+
+#define ELEM_COUNT (sizeof elem_rules / sizeof elem_rules[0])
 
 struct attr_rule {
     const char *name;
@@ -146,15 +179,21 @@ static const struct attr_rule attr_rules[] = {
 
 static int elem_cmp(const void *key, const void *item)
 {
-    return strcasecmp(key, ((const struct elem_rule *)item)->name);
+    return strcmp(key, ((const struct elem_rule *)item)->name);
 }
 
-static const struct elem_rule *elem_find(const xmlChar *name)
+/* The rule for a lower-cased tag name, or NULL (unknown: unwrap). */
+static const struct elem_rule *elem_find(const char *name)
 {
-    if (name == NULL)
-        return NULL;
-    return bsearch(name, elem_rules, sizeof elem_rules / sizeof elem_rules[0], sizeof elem_rules[0],
-                   elem_cmp);
+    return bsearch(name, elem_rules, ELEM_COUNT, sizeof elem_rules[0], elem_cmp);
+}
+
+static unsigned short attr_find(const char *name)
+{
+    for (size_t k = 0; k < sizeof attr_rules / sizeof attr_rules[0]; k++)
+        if (strcmp(name, attr_rules[k].name) == 0)
+            return attr_rules[k].bit;
+    return 0;
 }
 
 /* ---- URLs --------------------------------------------------------------- */
@@ -298,85 +337,30 @@ static char *url_sanitize(const char *value, const char *base, enum url_use use)
     return url;
 }
 
-/* ---- HTML5 references ---------------------------------------------------- */
-
-/* libxml2 2.9's HTML parser knows HTML 4's 253 named references; HTML5 added
- * some 2,000 more (&colon;, &Tab;, &NewLine;, &bigstar;...). Rewrites those
- * in in[0..len) as numeric references, which libxml2 decodes, so text and
- * URLs read as a browser reads them ("javascript&colon;" is a scheme to a
- * browser). Returns 0 with *out NULL when nothing needed rewriting, or a
- * malloc'd copy in *out; TM_ENOMEM. */
-static int rewrite_html5_refs(const char *in, size_t len, char **out, size_t *out_len)
-{
-    struct tm_buf b;
-    tm_buf_init(&b, 0);
-    bool copying = false;
-    size_t run = 0, i = 0;
-    *out = NULL;
-    while (i < len) {
-        const char *amp = memchr(in + i, '&', len - i);
-        if (amp == NULL)
-            break;
-        size_t name = (size_t)(amp - in) + 1, end = name;
-        while (end < len && end - name < 32 &&
-               (((in[end] | 0x20) >= 'a' && (in[end] | 0x20) <= 'z') ||
-                (in[end] >= '0' && in[end] <= '9')))
-            end++;
-        i = end;
-        if (end == name || end >= len || in[end] != ';')
-            continue;
-        char key[33], utf8[TM_ENTITY_MAX_UTF8];
-        memcpy(key, in + name, end - name);
-        key[end - name] = '\0';
-        size_t n = tm_entity_lookup(key, end - name, utf8);
-        if (n == 0 || htmlEntityLookup((const xmlChar *)key) != NULL)
-            continue;
-        int rc = copying ? 0 : tm_buf_add(&b, in, 0);
-        copying = true;
-        if (rc == 0)
-            rc = tm_buf_add(&b, in + run, name - 1 - run);
-        for (size_t k = 0; k < n && rc == 0;) {
-            int32_t cp;
-            k += tm_utf8_decode((const unsigned char *)utf8 + k, n - k, &cp);
-            rc = tm_buf_printf(&b, "&#x%X;", (unsigned)cp);
-        }
-        if (rc != 0) {
-            tm_buf_free(&b);
-            return rc;
-        }
-        i = end + 1;
-        run = i;
-    }
-    if (!copying)
-        return 0;
-    int rc = tm_buf_add(&b, in + run, len - run);
-    if (rc != 0) {
-        tm_buf_free(&b);
-        return rc;
-    }
-    *out_len = b.len;
-    *out = tm_buf_steal(&b);
-    return *out ? 0 : TM_ENOMEM;
-}
-
-/* ---- The walk ----------------------------------------------------------- */
+/* ---- Output --------------------------------------------------------------- */
 
 struct san {
     struct tm_buf out;
     struct tm_buf tag; /* the start tag being built */
+    struct tm_buf val; /* an attribute value, references decoded */
     const char *base;
     size_t max_bytes;   /* 0: no limit */
     size_t close_bytes; /* end tags owed to the elements now open */
-    bool inert;         /* nothing written can change under NFC */
-    bool visible;       /* some text or an image was written */
-    bool stop;          /* max_bytes reached */
+    const struct elem_rule *open[TM_SANITIZE_MAX_DEPTH]; /* kept elements now open */
+    size_t depth;
+    const struct elem_rule *drop; /* dropped with its content, or NULL */
+    size_t drop_depth;            /* elements of drop's name open inside it */
+    bool has_src;                 /* the tag being built has an allowed src */
+    bool inert;                   /* nothing written can change under NFC */
+    bool visible;                 /* some text or an image was written */
+    bool stop;                    /* max_bytes reached */
     bool truncated;
     int err;
 };
 
 static void put(struct san *st, struct tm_buf *b, const char *s, size_t n)
 {
-    if (st->err == 0)
+    if (st->err == 0 && n > 0)
         st->err = tm_buf_add(b, s, n);
 }
 
@@ -389,63 +373,337 @@ static size_t room(const struct san *st)
     return used >= st->max_bytes ? 0 : st->max_bytes - used;
 }
 
-static const char *escape_of(unsigned char c, bool is_text)
-{
-    switch (c) {
-    case '&':
-        return "&amp;";
-    case '<':
-        return "&lt;";
-    case '>':
-        return "&gt;";
-    case '"':
-        return is_text ? NULL : "&quot;";
-    default:
-        return NULL;
-    }
-}
+/* What a byte is to the text writer. */
+enum {
+    C_PLAIN, /* printable ASCII copied as it is */
+    C_SPACE, /* tab, LF, CR, space */
+    C_AMP,
+    C_LT,
+    C_GT,
+    C_QUOT,
+    C_CTRL, /* a C0 control XML forbids: U+FFFD */
+    C_HIGH, /* part of a multi-byte character */
+};
 
-/* Writes s[0..len) to `b` escaped for HTML text or a double-quoted
- * attribute value, at most `avail` bytes, cut on a character boundary.
- * Returns false when it had to cut. Notes in st whether the text may change
+#define HIGH16                                                                                     \
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,        \
+        C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH
+#define CTRL16                                                                                     \
+    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,        \
+        C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL
+#define PLAIN16                                                                                    \
+    C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN,      \
+        C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN
+
+static const unsigned char byte_class[256] = {
+    /* 0x00 */ C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_CTRL,
+    C_SPACE,
+    C_SPACE,
+    C_CTRL,
+    C_CTRL,
+    C_SPACE,
+    C_CTRL,
+    C_CTRL,
+    /* 0x10 */ CTRL16,
+    /* 0x20 */ C_SPACE,
+    C_PLAIN,
+    C_QUOT,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_AMP,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    /* 0x30 */ C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_PLAIN,
+    C_LT,
+    C_PLAIN,
+    C_GT,
+    C_PLAIN,
+    /* 0x40 */ PLAIN16,
+    PLAIN16,
+    PLAIN16,
+    PLAIN16,
+    /* 0x80 */ HIGH16,
+    HIGH16,
+    HIGH16,
+    HIGH16,
+    HIGH16,
+    HIGH16,
+    HIGH16,
+    HIGH16,
+};
+
+/* Writes s[0..len) to `b` escaped for HTML text (& < >) or a double-quoted
+ * attribute value (also "), invalid UTF-8 and XML-illegal characters as
+ * U+FFFD. With `at_markup` it stops before the first '<' or '&' (which the
+ * caller reads as markup). Writing to st->out it stays within room(),
+ * cutting on a character boundary and setting st->stop when it must.
+ * Returns the bytes of s consumed. Notes in st whether the text may change
  * under NFC and whether it shows anything. */
-static bool put_escaped(struct san *st, struct tm_buf *b, const char *s, size_t len, size_t avail,
-                        bool is_text)
+static size_t put_text(struct san *st, struct tm_buf *b, const char *s, size_t len, bool is_text,
+                       bool at_markup)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0, i = 0, cost = 0;
-    bool whole = true;
-    while (i < len) {
-        unsigned char c = p[i];
+    size_t avail = b == &st->out ? room(st) : SIZE_MAX;
+    size_t i = 0, run = 0;
+    for (;;) {
+        size_t start = i;
+        while (i < len && byte_class[p[i]] <= C_SPACE)
+            i++;
+        if (i - start > avail) {
+            i = start + avail;
+            goto cut;
+        }
+        avail -= i - start;
+        if (is_text && !st->visible)
+            for (size_t k = start; k < i && !st->visible; k++)
+                st->visible = byte_class[p[k]] == C_PLAIN;
+        if (i >= len)
+            break;
+        const char *rep = NULL;
         size_t n = 1;
-        const char *esc = NULL;
-        if (c >= 0x80) {
+        bool shows = true;
+        switch (byte_class[p[i]]) {
+        case C_AMP:
+            if (at_markup)
+                goto done;
+            rep = "&amp;";
+            break;
+        case C_LT:
+            if (at_markup)
+                goto done;
+            rep = "&lt;";
+            break;
+        case C_GT:
+            rep = "&gt;";
+            break;
+        case C_QUOT:
+            rep = is_text ? NULL : "&quot;";
+            break;
+        case C_CTRL:
+            rep = TM_TEXT_REPLACEMENT;
+            break;
+        default: {
             int32_t cp;
             n = tm_utf8_decode(p + i, len - i, &cp);
-            if (cp < 0 || !tm_text_cp_inert(cp))
-                st->inert = false;
-            if (is_text && cp >= 0 && !tm_text_cp_space(cp))
-                st->visible = true;
-        } else {
-            esc = escape_of(c, is_text);
-            if (is_text && !tm_text_cp_space(c))
-                st->visible = true;
-        }
-        size_t e = esc ? strlen(esc) : n;
-        if (e > avail - cost) {
-            whole = false;
+            if (cp < 0 || tm_text_cp_illegal(cp)) {
+                rep = TM_TEXT_REPLACEMENT;
+            } else {
+                if (!tm_text_cp_inert(cp))
+                    st->inert = false;
+                shows = !tm_text_cp_space(cp);
+            }
             break;
         }
-        cost += e;
-        if (esc != NULL) {
+        }
+        size_t cost = rep != NULL ? strlen(rep) : n;
+        if (cost > avail)
+            goto cut;
+        avail -= cost;
+        if (is_text && shows)
+            st->visible = true;
+        if (rep != NULL) {
             put(st, b, s + run, i - run);
-            put(st, b, esc, e);
-            run = i + 1;
+            put(st, b, rep, cost);
+            run = i + n;
         }
         i += n;
     }
+done:
     put(st, b, s + run, i - run);
-    return whole;
+    return i;
+cut:
+    put(st, b, s + run, i - run);
+    st->stop = true;
+    st->truncated = true;
+    return i;
+}
+
+/* ---- Character references ------------------------------------------------ */
+
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The character a numeric reference stands for, as HTML5 reads it: NUL,
+ * surrogates and values past U+10FFFF are U+FFFD, and 0x80-0x9F are read as
+ * windows-1252 (CMSs write "&#150;" for a dash). */
+static uint32_t numeric_ref_cp(uint32_t v)
+{
+    static const uint16_t c1[32] = {
+        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x8D,   0x017D, 0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178,
+    };
+    if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0xFFFD;
+    if (v >= 0x80 && v <= 0x9F)
+        return c1[v - 0x80];
+    return v;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+static bool is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* At s[0] == '&': the character reference there as HTML5 reads one,
+ * "&#233;" or "&#xE9;" (';' optional) or "&eacute;" (a name from HTML5's
+ * table, ';' required). Writes its UTF-8 to out[0..*out_len) and returns
+ * the bytes it spans, or 0 when no reference starts here (the '&' is text). */
+static size_t char_ref(const char *s, size_t len, char out[TM_ENTITY_MAX_UTF8], size_t *out_len)
+{
+    if (len >= 3 && s[1] == '#') {
+        size_t i = 2;
+        unsigned base = 10;
+        if (s[i] == 'x' || s[i] == 'X') {
+            base = 16;
+            i++;
+        }
+        size_t first = i;
+        uint32_t v = 0;
+        for (; i < len; i++) {
+            int d = hex_value(s[i]);
+            if (d < 0 || (unsigned)d >= base)
+                break;
+            if (v <= 0x10FFFF)
+                v = v * base + (unsigned)d;
+        }
+        if (i == first)
+            return 0;
+        if (i < len && s[i] == ';')
+            i++;
+        *out_len = utf8_encode(numeric_ref_cp(v), out);
+        return i;
+    }
+    size_t i = 1;
+    while (i < len && i <= TM_SANITIZE_MAX_REF_NAME && is_alnum(s[i]))
+        i++;
+    if (i == 1 || i >= len || s[i] != ';')
+        return 0;
+    size_t n = tm_entity_lookup(s + 1, i - 1, out);
+    if (n == 0)
+        return 0;
+    *out_len = n;
+    return i + 1;
+}
+
+/* At s[i] == '&' in text: writes the reference's character (or the '&')
+ * and returns the index after it. */
+static size_t text_ref(struct san *st, const char *s, size_t len, size_t i)
+{
+    char u[TM_ENTITY_MAX_UTF8];
+    size_t n = 0;
+    size_t used = char_ref(s + i, len - i, u, &n);
+    if (used == 0) {
+        put_text(st, &st->out, "&", 1, true, false);
+        return i + 1;
+    }
+    put_text(st, &st->out, u, n, true, false);
+    return i + used;
+}
+
+/* An attribute value with its references decoded, invalid UTF-8 and
+ * illegal characters as U+FFFD, into st->val (NUL-terminated, no NUL
+ * inside). */
+static int decode_value(struct san *st, const char *s, size_t len)
+{
+    struct tm_buf *b = &st->val;
+    tm_buf_reset(b);
+    size_t run = 0, i = 0;
+    int rc = 0;
+    const char *amp;
+    while (rc == 0 && i < len && (amp = memchr(s + i, '&', len - i)) != NULL) {
+        size_t k = (size_t)(amp - s);
+        char u[TM_ENTITY_MAX_UTF8];
+        size_t n = 0;
+        size_t used = char_ref(s + k, len - k, u, &n);
+        if (used == 0) {
+            i = k + 1;
+            continue;
+        }
+        rc = tm_utf8_append_clean(b, s + run, k - run, NULL);
+        if (rc == 0)
+            rc = tm_utf8_append_clean(b, u, n, NULL);
+        i = run = k + used;
+    }
+    if (rc == 0)
+        rc = tm_utf8_append_clean(b, s + run, len - run, NULL);
+    if (rc == 0)
+        rc = tm_buf_add(b, "", 0);
+    return rc;
+}
+
+/* ---- Tags ---------------------------------------------------------------- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static bool is_alpha(char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
 }
 
 static bool digits_ok(const char *v)
@@ -459,153 +717,389 @@ static bool digits_ok(const char *v)
     return n > 0 && n <= 9;
 }
 
-/* The attribute's value as libxml2 decoded it. *owned is set when the
- * caller must xmlFree it. */
-static const char *attr_value(xmlAttr *a, xmlChar **owned)
+/* Writes ` name="value"` for an allowed attribute of the tag being built,
+ * or nothing when its value is refused. */
+static void put_attr(struct san *st, unsigned short bit, const char *name, const char *raw,
+                     size_t raw_len)
 {
-    *owned = NULL;
-    if (a->children == NULL)
-        return "";
-    if (a->children->type == XML_TEXT_NODE && a->children->next == NULL)
-        return a->children->content ? (const char *)a->children->content : "";
-    *owned = xmlNodeGetContent((xmlNode *)a);
-    return *owned ? (const char *)*owned : "";
+    int rc = decode_value(st, raw, raw_len);
+    if (rc != 0) {
+        st->err = rc;
+        return;
+    }
+    const char *v = st->val.data;
+    char *url = NULL;
+    if (bit == A_HREF)
+        v = url = url_sanitize(v, st->base, URL_LINK);
+    else if (bit == A_SRC)
+        v = url = url_sanitize(v, st->base, URL_IMAGE);
+    else if (bit == A_CITE)
+        v = url = url_sanitize(v, st->base, URL_CITE);
+    else if ((bit & (A_WIDTH | A_HEIGHT | A_COLSPAN | A_ROWSPAN | A_START)) && !digits_ok(v))
+        v = NULL;
+    if (v != NULL) {
+        st->has_src |= bit == A_SRC;
+        put(st, &st->tag, " ", 1);
+        put(st, &st->tag, name, strlen(name));
+        put(st, &st->tag, "=\"", 2);
+        put_text(st, &st->tag, v, strlen(v), false, false);
+        put(st, &st->tag, "\"", 1);
+    }
+    free(url);
 }
 
-/* Builds the start tag of `n` with its allowed attributes in st->tag.
- * Returns false when the element must go (an img without an allowed src). */
-static bool build_start_tag(struct san *st, xmlNode *n, const struct elem_rule *rule)
+/* Reads a tag's name from s[i..len): lower-cased into name, or "" when it
+ * is too long to be in the table. Returns the index after it. */
+static size_t read_name(const char *s, size_t len, size_t i, char name[TM_SANITIZE_MAX_NAME])
 {
-    struct tm_buf *b = &st->tag;
-    bool has_src = false;
-    tm_buf_reset(b);
-    put(st, b, "<", 1);
-    put(st, b, rule->name, strlen(rule->name));
-    for (xmlAttr *a = n->properties; a != NULL && rule->attrs != 0; a = a->next) {
-        const struct attr_rule *ar = NULL;
-        for (size_t k = 0; k < sizeof attr_rules / sizeof attr_rules[0]; k++)
-            if (a->name != NULL && strcasecmp((const char *)a->name, attr_rules[k].name) == 0)
-                ar = &attr_rules[k];
-        if (ar == NULL || (rule->attrs & ar->bit) == 0)
-            continue;
-        xmlChar *owned;
-        const char *v = attr_value(a, &owned);
-        char *url = NULL;
-        bool keep = true;
-        if (ar->bit == A_HREF)
-            v = url = url_sanitize(v, st->base, URL_LINK);
-        else if (ar->bit == A_SRC)
-            v = url = url_sanitize(v, st->base, URL_IMAGE);
-        else if (ar->bit == A_CITE)
-            v = url = url_sanitize(v, st->base, URL_CITE);
-        else if (ar->bit & (A_WIDTH | A_HEIGHT | A_COLSPAN | A_ROWSPAN | A_START))
-            keep = digits_ok(v);
-        if (v != NULL && keep) {
-            has_src |= ar->bit == A_SRC;
-            put(st, b, " ", 1);
-            put(st, b, ar->name, strlen(ar->name));
-            put(st, b, "=\"", 2);
-            put_escaped(st, b, v, strlen(v), SIZE_MAX, false);
-            put(st, b, "\"", 1);
-        }
-        free(url);
-        xmlFree(owned);
+    size_t n = 0;
+    bool fits = true;
+    for (; i < len && !is_space(s[i]) && s[i] != '/' && s[i] != '>'; i++) {
+        if (n + 1 < TM_SANITIZE_MAX_NAME)
+            name[n++] = lower(s[i]);
+        else
+            fits = false;
     }
-    put(st, b, ">", 1);
-    if (strcmp(rule->name, "img") != 0)
-        return true;
-    if (has_src)
-        st->visible = true;
-    return has_src;
+    name[fits ? n : 0] = '\0';
+    return i;
 }
+
+/* Reads the attributes of a tag from s[i..len) to its '>', as HTML5's
+ * tokenizer does (quoted values may hold '>'; a name may hold '"' or '<').
+ * For `keep` (an allowed element), the first of each allowed attribute is
+ * written to st->tag. Returns the index after the '>', or SIZE_MAX when the
+ * input ends inside the tag (which is then no tag). */
+static size_t scan_attrs(struct san *st, const char *s, size_t len, size_t i,
+                         const struct elem_rule *keep, bool *self_closing)
+{
+    unsigned short seen = 0;
+    *self_closing = false;
+    for (;;) {
+        while (i < len && (is_space(s[i]) || s[i] == '/')) {
+            *self_closing = s[i] == '/' && i + 1 < len && s[i + 1] == '>';
+            i++;
+        }
+        if (i >= len)
+            return SIZE_MAX;
+        if (s[i] == '>')
+            return i + 1;
+        char name[TM_SANITIZE_MAX_NAME];
+        size_t n = 0;
+        bool fits = true;
+        do {
+            if (n + 1 < TM_SANITIZE_MAX_NAME)
+                name[n++] = lower(s[i]);
+            else
+                fits = false;
+            i++;
+        } while (i < len && !is_space(s[i]) && s[i] != '/' && s[i] != '>' && s[i] != '=');
+        name[fits ? n : 0] = '\0';
+        while (i < len && is_space(s[i]))
+            i++;
+        const char *v = "";
+        size_t vlen = 0;
+        if (i < len && s[i] == '=') {
+            i++;
+            while (i < len && is_space(s[i]))
+                i++;
+            if (i >= len)
+                return SIZE_MAX;
+            if (s[i] == '"' || s[i] == '\'') {
+                const char *q = memchr(s + i + 1, s[i], len - i - 1);
+                if (q == NULL)
+                    return SIZE_MAX;
+                v = s + i + 1;
+                vlen = (size_t)(q - v);
+                i = (size_t)(q - s) + 1;
+            } else {
+                size_t e = i;
+                while (e < len && !is_space(s[e]) && s[e] != '>')
+                    e++;
+                v = s + i;
+                vlen = e - i;
+                i = e;
+            }
+        }
+        if (keep != NULL && name[0] != '\0') {
+            unsigned short bit = attr_find(name);
+            if ((keep->attrs & bit) != 0 && (seen & bit) == 0) {
+                seen |= bit;
+                put_attr(st, bit, name, v, vlen);
+            }
+        }
+    }
+}
+
+/* From s[i], just after the start tag of a raw-text element (script,
+ * style...): the index after its end tag, or len when it has none. */
+static size_t skip_raw(struct san *st, const char *s, size_t len, size_t i, const char *name)
+{
+    size_t n = strlen(name);
+    for (;;) {
+        const char *lt = memchr(s + i, '<', len - i);
+        if (lt == NULL)
+            return len;
+        i = (size_t)(lt - s);
+        size_t after = i + 2 + n;
+        if (after <= len && s[i + 1] == '/' && strncasecmp(s + i + 2, name, n) == 0 &&
+            (after == len || is_space(s[after]) || s[after] == '/' || s[after] == '>')) {
+            bool sc;
+            size_t end = scan_attrs(st, s, len, after, NULL, &sc);
+            return end == SIZE_MAX ? len : end;
+        }
+        i++;
+    }
+}
+
+/* From s[i], just after "<!--": the index after the comment. */
+static size_t skip_comment(const char *s, size_t len, size_t i)
+{
+    if (i < len && s[i] == '>')
+        return i + 1; /* <!--> */
+    if (i + 1 < len && s[i] == '-' && s[i + 1] == '>')
+        return i + 2; /* <!---> */
+    for (;;) {
+        const char *dash = memchr(s + i, '-', len - i);
+        if (dash == NULL)
+            return len;
+        i = (size_t)(dash - s);
+        if (i + 2 < len && s[i + 1] == '-' && s[i + 2] == '>')
+            return i + 3;
+        if (i + 3 < len && s[i + 1] == '-' && s[i + 2] == '!' && s[i + 3] == '>')
+            return i + 4;
+        i++;
+    }
+}
+
+/* ---- The open elements ----------------------------------------------------- */
 
 static size_t end_tag_bytes(const struct elem_rule *rule)
 {
-    return rule->is_void ? 0 : strlen(rule->name) + 3;
+    return rule->flags & F_VOID ? 0 : strlen(rule->name) + 3;
 }
 
-static void put_end_tag(struct san *st, const struct elem_rule *rule)
+/* Closes the open elements above index k (k itself included). */
+static void pop_to(struct san *st, size_t k)
 {
-    put(st, &st->out, "</", 2);
-    put(st, &st->out, rule->name, strlen(rule->name));
-    put(st, &st->out, ">", 1);
+    while (st->depth > k) {
+        const struct elem_rule *r = st->open[--st->depth];
+        put(st, &st->out, "</", 2);
+        put(st, &st->out, r->name, strlen(r->name));
+        put(st, &st->out, ">", 1);
+        st->close_bytes -= end_tag_bytes(r);
+    }
 }
 
-/* Handles an element; returns true when the walk should go into its
- * children (an unwrapped element, or a kept one now open). */
-static bool visit_element(struct san *st, xmlNode *n)
+#define GROUP_BIT(g) (1u << (g))
+
+/* Scope boundaries: an end tag or an implied end does not reach past a
+ * table cell, caption or table into the elements around it. */
+#define SCOPE_DEFAULT (GROUP_BIT(G_CELL) | GROUP_BIT(G_CAPTION) | GROUP_BIT(G_TABLE))
+#define SCOPE_TABLE GROUP_BIT(G_TABLE)
+
+/* The stack index of the innermost open element matching `rule` (or, for a
+ * non-NONE `group`, any element of that group), not past an element whose
+ * group is in `scope` nor, with `special_stops`, past a special one.
+ * SIZE_MAX when there is none. */
+static size_t find_open(const struct san *st, const struct elem_rule *rule, unsigned group,
+                        unsigned scope, bool special_stops)
 {
-    const struct elem_rule *rule = elem_find(n->name);
-    if (rule == NULL)
-        return true; /* unknown: unwrap */
-    if (rule->kind == ELEM_DROP)
-        return false;
-    if (!build_start_tag(st, n, rule))
-        return false;
-    size_t close = end_tag_bytes(rule);
+    for (size_t k = st->depth; k-- > 0;) {
+        const struct elem_rule *e = st->open[k];
+        if (e == rule || (group != G_NONE && e->group == group))
+            return k;
+        if ((scope & GROUP_BIT(e->group)) != 0 || (special_stops && (e->flags & F_SPECIAL)))
+            return SIZE_MAX;
+    }
+    return SIZE_MAX;
+}
+
+static void close_open(struct san *st, const struct elem_rule *rule, unsigned group, unsigned scope,
+                       bool special_stops)
+{
+    size_t k = find_open(st, rule, group, scope, special_stops);
+    if (k != SIZE_MAX)
+        pop_to(st, k);
+}
+
+/* The end tags HTML implies before an element starts: a block closes an
+ * open p, an li the previous li, a td the previous cell... */
+static void close_implied(struct san *st, const struct elem_rule *r)
+{
+    if (r->flags & F_CLOSES_P)
+        close_open(st, NULL, G_P, SCOPE_DEFAULT, false);
+    switch (r->group) {
+    case G_LI:
+    case G_DDT:
+        close_open(st, NULL, r->group, 0, true);
+        break;
+    case G_H:
+        if (st->depth > 0 && st->open[st->depth - 1]->group == G_H)
+            pop_to(st, st->depth - 1);
+        break;
+    case G_TR:
+        close_open(st, NULL, G_TR, SCOPE_TABLE, false);
+        break;
+    case G_CELL:
+        close_open(st, NULL, G_CELL, SCOPE_TABLE | GROUP_BIT(G_TR), false);
+        break;
+    case G_TSECT:
+        close_open(st, NULL, G_TSECT, SCOPE_TABLE, false);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Writes the start tag built in st->tag for a kept element and opens it. */
+static void open_element(struct san *st, const struct elem_rule *r)
+{
+    bool is_void = (r->flags & F_VOID) != 0;
+    if (r->attrs & A_SRC) {
+        if (!st->has_src)
+            return; /* an img with nothing to show */
+    }
+    close_implied(st, r);
+    if (!is_void && st->depth == TM_SANITIZE_MAX_DEPTH)
+        return; /* too deep: unwrapped */
+    size_t close = end_tag_bytes(r);
     if (st->tag.len + close > room(st)) {
         st->stop = true;
         st->truncated = true;
-        return false;
+        return;
     }
     put(st, &st->out, st->tag.data, st->tag.len);
-    if (rule->is_void)
-        return false;
-    if (n->children == NULL) {
-        put_end_tag(st, rule);
-        return false;
+    if (r->attrs & A_SRC)
+        st->visible = true;
+    if (!is_void) {
+        st->open[st->depth++] = r;
+        st->close_bytes += close;
     }
-    st->close_bytes += close;
-    return true;
 }
 
-/* Called when the walk leaves an element it went into. */
-static void leave_element(struct san *st, xmlNode *n)
+static void begin_tag(struct san *st, const struct elem_rule *r)
 {
-    const struct elem_rule *rule = elem_find(n->name);
-    if (rule == NULL || rule->kind != ELEM_KEEP || rule->is_void)
-        return;
-    put_end_tag(st, rule);
-    st->close_bytes -= end_tag_bytes(rule);
+    tm_buf_reset(&st->tag);
+    st->has_src = false;
+    put(st, &st->tag, "<", 1);
+    put(st, &st->tag, r->name, strlen(r->name));
 }
 
-/* Walks the tree without recursion (tag soup can nest deeply) in document
- * order, writing what the allow-list keeps. */
-static void walk(struct san *st, xmlDoc *doc)
+/* At s[i] == '<' followed by a letter. Returns the index after the tag (and
+ * after the content of an element dropped as raw text). */
+static size_t start_tag(struct san *st, const char *s, size_t len, size_t i)
 {
-    xmlNode *top = (xmlNode *)doc;
-    xmlNode *n = doc->children;
-    while (n != NULL) {
-        bool descend = false;
-        if (n->type == XML_ELEMENT_NODE) {
-            descend = visit_element(st, n) && n->children != NULL;
-        } else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-                   n->content != NULL) {
-            size_t len = strlen((const char *)n->content);
-            if (!put_escaped(st, &st->out, (const char *)n->content, len, room(st), true)) {
-                st->stop = true;
-                st->truncated = true;
+    char name[TM_SANITIZE_MAX_NAME];
+    size_t k = read_name(s, len, i + 1, name);
+    const struct elem_rule *r = name[0] != '\0' ? elem_find(name) : NULL;
+    bool keep = st->drop == NULL && r != NULL && r->kind == ELEM_KEEP;
+    if (keep)
+        begin_tag(st, r);
+    bool self_closing;
+    k = scan_attrs(st, s, len, k, keep && r->attrs != 0 ? r : NULL, &self_closing);
+    if (k == SIZE_MAX)
+        return len;
+    if (r == NULL)
+        return k; /* unknown: unwrapped */
+    if (st->drop != NULL) {
+        /* Inside svg or math, script and style are elements like others. */
+        if ((r->flags & F_RAW) && !(st->drop->flags & F_FOREIGN))
+            return skip_raw(st, s, len, k, r->name);
+        if (r == st->drop && !(self_closing && (r->flags & F_FOREIGN)))
+            st->drop_depth++;
+        return k;
+    }
+    if (r->kind == ELEM_DROP) {
+        if (r->flags & F_RAW)
+            return skip_raw(st, s, len, k, r->name);
+        if (!(r->flags & F_VOID) && !(self_closing && (r->flags & F_FOREIGN))) {
+            st->drop = r;
+            st->drop_depth = 1;
+        }
+        return k;
+    }
+    put(st, &st->tag, ">", 1);
+    open_element(st, r);
+    return k;
+}
+
+/* At s[i] == '<', s[i + 1] == '/', then a letter. */
+static size_t end_tag(struct san *st, const char *s, size_t len, size_t i)
+{
+    char name[TM_SANITIZE_MAX_NAME];
+    bool self_closing;
+    size_t k = read_name(s, len, i + 2, name);
+    k = scan_attrs(st, s, len, k, NULL, &self_closing);
+    if (k == SIZE_MAX)
+        return len;
+    const struct elem_rule *r = name[0] != '\0' ? elem_find(name) : NULL;
+    if (r == NULL)
+        return k;
+    if (st->drop != NULL) {
+        if (r == st->drop && --st->drop_depth == 0)
+            st->drop = NULL;
+        return k;
+    }
+    if (r->kind != ELEM_KEEP)
+        return k; /* a stray end tag */
+    if (r->flags & F_VOID) {
+        if (strcmp(r->name, "br") == 0) {
+            /* </br> is a <br> to browsers (and to CMS authors). */
+            begin_tag(st, r);
+            put(st, &st->tag, ">", 1);
+            open_element(st, r);
+        }
+        return k;
+    }
+    bool table_part = r->group == G_TABLE || r->group == G_TR || r->group == G_CELL ||
+                      r->group == G_TSECT || r->group == G_CAPTION;
+    close_open(st, r, r->group == G_H ? G_H : G_NONE,
+               table_part ? (r->group == G_TABLE ? 0 : SCOPE_TABLE) : SCOPE_DEFAULT, false);
+    return k;
+}
+
+/* At s[i] == '<'. Returns the index after what it opens. */
+static size_t markup(struct san *st, const char *s, size_t len, size_t i)
+{
+    size_t rest = len - i;
+    if (rest >= 2 && is_alpha(s[i + 1]))
+        return start_tag(st, s, len, i);
+    if (rest >= 3 && s[i + 1] == '/' && is_alpha(s[i + 2]))
+        return end_tag(st, s, len, i);
+    if (rest >= 4 && memcmp(s + i, "<!--", 4) == 0)
+        return skip_comment(s, len, i + 4);
+    if (rest >= 3 && (s[i + 1] == '!' || s[i + 1] == '?' || s[i + 1] == '/')) {
+        /* "</>", a doctype, "<?php ...>", "<![CDATA[": a bogus comment to '>'. */
+        const char *gt = memchr(s + i, '>', rest);
+        return gt != NULL ? (size_t)(gt - s) + 1 : len;
+    }
+    /* A '<' that opens nothing is text. */
+    if (st->drop == NULL)
+        put_text(st, &st->out, "<", 1, true, false);
+    return i + 1;
+}
+
+static void sanitize_html(struct san *st, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && !st->stop && st->err == 0) {
+        if (st->drop != NULL) {
+            const char *lt = memchr(s + i, '<', len - i);
+            if (lt == NULL)
+                break;
+            i = (size_t)(lt - s);
+        } else {
+            i += put_text(st, &st->out, s + i, len - i, true, true);
+            if (i >= len || st->stop)
+                break;
+            if (s[i] == '&') {
+                i = text_ref(st, s, len, i);
+                continue;
             }
         }
-        if (st->stop || st->err != 0) {
-            /* Close what is open, innermost first. */
-            for (xmlNode *p = descend ? n : n->parent; p != NULL && p != top; p = p->parent)
-                if (p->type == XML_ELEMENT_NODE)
-                    leave_element(st, p);
-            return;
-        }
-        if (descend) {
-            n = n->children;
-            continue;
-        }
-        while (n->next == NULL) {
-            n = n->parent;
-            if (n == NULL || n == top)
-                return;
-            leave_element(st, n);
-        }
-        n = n->next;
+        i = markup(st, s, len, i);
     }
+    pop_to(st, 0);
 }
 
 static bool is_ascii_space(char c)
@@ -622,67 +1116,39 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
         *truncated = false;
     if (html == NULL || len == 0)
         return NULL;
-    struct tm_buf in;
-    tm_buf_init(&in, 0);
-    /* Text without markup or references (many RSS descriptions) needs no
-     * parser: it is escaped as one text node. */
-    bool markup = memchr(html, '<', len) != NULL || memchr(html, '&', len) != NULL;
-    int rc = markup ? tm_buf_adds(&in, TM_SANITIZE_PREFIX) : 0;
-    if (rc == 0)
-        rc = tm_utf8_append_clean(&in, html, len, NULL);
-    if (rc != 0 || in.len > INT_MAX) {
+    struct san *st = malloc(sizeof *st);
+    if (st == NULL) {
         if (oom != NULL)
-            *oom = rc == TM_ENOMEM;
-        tm_buf_free(&in);
+            *oom = true;
         return NULL;
     }
-    struct san st = {.base = base_url, .max_bytes = max_bytes, .inert = true};
-    tm_buf_init(&st.out, 0);
-    tm_buf_init(&st.tag, 0);
-    if (markup) {
-        char *re = NULL;
-        size_t re_len = 0;
-        rc = rewrite_html5_refs(in.data, in.len, &re, &re_len);
-        if (rc != 0 || re_len > INT_MAX) {
-            if (oom != NULL)
-                *oom = rc == TM_ENOMEM;
-            free(re);
-            tm_buf_free(&in);
-            return NULL;
-        }
-        htmlDocPtr doc =
-            re ? htmlReadMemory(re, (int)re_len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS)
-               : htmlReadMemory(in.data, (int)in.len, NULL, "UTF-8", TM_SANITIZE_HTML_OPTIONS);
-        free(re);
-        tm_buf_free(&in);
-        if (doc == NULL) {
-            /* The input is never empty (the prefix), so this is libxml2's OOM. */
-            if (oom != NULL)
-                *oom = true;
-            return NULL;
-        }
-        walk(&st, doc);
-        xmlFreeDoc(doc);
-    } else {
-        if (!put_escaped(&st, &st.out, in.data, in.len, room(&st), true))
-            st.truncated = true;
-        tm_buf_free(&in);
-    }
-    tm_buf_free(&st.tag);
-    if (st.err != 0 || !st.visible) {
-        if (oom != NULL)
-            *oom = st.err == TM_ENOMEM;
-        tm_buf_free(&st.out);
-        return NULL;
-    }
+    *st = (struct san){.base = base_url, .max_bytes = max_bytes, .inert = true};
+    tm_buf_init(&st->out, 0);
+    tm_buf_init(&st->tag, 0);
+    tm_buf_init(&st->val, 0);
+    sanitize_html(st, html, len);
+    tm_buf_free(&st->tag);
+    tm_buf_free(&st->val);
+    int err = st->err;
+    bool visible = st->visible, inert = st->inert;
     if (truncated != NULL)
-        *truncated = st.truncated;
-    size_t start = 0, end = st.out.len;
-    while (start < end && is_ascii_space(st.out.data[start]))
+        *truncated = st->truncated;
+    struct tm_buf out = st->out;
+    free(st);
+    if (err != 0 || !visible) {
+        if (oom != NULL)
+            *oom = err == TM_ENOMEM;
+        if (truncated != NULL)
+            *truncated = false;
+        tm_buf_free(&out);
+        return NULL;
+    }
+    size_t start = 0, end = out.len;
+    while (start < end && is_ascii_space(out.data[start]))
         start++;
-    while (end > start && is_ascii_space(st.out.data[end - 1]))
+    while (end > start && is_ascii_space(out.data[end - 1]))
         end--;
-    char *s = tm_buf_steal(&st.out);
+    char *s = tm_buf_steal(&out);
     if (s == NULL) {
         if (oom != NULL)
             *oom = true;
@@ -691,7 +1157,7 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     if (start > 0)
         memmove(s, s + start, end - start);
     s[end - start] = '\0';
-    char *r = tm_text_nfc_take(s, end - start, st.inert);
+    char *r = tm_text_nfc_take(s, end - start, inert);
     if (r == NULL && oom != NULL)
         *oom = true;
     return r;
