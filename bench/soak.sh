@@ -140,8 +140,10 @@ sample() { # prints "rss_kb cpu_s"
 }
 
 # The start point: after the first full cycle (the start spread, then every
-# source once) has been stored.
+# source once, cold: 20,000 items parsed and stored) is over, and at least
+# 30 s in, so the cold cycle's burst is not counted as a steady cycle.
 warm=$((interval + 5))
+[ "$warm" -ge 30 ] || warm=30
 sleep "$warm"
 kill -0 "$tinmoi_pid" || { echo "soak.sh: tinmoi exited:" >&2; tail "$tmp/tinmoi.log" >&2; exit 1; }
 read -r rss0 cpu0 <<<"$(sample)"
