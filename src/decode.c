@@ -194,8 +194,16 @@ static int emit(struct tm_decoder *d, const void *p, size_t n)
 {
     if (n == 0)
         return d->rc;
-    if (tm_buf_add(&d->out, p, n) < 0)
+    struct tm_buf *b = &d->out;
+    if (b->cap - b->len > n) {
+        /* Room already: most runs are short (a tag, a word), and the call
+         * into tm_buf would cost more than the copy. */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else if (tm_buf_add(b, p, n) < 0) {
         return d->rc = TM_ENOMEM;
+    }
     if (d->out.len >= TM_DECODE_FLUSH_BYTES)
         return flush_out(d);
     return d->rc;
@@ -441,14 +449,13 @@ static size_t scan_start(struct tm_decoder *d, const unsigned char *p, size_t n,
 static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, size_t n,
                                const unsigned char *attn, unsigned char mark, int min, bool pass)
 {
-    size_t i = 0;
+    /* Bytes passed on unchanged are emitted in one run from `start`. */
+    size_t i = 0, start = 0;
     while (i < n) {
         size_t j = i;
         while (j < n && !attn[p[j]])
             j++;
         if (j > i) {
-            if (pass)
-                emit(d, p + i, j - i);
             d->run = 0;
             i = j;
             if (i == n)
@@ -457,28 +464,33 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
         unsigned char c = p[i];
         if (c == mark) {
             d->run++;
-            if (pass)
-                emit(d, p + i, 1);
             i++;
         } else if (c == '>') {
-            if (pass)
-                emit(d, p + i, 1);
             i++;
             if (d->run >= min) {
+                if (pass)
+                    emit(d, p + start, i - start);
                 d->state = ST_TEXT;
                 d->drop_pi = false;
                 d->run = 0;
                 return i;
             }
             d->run = 0;
-        } else if (c == 0xEF) {
-            i += handle_ef(d, p + i, n - i, pass);
-            d->run = 0;
         } else {
-            d->notes.controls_dropped++;
-            i++;
+            if (pass)
+                emit(d, p + start, i - start);
+            if (c == 0xEF) {
+                i += handle_ef(d, p + i, n - i, pass);
+                d->run = 0;
+            } else {
+                d->notes.controls_dropped++;
+                i++;
+            }
+            start = i;
         }
     }
+    if (pass)
+        emit(d, p + start, i - start);
     return i;
 }
 
@@ -703,8 +715,22 @@ static int feed_utf8(struct tm_decoder *d, const unsigned char *p, size_t n, boo
         }
         if (i >= n)
             break;
-        if (p[i] < 0x80) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
             i++;
+            continue;
+        }
+        /* The two- and three-byte forms with no range exceptions (Latin,
+         * Vietnamese, punctuation) inline; the others go the long way. */
+        if (c >= 0xC2 && c <= 0xDF && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
+            d->notes.valid_utf8_sequences++;
+            i += 2;
+            continue;
+        }
+        if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) && i + 2 < n &&
+            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
+            d->notes.valid_utf8_sequences++;
+            i += 3;
             continue;
         }
         bool incomplete;

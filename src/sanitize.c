@@ -203,12 +203,35 @@ static bool is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
+/* True for the bytes url_prepare percent-encodes: spaces and controls,
+ * non-ASCII, and the ASCII RFC 3986 does not allow. */
+static bool url_needs_escape(unsigned char c)
+{
+    if (c <= 0x20 || c >= 0x7F)
+        return true;
+    switch (c) {
+    case '"':
+    case '<':
+    case '>':
+    case '\\':
+    case '^':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Prepares a URL as the WHATWG URL parser would before parsing: leading and
  * trailing C0 controls and spaces stripped, tab and newlines removed
  * anywhere (that is how "jav&#x09;ascript:" still runs in a browser), then
  * what RFC 3986 does not allow percent-encoded (spaces, non-ASCII bytes of
  * an IRI such as ".../tin-tức", a '%' that starts no escape, a second '#')
- * so that xmlParseURI accepts what browsers accept. */
+ * so that xmlParseURI accepts what browsers accept. Clean runs are copied
+ * whole. */
 static int url_prepare(struct tm_buf *b, const char *s)
 {
     static const char hexdig[] = "0123456789ABCDEF";
@@ -219,56 +242,94 @@ static int url_prepare(struct tm_buf *b, const char *s)
     while (i < len && (unsigned char)s[i] <= 0x20)
         i++;
     bool fragment = false;
-    for (; i < len; i++) {
+    size_t run = i;
+    int rc = 0;
+    for (; i < len && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\t' || c == '\n' || c == '\r')
-            continue;
-        bool enc = c <= 0x20 || c >= 0x7F || strchr("\"<>\\^`{|}", c) != NULL;
+        bool enc;
         if (c == '%')
             enc = !(i + 2 < len && is_hex((unsigned char)s[i + 1]) &&
                     is_hex((unsigned char)s[i + 2]));
-        if (c == '#') {
-            enc = fragment;
-            fragment = true;
-        }
-        int rc;
-        if (enc) {
+        else if (c == '#')
+            enc = fragment, fragment = true;
+        else
+            enc = url_needs_escape(c);
+        if (!enc)
+            continue;
+        rc = tm_buf_add(b, s + run, i - run);
+        run = i + 1;
+        if (rc == 0 && c != '\t' && c != '\n' && c != '\r') {
             char esc[3] = {'%', hexdig[c >> 4], hexdig[c & 15]};
             rc = tm_buf_add(b, esc, 3);
-        } else {
-            rc = tm_buf_addc(b, (char)c);
         }
-        if (rc != 0)
-            return rc;
     }
-    return tm_buf_add(b, "", 0);
+    if (rc == 0)
+        rc = tm_buf_add(b, s + run, len - run);
+    if (rc == 0)
+        rc = tm_buf_add(b, "", 0);
+    return rc;
+}
+
+/* True when a parsed URI is absolute: it has a scheme, and http(s) a host. */
+static bool uri_absolute(const xmlURI *uri)
+{
+    if (uri == NULL || uri->scheme == NULL || uri->scheme[0] == '\0')
+        return false;
+    if (strcasecmp(uri->scheme, "http") == 0 || strcasecmp(uri->scheme, "https") == 0)
+        return uri->server != NULL && uri->server[0] != '\0';
+    return true;
+}
+
+/* tm_url_resolve with the base already through url_prepare (NULL: none). */
+static char *resolve_prepared(const char *base, const char *ref)
+{
+    struct tm_buf r;
+    tm_buf_init(&r, 0);
+    char *result = NULL;
+    if (url_prepare(&r, ref) != 0)
+        goto out;
+    /* An absolute reference is returned as it is by xmlBuildURI (RFC 3986
+     * 5.2.2 with the scheme defined): one parse tells all. */
+    if (r.len > 0) {
+        xmlURIPtr uri = xmlCreateURI();
+        if (uri == NULL)
+            goto out;
+        bool parsed = xmlParseURIReference(uri, r.data) == 0;
+        bool has_scheme = parsed && uri->scheme != NULL;
+        bool absolute = has_scheme && uri_absolute(uri);
+        xmlFreeURI(uri);
+        if (!parsed)
+            goto out;
+        if (has_scheme) {
+            if (absolute)
+                result = tm_buf_steal(&r);
+            goto out;
+        }
+    }
+    xmlChar *built = xmlBuildURI((const xmlChar *)r.data, (const xmlChar *)base);
+    if (built == NULL)
+        goto out;
+    xmlURIPtr uri = xmlParseURI((const char *)built);
+    if (uri_absolute(uri))
+        result = strdup((const char *)built);
+    xmlFreeURI(uri);
+    xmlFree(built);
+out:
+    tm_buf_free(&r);
+    return result;
 }
 
 char *tm_url_resolve(const char *base, const char *ref)
 {
     if (ref == NULL)
         return NULL;
-    struct tm_buf r, bb;
-    tm_buf_init(&r, 0);
+    struct tm_buf bb;
     tm_buf_init(&bb, 0);
-    char *result = NULL;
-    if (url_prepare(&r, ref) != 0)
-        goto out;
-    if (base != NULL && url_prepare(&bb, base) != 0)
-        goto out;
-    xmlChar *built = xmlBuildURI((const xmlChar *)r.data, base ? (const xmlChar *)bb.data : NULL);
-    if (built == NULL)
-        goto out;
-    xmlURIPtr uri = xmlParseURI((const char *)built);
-    bool absolute = uri != NULL && uri->scheme != NULL && uri->scheme[0] != '\0';
-    if (absolute && (strcasecmp(uri->scheme, "http") == 0 || strcasecmp(uri->scheme, "https") == 0))
-        absolute = uri->server != NULL && uri->server[0] != '\0';
-    xmlFreeURI(uri);
-    if (absolute)
-        result = strdup((const char *)built);
-    xmlFree(built);
-out:
-    tm_buf_free(&r);
+    if (base != NULL && url_prepare(&bb, base) != 0) {
+        tm_buf_free(&bb);
+        return NULL;
+    }
+    char *result = resolve_prepared(base != NULL ? bb.data : NULL, ref);
     tm_buf_free(&bb);
     return result;
 }
@@ -310,7 +371,8 @@ static bool data_image_ok(const char *s)
     return false;
 }
 
-/* The URL to write for an attribute value, or NULL to drop the attribute. */
+/* The URL to write for an attribute value, or NULL to drop the attribute.
+ * `base` has been through url_prepare (NULL: none). */
 static char *url_sanitize(const char *value, const char *base, enum url_use use)
 {
     if (use == URL_IMAGE && data_image_ok(value)) {
@@ -322,7 +384,7 @@ static char *url_sanitize(const char *value, const char *base, enum url_use use)
         }
         return tm_buf_steal(&b);
     }
-    char *url = tm_url_resolve(base, value);
+    char *url = resolve_prepared(base, value);
     if (url == NULL)
         return NULL;
     size_t colon = strcspn(url, ":");
@@ -341,9 +403,11 @@ static char *url_sanitize(const char *value, const char *base, enum url_use use)
 
 struct san {
     struct tm_buf out;
-    struct tm_buf tag; /* the start tag being built */
-    struct tm_buf val; /* an attribute value, references decoded */
-    const char *base;
+    struct tm_buf tag;    /* the start tag being built */
+    struct tm_buf val;    /* an attribute value, references decoded */
+    const char *base_url; /* as the caller gave it (may be NULL) */
+    struct tm_buf base;   /* base_url through url_prepare, made at the first URL */
+    bool base_ready;
     size_t max_bytes;   /* 0: no limit */
     size_t close_bytes; /* end tags owed to the elements now open */
     const struct elem_rule *open[TM_SANITIZE_MAX_DEPTH]; /* kept elements now open */
@@ -459,6 +523,12 @@ static const unsigned char byte_class[256] = {
     HIGH16,
 };
 
+/* tm_text_cp_inert, inlined for the common ranges. */
+static inline bool cp_inert(int32_t cp)
+{
+    return cp < 0x300 || (cp >= 0x1E00 && cp <= 0x1EFF) || tm_text_cp_inert(cp);
+}
+
 /* Writes s[0..len) to `b` escaped for HTML text (& < >) or a double-quoted
  * attribute value (also "), invalid UTF-8 and XML-illegal characters as
  * U+FFFD. With `at_markup` it stops before the first '<' or '&' (which the
@@ -511,13 +581,25 @@ static size_t put_text(struct san *st, struct tm_buf *b, const char *s, size_t l
             break;
         default: {
             int32_t cp;
-            n = tm_utf8_decode(p + i, len - i, &cp);
+            unsigned char c = p[i];
+            /* Inline the two- and three-byte forms that need no range check
+             * (all of Latin and Vietnamese); the rest goes the long way. */
+            if (c >= 0xC2 && c <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+                cp = (int32_t)((c & 0x1F) << 6 | (p[i + 1] & 0x3F));
+                n = 2;
+            } else if (c >= 0xE1 && c <= 0xEC && i + 2 < len && (p[i + 1] & 0xC0) == 0x80 &&
+                       (p[i + 2] & 0xC0) == 0x80) {
+                cp = (int32_t)((c & 0x0F) << 12 | (p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F));
+                n = 3;
+            } else {
+                n = tm_utf8_decode(p + i, len - i, &cp);
+            }
             if (cp < 0 || tm_text_cp_illegal(cp)) {
                 rep = TM_TEXT_REPLACEMENT;
             } else {
-                if (!tm_text_cp_inert(cp))
+                if (st->inert && !cp_inert(cp))
                     st->inert = false;
-                shows = !tm_text_cp_space(cp);
+                shows = st->visible || !tm_text_cp_space(cp);
             }
             break;
         }
@@ -729,12 +811,20 @@ static void put_attr(struct san *st, unsigned short bit, const char *name, const
     }
     const char *v = st->val.data;
     char *url = NULL;
+    if ((bit & (A_HREF | A_SRC | A_CITE)) && !st->base_ready) {
+        st->base_ready = true;
+        if (st->base_url != NULL && (rc = url_prepare(&st->base, st->base_url)) != 0) {
+            st->err = rc;
+            return;
+        }
+    }
+    const char *base = st->base_url != NULL ? st->base.data : NULL;
     if (bit == A_HREF)
-        v = url = url_sanitize(v, st->base, URL_LINK);
+        v = url = url_sanitize(v, base, URL_LINK);
     else if (bit == A_SRC)
-        v = url = url_sanitize(v, st->base, URL_IMAGE);
+        v = url = url_sanitize(v, base, URL_IMAGE);
     else if (bit == A_CITE)
-        v = url = url_sanitize(v, st->base, URL_CITE);
+        v = url = url_sanitize(v, base, URL_CITE);
     else if ((bit & (A_WIDTH | A_HEIGHT | A_COLSPAN | A_ROWSPAN | A_START)) && !digits_ok(v))
         v = NULL;
     if (v != NULL) {
@@ -1122,13 +1212,15 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
             *oom = true;
         return NULL;
     }
-    *st = (struct san){.base = base_url, .max_bytes = max_bytes, .inert = true};
+    *st = (struct san){.base_url = base_url, .max_bytes = max_bytes, .inert = true};
     tm_buf_init(&st->out, 0);
     tm_buf_init(&st->tag, 0);
     tm_buf_init(&st->val, 0);
+    tm_buf_init(&st->base, 0);
     sanitize_html(st, html, len);
     tm_buf_free(&st->tag);
     tm_buf_free(&st->val);
+    tm_buf_free(&st->base);
     int err = st->err;
     bool visible = st->visible, inert = st->inert;
     if (truncated != NULL)
