@@ -212,6 +212,17 @@ struct ctx {
     struct edges edges;
 };
 
+/* An item that already belongs to a published entry: every pair of two such
+ * items was examined by the merge that published them (their stories are
+ * kept whole by edges_entry), so the title rules only look at pairs with at
+ * least one new item. This makes a publish after a few new items cheap; the
+ * cost is that a published item whose title a feed later edits is not
+ * re-matched against other published items. */
+static bool decided(const struct ctx *c, uint32_t idx)
+{
+    return c->items[idx].entry_id != NULL;
+}
+
 /* Numbers the sources so that the rest compares ints, not strings. */
 static void number_sources(struct ctx *c)
 {
@@ -304,13 +315,26 @@ static int edges_title(struct ctx *c)
         id++;
         for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++)
             ;
-        for (size_t i = s; i < e; i++) {
+        for (size_t i = s; i < e; i++)
             c->title_id[c->refs[i].idx] = id;
+        for (size_t i = s; i < e; i++) {
+            /* Pairs of two published items were decided by an earlier merge
+             * (see decided()); each new item looks both ways. */
+            if (decided(c, c->refs[i].idx))
+                continue;
             for (size_t j = i + 1; j < e && c->refs[j].t - c->refs[i].t <= c->window_s; j++) {
                 if (c->refs[j].src == c->refs[i].src)
                     continue;
                 int rc =
                     edge_add(&c->edges, c->items, c->refs[i].idx, c->refs[j].idx, EDGE_TITLE, 1.0);
+                if (rc != 0)
+                    return rc;
+            }
+            for (size_t j = i; j-- > s && c->refs[i].t - c->refs[j].t <= c->window_s;) {
+                if (c->refs[j].src == c->refs[i].src || !decided(c, c->refs[j].idx))
+                    continue;
+                int rc =
+                    edge_add(&c->edges, c->items, c->refs[j].idx, c->refs[i].idx, EDGE_TITLE, 1.0);
                 if (rc != 0)
                     return rc;
             }
@@ -460,6 +484,21 @@ done:
 }
 
 /* Similar titles within the window: only pairs sharing a prefix token. */
+/* Adds the similar-title edge a–b when the titles are similar enough. */
+static int similar_edge(struct ctx *c, uint32_t a, uint32_t b)
+{
+    if (c->src[a] == c->src[b] || c->title_id[a] == c->title_id[b])
+        return 0;
+    size_t na = c->n_tok[a], nb = c->n_tok[b];
+    size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
+    if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
+        return 0;
+    double sim = tm_identity_jaccard(c->tok[a], na, c->tok[b], nb);
+    if (sim + SIM_EPSILON < c->sim)
+        return 0;
+    return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
+}
+
 static int edges_similar(struct ctx *c)
 {
     size_t total = 0, max_tok = 0;
@@ -488,21 +527,16 @@ static int edges_similar(struct ctx *c)
             ;
         for (size_t i = s; i < e && rc == 0; i++) {
             uint32_t a = post[i].idx;
-            for (size_t j = i + 1; j < e && post[j].t - post[i].t <= c->window_s; j++) {
-                uint32_t b = post[j].idx;
-                if (c->src[a] == c->src[b] || c->title_id[a] == c->title_id[b])
-                    continue;
-                size_t na = c->n_tok[a], nb = c->n_tok[b];
-                size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
-                if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
-                    continue;
-                double sim = tm_identity_jaccard(c->tok[a], na, c->tok[b], nb);
-                if (sim + SIM_EPSILON < c->sim)
-                    continue;
-                rc = edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
-                if (rc != 0)
-                    break;
-            }
+            /* As in edges_title: only pairs with a new item are examined,
+             * so a publish after a few new items costs what they cost, not
+             * the square of the archive. */
+            if (decided(c, a))
+                continue;
+            for (size_t j = i + 1; j < e && rc == 0 && post[j].t - post[i].t <= c->window_s; j++)
+                rc = similar_edge(c, a, post[j].idx);
+            for (size_t j = i; rc == 0 && j-- > s && post[i].t - post[j].t <= c->window_s;)
+                if (decided(c, post[j].idx))
+                    rc = similar_edge(c, post[j].idx, a);
         }
     }
     free(post);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,60 @@ static void test_matches_all_pairs(void **state)
     tm_items_free(items, N);
 }
 
+/* A publish after new items arrive (the first half already carries the
+ * entry ids an earlier merge gave it) groups exactly as a merge of the whole
+ * archive from scratch: the pairs of two published items it skips were
+ * decided the same way before. */
+static void test_incremental_matches_full(void **state)
+{
+    (void)state;
+    enum { N = 1200, HALF = N / 2 };
+    rng_state = 11;
+    struct tm_item *items = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (10 * 24)) * HOUR;
+        if (i >= 10 && rng() % 2 == 0)
+            snprintf(title, sizeof title, "%s thêm", items[i - 1 - rng() % 10].title);
+        else
+            random_title(title, sizeof title, 3 + (int)(rng() % 10), "Tin");
+        snprintf(src, sizeof src, "s%zu", i);
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    struct tm_story *full, *first, *inc;
+    size_t n_full, n_first, n_inc;
+    merge_ok(items, N, &full, &n_full);
+    merge_ok(items, HALF, &first, &n_first);
+    for (size_t s = 0; s < n_first; s++)
+        for (size_t m = 0; m < first[s].n_members; m++)
+            items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
+    merge_ok(items, N, &inc, &n_inc);
+    assert_int_equal(n_inc, n_full);
+    size_t *story_full = calloc(N, sizeof *story_full), *story_inc = calloc(N, sizeof *story_inc);
+    assert_non_null(story_full);
+    assert_non_null(story_inc);
+    for (size_t s = 0; s < n_full; s++)
+        for (size_t m = 0; m < full[s].n_members; m++)
+            story_full[full[s].members[m]] = s;
+    for (size_t s = 0; s < n_inc; s++)
+        for (size_t m = 0; m < inc[s].n_members; m++)
+            story_inc[inc[s].members[m]] = s;
+    size_t together = 0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = i + 1; j < N && j < i + 40; j++) {
+            bool f = story_full[i] == story_full[j], g = story_inc[i] == story_inc[j];
+            assert_int_equal(f, g);
+            together += f;
+        }
+    assert_true(together > 20); /* the test exercises merging */
+    free(story_full);
+    free(story_inc);
+    tm_stories_free(full, n_full);
+    tm_stories_free(first, n_first);
+    tm_stories_free(inc, n_inc);
+    tm_items_free(items, N);
+}
+
 /* The result does not depend on the order the store returns items in. */
 static void test_input_order_irrelevant(void **state)
 {
@@ -580,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_order_and_edges),
         cmocka_unit_test(test_matches_all_pairs),
         cmocka_unit_test(test_input_order_irrelevant),
+        cmocka_unit_test(test_incremental_matches_full),
         cmocka_unit_test(test_large_archive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
