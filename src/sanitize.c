@@ -544,16 +544,37 @@ static size_t put_text(struct san *st, struct tm_buf *b, const char *s, size_t l
     size_t i = 0, run = 0;
     for (;;) {
         size_t start = i;
-        while (i < len && byte_class[p[i]] <= C_SPACE)
-            i++;
+        /* The fast path: ASCII that needs no escape, U+0080-U+02FF and
+         * U+1E00-U+1EFF (Latin, and precomposed Vietnamese) go by whole:
+         * always valid, legal and inert under NFC. */
+        while (i < len) {
+            unsigned char c = p[i];
+            if (byte_class[c] <= C_SPACE) {
+                i++;
+            } else if (c >= 0xC2 && c <= 0xCB && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+                i += 2;
+            } else if (c == 0xE1 && i + 2 < len && p[i + 1] >= 0xB8 && p[i + 1] <= 0xBB &&
+                       (p[i + 2] & 0xC0) == 0x80) {
+                i += 3;
+            } else {
+                break;
+            }
+        }
         if (i - start > avail) {
             i = start + avail;
+            while (i > start && (p[i] & 0xC0) == 0x80)
+                i--; /* a character boundary */
             goto cut;
         }
         avail -= i - start;
-        if (is_text && !st->visible)
-            for (size_t k = start; k < i && !st->visible; k++)
-                st->visible = byte_class[p[k]] == C_PLAIN;
+        if (is_text && !st->visible) {
+            /* Anything but white space (U+0085 and U+00A0 are). */
+            for (size_t k = start; k < i && !st->visible; k++) {
+                unsigned char c = p[k];
+                st->visible = byte_class[c] == C_PLAIN || c >= 0xC3 ||
+                              (c == 0xC2 && p[k + 1] != 0x85 && p[k + 1] != 0xA0);
+            }
+        }
         if (i >= len)
             break;
         const char *rep = NULL;

@@ -187,6 +187,9 @@ static void test_nothing_visible(void **state)
     check("", NULL);
     check("   \n\t ", NULL);
     check("<p> </p><br><div>&nbsp;</div>", NULL);
+    check("<p>\xc2\xa0 \xe3\x80\x80</p>", NULL);
+    check("\xc2\xa0\xc3\xa9", "\xc2\xa0\xc3\xa9");
+    check("\xe1\xbb\x9d", "\xe1\xbb\x9d");
     check("<script>x</script><style>y</style>", NULL);
     check("<img src=\"javascript:x\">", NULL);
     check("<img src=\"a.png\">", "<img src=\"https://example.vn/tin/a.png\">");
