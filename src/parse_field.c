@@ -115,13 +115,15 @@ const char *tm_parse_base(const struct tm_parser *p, const struct tm_frame *fram
     return p->self_link;
 }
 
-/* "entry 3" or "feed", for messages. */
-static void where(const struct tm_parser *p, enum tm_target t, char *out, size_t size)
+/* "entry 3" or "feed", for messages: written into out only when a message
+ * needs it (formatting it for every field cost more than the field). */
+static const char *where(const struct tm_parser *p, enum tm_target t, char *out, size_t size)
 {
     if (t >= TM_T_ENTRY_ID && p->entry >= 0)
         snprintf(out, size, "entry %ld", p->entry + 1);
     else
         snprintf(out, size, "feed");
+    return out;
 }
 
 static char **slot(struct tm_parser *p, enum tm_target t)
@@ -260,7 +262,7 @@ static char *text_to_html(const char *s, size_t len)
 }
 
 static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
-                         const char *what)
+                         enum tm_target t)
 {
     bool oom = false;
     char *html;
@@ -288,8 +290,9 @@ static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const
         html = again;
         if (html != NULL)
             tm_text_truncate(html, TM_PARSE_MAX_CONTENT_BYTES);
-        tm_parse_error(p, "%s: %s truncated to %d bytes", what, tm_parse_target_name(p->target),
-                       TM_PARSE_MAX_CONTENT_BYTES);
+        char what[32];
+        tm_parse_error(p, "%s: %s truncated to %d bytes", where(p, t, what, sizeof what),
+                       tm_parse_target_name(p->target), TM_PARSE_MAX_CONTENT_BYTES);
     }
     return html;
 }
@@ -312,10 +315,9 @@ void tm_parse_field_end(struct tm_parser *p)
     const char *raw = p->text.data ? p->text.data : "";
     size_t len = p->text.len;
     char what[32];
-    where(p, t, what, sizeof what);
     if (p->cap_truncated && targets[t].type != V_TITLE)
-        tm_parse_error(p, "%s: %s longer than %zu bytes, truncated", what, targets[t].name,
-                       tm_parse_raw_limit(t));
+        tm_parse_error(p, "%s: %s longer than %zu bytes, truncated", where(p, t, what, sizeof what),
+                       targets[t].name, tm_parse_raw_limit(t));
     bool oom = false;
     char *v = NULL;
     switch (targets[t].type) {
@@ -327,10 +329,11 @@ void tm_parse_field_end(struct tm_parser *p)
             v = tm_text_plain(raw, len, &oom);
         if (v != NULL && targets[t].type == V_TITLE &&
             (tm_text_truncate(v, TM_PARSE_MAX_TITLE_BYTES) || p->cap_truncated))
-            tm_parse_error(p, "%s: title truncated to %d bytes", what, TM_PARSE_MAX_TITLE_BYTES);
+            tm_parse_error(p, "%s: title truncated to %d bytes", where(p, t, what, sizeof what),
+                           TM_PARSE_MAX_TITLE_BYTES);
         break;
     case V_HTML:
-        v = finish_html(p, raw, len, tm_parse_base(p, fr), what);
+        v = finish_html(p, raw, len, tm_parse_base(p, fr), t);
         tm_parse_set(p, t, p->cap_prio, v);
         return;
     case V_ID:
@@ -343,8 +346,8 @@ void tm_parse_field_end(struct tm_parser *p)
             if (v == NULL) {
                 char q[96];
                 quote(ref, q, sizeof q);
-                tm_parse_error(p, "%s: %s \"%s\" is not an absolute URL and has no base", what,
-                               targets[t].name, q);
+                tm_parse_error(p, "%s: %s \"%s\" is not an absolute URL and has no base",
+                               where(p, t, what, sizeof what), targets[t].name, q);
             }
             free(ref);
         }
@@ -359,7 +362,8 @@ void tm_parse_field_end(struct tm_parser *p)
             } else {
                 char q[96];
                 quote(s, q, sizeof q);
-                tm_parse_error(p, "%s: unrecognised date \"%s\" in %s", what, q, targets[t].name);
+                tm_parse_error(p, "%s: unrecognised date \"%s\" in %s",
+                               where(p, t, what, sizeof what), q, targets[t].name);
             }
             free(s);
         }
@@ -373,7 +377,8 @@ void tm_parse_field_end(struct tm_parser *p)
             if (*end != '\0' || n <= 0 || n > 1000000) {
                 char q[96];
                 quote(s, q, sizeof q);
-                tm_parse_error(p, "%s: bad %s \"%s\" ignored", what, targets[t].name, q);
+                tm_parse_error(p, "%s: bad %s \"%s\" ignored", where(p, t, what, sizeof what),
+                               targets[t].name, q);
             } else if (t == TM_T_FEED_TTL) {
                 p->feed->ttl_s = (int64_t)n * 60;
             } else if (t == TM_T_FEED_SY_FREQ) {
