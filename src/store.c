@@ -1218,8 +1218,8 @@ int tm_store_get_url_override(struct tm_store *s, const char *source_id, const c
 {
     *url = NULL;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT moved_from, moved_to FROM sources WHERE id = ?1", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT moved_from, moved_to FROM sources WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
         return store_fail(s, err, "get url override");
     int rc = 0;
     if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK) {

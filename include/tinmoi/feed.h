@@ -33,14 +33,14 @@ struct tm_enclosure {
 };
 
 struct tm_entry {
-    char *id;             /* guid / atom:id as given (trimmed), or NULL */
-    char *title;          /* plain text */
-    char *link;           /* absolute alternate link */
+    char *id;    /* guid / atom:id as given (trimmed), or NULL */
+    char *title; /* plain text */
+    char *link;  /* absolute alternate link */
     int64_t published_utc;
     int64_t updated_utc;
-    char *author;  /* plain text */
-    char *summary; /* sanitised HTML, URLs absolute */
-    char *content; /* sanitised HTML, URLs absolute */
+    char *author;      /* plain text */
+    char *summary;     /* sanitised HTML, URLs absolute */
+    char *content;     /* sanitised HTML, URLs absolute */
     char **categories; /* plain text */
     size_t n_categories;
     struct tm_enclosure *enclosures;

@@ -10,33 +10,33 @@
 #include <stdint.h>
 
 struct tm_item {
-    int64_t rowid;       /* the store's id for the item */
-    char *source_id;     /* tm_source.id it came from */
-    int source_priority; /* copied from the source at load time */
-    char *key;           /* per-source identity (guid, canonical link or hash) */
-    char *guid;          /* the feed's own id, or NULL */
-    char *title;         /* plain text, or NULL */
-    char *link;          /* absolute link as published, or NULL */
-    char *canonical_link;/* tm_link_canonical(link), or NULL */
-    char *norm_title;    /* tm_title_normalize(title), or NULL */
+    int64_t rowid;         /* the store's id for the item */
+    char *source_id;       /* tm_source.id it came from */
+    int source_priority;   /* copied from the source at load time */
+    char *key;             /* per-source identity (guid, canonical link or hash) */
+    char *guid;            /* the feed's own id, or NULL */
+    char *title;           /* plain text, or NULL */
+    char *link;            /* absolute link as published, or NULL */
+    char *canonical_link;  /* tm_link_canonical(link), or NULL */
+    char *norm_title;      /* tm_title_normalize(title), or NULL */
     int64_t published_utc; /* after SPEC §7 rules: never TM_TIME_NONE, never > 1 day ahead */
     int64_t updated_utc;   /* TM_TIME_NONE when absent */
     int64_t first_seen_utc;
     char *author;
-    char *summary;       /* sanitised HTML or NULL */
-    char *content;       /* sanitised HTML or NULL */
+    char *summary; /* sanitised HTML or NULL */
+    char *content; /* sanitised HTML or NULL */
     char **categories;
     size_t n_categories;
-    char *entry_id;      /* published entry this item belongs to, NULL if never published */
+    char *entry_id; /* published entry this item belongs to, NULL if never published */
 };
 
 /* A merged story: one or more items the same story, from several sources. */
 struct tm_story {
-    size_t primary;      /* index into the item array of the primary item */
-    size_t *members;     /* indexes of every item in the story, primary first */
+    size_t primary;  /* index into the item array of the primary item */
+    size_t *members; /* indexes of every item in the story, primary first */
     size_t n_members;
-    char *entry_id;      /* stable published id (existing or newly assigned) */
-    int64_t sort_utc;    /* the primary's published_utc: the story's place in the list */
+    char *entry_id;   /* stable published id (existing or newly assigned) */
+    int64_t sort_utc; /* the primary's published_utc: the story's place in the list */
 };
 
 void tm_item_clear(struct tm_item *item);

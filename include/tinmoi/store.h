@@ -194,14 +194,14 @@ int tm_store_set_schedule(struct tm_store *store, const char *source_id,
  * valid while the source list still names `config_url` for it: a source
  * list that changes the URL wins over an old redirect. On 0 *url is a copy
  * the caller frees, or NULL when there is none. */
-int tm_store_get_url_override(struct tm_store *store, const char *source_id,
-                              const char *config_url, char **url, struct tm_error *err);
+int tm_store_get_url_override(struct tm_store *store, const char *source_id, const char *config_url,
+                              char **url, struct tm_error *err);
 
 /* Records that `source_id`, configured as `config_url`, moved permanently
  * to `url` (NULL: forget the move). TM_ENOENT when the source is not
  * stored. */
-int tm_store_set_url_override(struct tm_store *store, const char *source_id,
-                              const char *config_url, const char *url, struct tm_error *err);
+int tm_store_set_url_override(struct tm_store *store, const char *source_id, const char *config_url,
+                              const char *url, struct tm_error *err);
 
 /* Longest last_error kept: one line of a status page or snapshot. */
 #define TM_STORE_MAX_ERROR_BYTES 512
