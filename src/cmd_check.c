@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_common.h"
 #include "tinmoi/config.h"
 #include "tinmoi/error.h"
 
@@ -21,39 +22,12 @@ static void check_usage(FILE *out)
                  "      --version      show the version\n");
 }
 
-/* Declared here as well as in cmd.h, so this file stands on its own. */
-int tm_cmd_check(int argc, char **argv);
-
 int tm_cmd_check(int argc, char **argv)
 {
     const char *path = TM_DEFAULT_CONFIG;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            check_usage(stdout);
-            return TM_EXIT_OK;
-        }
-        if (strcmp(a, "--version") == 0) {
-            printf("tinmoi %s\n", TINMOI_VERSION);
-            return TM_EXIT_OK;
-        }
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "tinmoi check: %s needs a path\n", a);
-                check_usage(stderr);
-                return TM_EXIT_USAGE;
-            }
-            path = argv[++i];
-            continue;
-        }
-        if (strncmp(a, "--config=", 9) == 0) {
-            path = a + 9;
-            continue;
-        }
-        fprintf(stderr, "tinmoi check: unexpected argument '%s'\n", a);
-        check_usage(stderr);
-        return TM_EXIT_USAGE;
-    }
+    int code = tm_cmd_config_options(argc, argv, check_usage, &path, NULL);
+    if (code != TM_CMD_GO)
+        return code;
 
     struct tm_config *cfg = NULL;
     struct tm_config_problems problems = {0};
@@ -68,13 +42,7 @@ int tm_cmd_check(int argc, char **argv)
         tm_config_problems_clear(&problems);
         return TM_EXIT_FAIL;
     }
-    for (size_t i = 0; i < problems.n; i++) {
-        const struct tm_config_problem *p = &problems.v[i];
-        if (p->line > 0)
-            printf("%s:%d: %s\n", p->file, p->line, p->message);
-        else
-            printf("%s: %s\n", p->file, p->message);
-    }
+    tm_cmd_print_problems(stdout, &problems);
     fprintf(stderr, "tinmoi check: %zu problem%s\n", problems.n, problems.n == 1 ? "" : "s");
     tm_config_problems_clear(&problems);
     return TM_EXIT_FAIL;

@@ -2,13 +2,58 @@
 #include "cmd_common.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "tinmoi/error.h"
 #include "tinmoi/log.h"
+
+int tm_cmd_config_options(int argc, char **argv, void (*usage)(FILE *out), const char **config_path,
+                          bool *quiet)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, quiet ? "c:qh" : "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'q':
+            if (quiet == NULL) {
+                usage(stderr);
+                return TM_EXIT_USAGE;
+            }
+            *quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TM_EXIT_OK;
+        case 'V':
+            printf("tinmoi %s\n", TINMOI_VERSION);
+            return TM_EXIT_OK;
+        default:
+            usage(stderr);
+            return TM_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "tinmoi %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+        usage(stderr);
+        return TM_EXIT_USAGE;
+    }
+    return TM_CMD_GO;
+}
 
 void tm_cmd_print_problems(FILE *out, const struct tm_config_problems *problems)
 {

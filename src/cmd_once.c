@@ -1,6 +1,5 @@
 /* tinmoi once — one full cycle: fetch every source, store, merge, publish. */
 #include <curl/curl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,38 +124,9 @@ int tm_cmd_once(int argc, char **argv)
 {
     const char *config_path = TM_DEFAULT_CONFIG;
     bool quiet = false;
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return TM_EXIT_OK;
-        case 'V':
-            printf("tinmoi %s\n", TINMOI_VERSION);
-            return TM_EXIT_OK;
-        default:
-            usage(stderr);
-            return TM_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return TM_EXIT_USAGE;
-    }
+    int code = tm_cmd_config_options(argc, argv, usage, &config_path, &quiet);
+    if (code != TM_CMD_GO)
+        return code;
 
     struct tm_config *cfg = NULL;
     if (tm_cmd_load_config(config_path, &cfg) < 0)
@@ -174,7 +144,7 @@ int tm_cmd_once(int argc, char **argv)
         tm_config_free(cfg);
         return TM_EXIT_FAIL;
     }
-    int code = TM_EXIT_FAIL;
+    code = TM_EXIT_FAIL;
     if (tm_store_sync_sources(store, cfg->sources, cfg->n_sources, &err) < 0) {
         tm_log(TM_LOG_ERR, "%s", err.msg);
         goto out;

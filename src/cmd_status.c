@@ -58,39 +58,12 @@ static void print_source(FILE *out, const char *id, const struct tm_source_state
     fputc('\n', out);
 }
 
-/* Declared here as well as in cmd.h, so this file stands on its own. */
-int tm_cmd_status(int argc, char **argv);
-
 int tm_cmd_status(int argc, char **argv)
 {
     const char *path = TM_DEFAULT_CONFIG;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            status_usage(stdout);
-            return TM_EXIT_OK;
-        }
-        if (strcmp(a, "--version") == 0) {
-            printf("tinmoi %s\n", TINMOI_VERSION);
-            return TM_EXIT_OK;
-        }
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "tinmoi status: %s needs a path\n", a);
-                status_usage(stderr);
-                return TM_EXIT_USAGE;
-            }
-            path = argv[++i];
-            continue;
-        }
-        if (strncmp(a, "--config=", 9) == 0) {
-            path = a + 9;
-            continue;
-        }
-        fprintf(stderr, "tinmoi status: unexpected argument '%s'\n", a);
-        status_usage(stderr);
-        return TM_EXIT_USAGE;
-    }
+    int code = tm_cmd_config_options(argc, argv, status_usage, &path, NULL);
+    if (code != TM_CMD_GO)
+        return code;
 
     struct tm_config *cfg = NULL;
     if (tm_cmd_load_config(path, &cfg) != 0)
@@ -103,7 +76,7 @@ int tm_cmd_status(int argc, char **argv)
         tm_config_free(cfg);
         return TM_EXIT_FAIL;
     }
-    int code = TM_EXIT_OK;
+    code = TM_EXIT_OK;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         struct tm_source_state st;
         int rc = tm_store_source_state(store, cfg->sources[i].id, &st, &err);
