@@ -61,6 +61,7 @@ struct daemon {
     bool handles_ok; /* init_handles succeeded: stop() closes them */
     bool stopping;
     int64_t last_publish_ms; /* wall clock of the last publish, 0 when never */
+    bool items_pending;      /* an item change waits for the publish timer */
     int64_t last_publish_utc;
     int lock_fd;
     int open_handles; /* closed by stop(), counted down in on_uv_close */
@@ -178,8 +179,9 @@ static int publish(struct daemon *d)
         tm_log(TM_LOG_ERR, "publish: %s", err.msg);
         return err.code < 0 ? err.code : TM_EIO;
     }
-    tm_log(TM_LOG_INFO, "published %zu files (%zu changed): %zu stories from %zu items",
-           res.n_files, res.n_changed, stats.n_stories, stats.n_items);
+    tm_log(res.n_changed > 0 ? TM_LOG_INFO : TM_LOG_DEBUG,
+           "published %zu files (%zu changed): %zu stories from %zu items", res.n_files,
+           res.n_changed, stats.n_stories, stats.n_items);
     if (d->server && tm_server_set_files(d->server, res.files, res.n_files, now, &err) < 0)
         tm_log(TM_LOG_ERR, "serving the published files: %s", err.msg);
     tm_metrics_published(d->metrics, now, stats.n_items, stats.n_stories);
@@ -189,27 +191,52 @@ static int publish(struct daemon *d)
     return 0;
 }
 
+static void on_publish_timer(uv_timer_t *t);
+
+/* (Re)arms the one publish timer for the decision of
+ * tm_schedule_publish_wait_ms; a timer already due sooner is kept. */
+static void arm_publish_timer(struct daemon *d)
+{
+    if (d->stopping || !d->handles_ok)
+        return;
+    uint64_t wait = (uint64_t)tm_schedule_publish_wait_ms(
+        d->last_publish_ms, now_ms(), d->items_pending, d->policy.min_interval_s);
+    if (uv_is_active((uv_handle_t *)&d->publish_timer) &&
+        uv_timer_get_due_in(&d->publish_timer) <= wait)
+        return;
+    int rc = uv_timer_start(&d->publish_timer, on_publish_timer, wait, 0);
+    if (rc < 0)
+        tm_log(TM_LOG_ERR, "publish timer: %s", uv_strerror(rc));
+}
+
+/* Publishes now and arms the next publish: the status period (or the
+ * coalescing delay when a change arrived meanwhile). A failed publish is
+ * retried on the same cadence; /healthz goes stale if it keeps failing. */
+static int publish_and_rearm(struct daemon *d)
+{
+    d->items_pending = false;
+    uv_timer_stop(&d->publish_timer);
+    int rc = publish(d);
+    arm_publish_timer(d);
+    return rc;
+}
+
 static void on_publish_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     if (d->stopping)
         return;
-    if (publish(d) == 0)
+    if (publish_and_rearm(d) == 0)
         notify_status(d, "");
 }
 
-/* "Something changed" is one coalesced event: the first change arms the
- * timer, later ones before it fires ride along. */
+/* Items changed: one coalesced publish. The first change pulls the timer
+ * in, later ones before it fires ride along. Status-only changes need no
+ * call: the status period publishes them. */
 static void arm_publish(struct daemon *d)
 {
-    if (d->stopping || uv_is_active((uv_handle_t *)&d->publish_timer))
-        return;
-    int64_t wait = d->last_publish_ms + TM_DAEMON_PUBLISH_COALESCE_MS - now_ms();
-    if (wait < 0)
-        wait = 0;
-    int rc = uv_timer_start(&d->publish_timer, on_publish_timer, (uint64_t)wait, 0);
-    if (rc < 0)
-        tm_log(TM_LOG_ERR, "publish timer: %s", uv_strerror(rc));
+    d->items_pending = true;
+    arm_publish_timer(d);
 }
 
 /* ---- scheduling ------------------------------------------------------- */
@@ -326,11 +353,12 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
          * should remove its links. Polling stops; the source's status says
          * why until the source list changes or drops it. */
         ds->gone = true;
+        /* The harvester recorded the failure (once, as
+         * TM_HARVEST_GONE_REASON); the store keeps the source-list URL it
+         * applies to, so a restart with the same URL stays stopped. */
         struct tm_error err = {0};
-        if (tm_store_put_failure(d->store, ds->src->id, now, "410 Gone: polling stopped", &err) < 0)
+        if (tm_store_set_gone_url(d->store, ds->src->id, ds->src->url, &err) < 0)
             tm_log(TM_LOG_ERR, "source %s: %s", ds->src->id, err.msg);
-        tm_log(TM_LOG_WARNING, "source %s: 410 Gone: polling stopped", ds->src->id);
-        arm_publish(d);
     } else if (o->ok) {
         ds->failures = 0;
         if (f && f->permanent_redirect && f->final_url && strcmp(f->final_url, dsrc_url(ds)) != 0) {
@@ -400,7 +428,9 @@ static int build_srcs(struct daemon *d, const struct tm_config *cfg, const struc
         struct tm_store_schedule sched;
         struct tm_source_state st = {0};
         struct tm_error err = {0};
+        bool gone_here = false;
         if (tm_store_get_schedule(d->store, ds->src->id, &sched, &err) < 0 ||
+            tm_store_gone_for(d->store, ds->src->id, ds->src->url, &gone_here, &err) < 0 ||
             tm_store_source_state(d->store, ds->src->id, &st, &err) < 0 ||
             tm_store_get_url_override(d->store, ds->src->id, ds->src->url, &ds->url_override,
                                       &err) < 0) {
@@ -411,15 +441,21 @@ static int build_srcs(struct daemon *d, const struct tm_config *cfg, const struc
         }
         ds->failures = st.consecutive_failures;
         tm_source_state_clear(&st);
-        if (prev) {
-            /* The source list gave it a new URL: a fresh start there (an
-             * old redirect no longer applies, a 410 was the old URL's). */
+        if (sched.gone && !gone_here && prev == NULL)
+            tm_log(TM_LOG_NOTICE, "source %s: the 410 Gone was for another URL: polling %s again",
+                   ds->src->id, ds->src->url);
+        if (prev || (sched.gone && !gone_here)) {
+            /* The source list gave it a new URL (while running, or since
+             * the 410 before a restart): a fresh start there (an old
+             * redirect no longer applies, a 410 was the old URL's). */
             ds->due_utc = now + (int64_t)(on_schedule_random(&d->rnd_state) %
                                           (uint32_t)(d->policy.start_spread_s + 1));
             ds->failures = 0;
             ds->gone = false;
             ds->retry_after_utc = TM_TIME_NONE;
             store_schedule(d, ds);
+            if (tm_store_set_gone_url(d->store, ds->src->id, NULL, &err) < 0)
+                tm_log(TM_LOG_ERR, "source %s: %s", ds->src->id, err.msg);
             continue;
         }
         ds->gone = sched.gone;
@@ -448,8 +484,9 @@ static int start_server(struct daemon *d)
     struct tm_serve_opts so = {
         .listen = d->cfg->listen,
         .max_age_s = d->cfg->interval_s > INT32_MAX ? INT32_MAX : (int)d->cfg->interval_s,
-        /* Publishes happen only after changes: a quiet day is healthy. */
-        .stale_after_s = 0,
+        /* The loop publishes at least once per status period, even idle:
+         * three missed periods mean it is stuck (schedule.h). */
+        .stale_after_s = TM_SCHEDULE_STALE_AFTER_S,
         .metrics = d->metrics,
         .title = d->cfg->title,
         .utc_offset_s = d->cfg->utc_offset_s,
@@ -558,8 +595,7 @@ static void reload(struct daemon *d)
            removed);
     /* Publish at once (categories may have changed; a new server needs
      * files), then say READY with the fresh status. */
-    uv_timer_stop(&d->publish_timer);
-    publish(d);
+    publish_and_rearm(d);
     notify_status(d, "READY=1\n");
     arm_schedule(d);
 }
@@ -772,6 +808,7 @@ int tm_daemon_run(const struct tm_daemon_opts *opts)
         if ((result = publish(d)) < 0)
             goto close_loop;
     }
+    arm_publish_timer(d); /* the status period starts now */
     struct tm_fetch_limits limits = {
         .concurrency = d->cfg->concurrency,
         .per_host = d->cfg->per_host,

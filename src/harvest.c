@@ -198,8 +198,13 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
         record_failure(h, &o, why, sizeof why);
         break;
     default:
-        snprintf(why, sizeof why, "%s",
-                 res->error ? res->error : tm_fetch_outcome_name(res->outcome));
+        if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410)
+            /* RFC 9110 §15.5.11: gone for good. The daemon stops polling the
+             * source; this one failure, with this reason, is its record. */
+            snprintf(why, sizeof why, "%s", TM_HARVEST_GONE_REASON);
+        else
+            snprintf(why, sizeof why, "%s",
+                     res->error ? res->error : tm_fetch_outcome_name(res->outcome));
         record_failure(h, &o, why, sizeof why);
         break;
     }

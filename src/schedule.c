@@ -117,6 +117,21 @@ int64_t tm_schedule_initial(const struct tm_schedule_policy *p, int64_t stored_n
     return stored_next_due_utc < latest ? stored_next_due_utc : latest;
 }
 
+int64_t tm_schedule_publish_wait_ms(int64_t last_publish_ms, int64_t now_ms, bool items_changed,
+                                    int64_t status_period_s)
+{
+    if (status_period_s <= 0 || status_period_s > TM_SCHEDULE_STATUS_PUBLISH_S)
+        status_period_s = TM_SCHEDULE_STATUS_PUBLISH_S;
+    int64_t after = items_changed ? TM_SCHEDULE_PUBLISH_COALESCE_MS : status_period_s * 1000;
+    if (last_publish_ms <= 0)
+        return 0;
+    int64_t wait = last_publish_ms + after - now_ms;
+    if (wait < 0)
+        return 0;
+    /* A clock that jumped back must not postpone a publish past a period. */
+    return wait < after ? wait : after;
+}
+
 int tm_schedule_url_host(const char *url, char *host, size_t size)
 {
     CURLU *u = curl_url();

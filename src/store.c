@@ -77,6 +77,11 @@ static const char *const migrations[] = {
      * the configured URL it replaces (the daemon, issue 4). */
     "ALTER TABLE sources ADD COLUMN moved_from TEXT;"
     "ALTER TABLE sources ADD COLUMN moved_to TEXT;",
+    /* 2 -> 3: the source-list URL a 410 Gone applied to (the daemon), so
+     * that a restart with another URL polls again. A source already gone
+     * takes the URL it was configured with (its moved_from when moved). */
+    "ALTER TABLE sources ADD COLUMN gone_url TEXT;"
+    "UPDATE sources SET gone_url = COALESCE(moved_from, url) WHERE gone = 1;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -1258,6 +1263,51 @@ int tm_store_set_url_override(struct tm_store *s, const char *source_id, const c
     else if (sqlite3_changes(s->db) == 0)
         rc = tm_error_set(err, TM_ENOENT, "set url override: source %s is not in the store",
                           source_id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- 410 Gone (the daemon) --------------------------------------------- */
+
+int tm_store_set_gone_url(struct tm_store *s, const char *source_id, const char *config_url,
+                          struct tm_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "UPDATE sources SET gone_url = ?2 WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_fail(s, err, "set gone url");
+    int rc = 0;
+    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, config_url, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE)
+        rc = store_fail(s, err, "set gone url");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = tm_error_set(err, TM_ENOENT, "set gone url: source %s is not in the store", source_id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tm_store_gone_for(struct tm_store *s, const char *source_id, const char *config_url, bool *gone,
+                      struct tm_error *err)
+{
+    *gone = false;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT gone, gone_url FROM sources WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_fail(s, err, "get gone url");
+    int rc = 0;
+    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = store_fail(s, err, "get gone url");
+    } else {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            const char *url = (const char *)sqlite3_column_text(st, 1);
+            *gone = sqlite3_column_int(st, 0) != 0 && url != NULL && config_url != NULL &&
+                    strcmp(url, config_url) == 0;
+        } else if (step != SQLITE_DONE) {
+            rc = store_fail(s, err, "get gone url");
+        }
+    }
     sqlite3_finalize(st);
     return rc;
 }

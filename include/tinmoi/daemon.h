@@ -13,6 +13,12 @@
  * microseconds at 10,000 sources and wake-ups are at most a few a second
  * (due times are whole seconds), so the simpler structure wins.
  *
+ * Publishing: an item change publishes within TM_SCHEDULE_PUBLISH_COALESCE_MS
+ * (coalesced); source status alone (and an idle loop) publishes once per
+ * TM_SCHEDULE_STATUS_PUBLISH_S, so the snapshot's and the status page's
+ * source status stay fresh and /healthz (stale after
+ * TM_SCHEDULE_STALE_AFTER_S) sees a live loop through a quiet hour.
+ *
  * Signals: SIGHUP re-reads the config and the source list (a config with
  * problems is logged and the old one kept); SIGTERM and SIGINT stop:
  * no new transfers, in-flight ones cancelled, every handle closed, the
@@ -24,9 +30,6 @@
 
 /* The lock file inside state_dir: one daemon per store. */
 #define TM_DAEMON_LOCK_FILENAME "tinmoi.lock"
-/* Publishes are coalesced: at most one per this many milliseconds, so
- * sources finishing close together cause one publish (issue 4 item 2). */
-#define TM_DAEMON_PUBLISH_COALESCE_MS 1000
 
 struct tm_daemon_opts {
     const char *config_path; /* tinmoi.conf */

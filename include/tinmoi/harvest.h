@@ -18,6 +18,10 @@
 #include "tinmoi/source.h"
 #include "tinmoi/store.h"
 
+/* The failure a 410 Gone is recorded with (once: the store's consecutive
+ * failures go up by one), in the status a reader of the snapshot sees. */
+#define TM_HARVEST_GONE_REASON "410 Gone: polling stopped"
+
 /* What one harvest did, for logs, metrics and the scheduler. Pointers are
  * valid only during the on_done call. */
 struct tm_harvest_outcome {

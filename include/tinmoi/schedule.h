@@ -111,6 +111,39 @@ int64_t tm_schedule_next_failure(const struct tm_schedule_policy *p, int64_t int
 int64_t tm_schedule_initial(const struct tm_schedule_policy *p, int64_t stored_next_due_utc,
                             int64_t now_utc, const struct tm_schedule_random *rnd);
 
+/* Publishing cadence of the daemon (issue 4 item 2, issue 5's /healthz).
+ *
+ * Item changes are published fast, coalesced: sources finishing close
+ * together cause one publish, at most one a second. */
+#define TM_SCHEDULE_PUBLISH_COALESCE_MS 1000
+/* Everything else (source status only: last success, last error,
+ * consecutive failures; or nothing at all) is published once per this
+ * period. Why a minute: it is the shortest polling interval, so the
+ * status a reader sees is never more than one poll behind, while a daemon
+ * polling 10,000 sources whose feeds did not change publishes once a
+ * minute instead of after every 304. An idle publish rewrites no file
+ * (files whose bytes would not change are left alone); it proves the loop
+ * alive to /healthz. */
+#define TM_SCHEDULE_STATUS_PUBLISH_S 60
+/* /healthz turns 503 once the last publish is older than this: three
+ * status periods, so one slow or failed publish (a busy disk, a merge of a
+ * cold 10,000-source store) is not an outage, while a stuck loop is seen
+ * within three minutes. A quiet hour still publishes every period. */
+#define TM_SCHEDULE_STALE_AFTER_S (3 * TM_SCHEDULE_STATUS_PUBLISH_S)
+
+/* Milliseconds from `now_ms` until the daemon's next publish, given the
+ * wall clock of the last one (`last_publish_ms`, 0 when never):
+ * `items_changed` (an item change is waiting) publishes
+ * TM_SCHEDULE_PUBLISH_COALESCE_MS after the last publish; otherwise the
+ * next one is `status_period_s` after it (<= 0 or above
+ * TM_SCHEDULE_STATUS_PUBLISH_S: that constant; the daemon passes its
+ * polling floor when that is lower, so a run with forced short intervals
+ * shows status as fresh as its polls). Never negative: a publish already
+ * due is due now (0); never more than one period or delay away, whatever
+ * the clock did. */
+int64_t tm_schedule_publish_wait_ms(int64_t last_publish_ms, int64_t now_ms, bool items_changed,
+                                    int64_t status_period_s);
+
 /* Extracts the host of `url` (lower-case, as libcurl's URL API parses it)
  * into host[0..size). Returns 0, TM_EINVAL for a URL without a host
  * (file://, malformed), TM_ELIMIT when it does not fit. */

@@ -32,7 +32,7 @@
 
 /* The schema version this program writes (PRAGMA user_version). A database
  * with a higher version was written by a newer tinmoi and is refused. */
-#define TM_STORE_SCHEMA_VERSION 2
+#define TM_STORE_SCHEMA_VERSION 3
 
 /* Opaque handle: the connection and its cached prepared statements. */
 struct tm_store;
@@ -202,6 +202,19 @@ int tm_store_get_url_override(struct tm_store *store, const char *source_id, con
  * stored. */
 int tm_store_set_url_override(struct tm_store *store, const char *source_id, const char *config_url,
                               const char *url, struct tm_error *err);
+
+/* Records that `source_id` answered 410 Gone while the source list named
+ * it `config_url` (NULL: forget it). The schedule's `gone` flag is set
+ * apart (tm_store_set_schedule). TM_ENOENT when the source is not stored. */
+int tm_store_set_gone_url(struct tm_store *store, const char *source_id, const char *config_url,
+                          struct tm_error *err);
+
+/* *gone is true when the stored schedule of `source_id` is gone AND the
+ * 410 was recorded while the source list named `config_url`: a source
+ * list that changes the URL polls again, one that keeps it stays stopped
+ * (also across restarts). False for a source the store has never seen. */
+int tm_store_gone_for(struct tm_store *store, const char *source_id, const char *config_url,
+                      bool *gone, struct tm_error *err);
 
 /* Longest last_error kept: one line of a status page or snapshot. */
 #define TM_STORE_MAX_ERROR_BYTES 512
