@@ -574,6 +574,25 @@ static bool reopens_entry(const struct tm_parser *p, enum vocab v, const char *l
     return v == V_RSS && eq(l, "item") && p->entry >= 0;
 }
 
+static void dispatch(struct tm_parser *p, const struct tm_frame *parent, struct tm_frame *fr,
+                     enum vocab v, const char *l, const char *uri, const struct attrs *ap);
+
+/* Elements that open structure (an entry, the channel) never occur inside a
+ * text field, not even in its unescaped markup: met while a field is being
+ * captured, they mean the field's end tag is missing. */
+static bool opens_structure(const struct tm_parser *p, enum vocab v, const char *l)
+{
+    if (p->cap_depth < 2)
+        return false;
+    enum tm_pctx ctx = (enum tm_pctx)p->frames[p->cap_depth - 1].ctx;
+    if (v == V_RSS)
+        return (eq(l, "item") && (ctx == TM_C_CHANNEL || ctx == TM_C_RSS || ctx == TM_C_RDF)) ||
+               (eq(l, "channel") && (ctx == TM_C_RSS || ctx == TM_C_RDF));
+    if (v == V_ATOM)
+        return eq(l, "entry") && ctx == TM_C_FEED;
+    return false;
+}
+
 static void on_xml_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
                                  const xmlChar *URI, int nb_namespaces, const xmlChar **namespaces,
                                  int nb_attributes, int nb_defaulted, const xmlChar **attributes)
@@ -633,9 +652,28 @@ static void on_xml_start_element(void *ctx, const xmlChar *localname, const xmlC
         return;
     }
     if (p->target != TM_T_NONE) {
-        capture_child(p, fr, l, uri, &a);
-        return;
+        if (!opens_structure(p, v, l)) {
+            capture_child(p, fr, l, uri, &a);
+            return;
+        }
+        /* An unclosed text field: libxml2 nests what follows inside it. The
+         * field ends here and the element belongs to the field's parent. */
+        parent = &p->frames[p->cap_depth - 1];
+        tm_parse_error(p, "line %d: <%s> inside an unclosed <%s>; the %s ends there",
+                       xmlSAX2GetLineNumber(p->ctxt), l, p->cap_elem,
+                       tm_parse_target_name(p->target));
+        tm_parse_field_end(p);
     }
+    dispatch(p, parent, fr, v, l, uri, &a);
+    if (p->target != TM_T_NONE && p->cap_depth == p->depth)
+        snprintf(p->cap_elem, sizeof p->cap_elem, "%s", l);
+}
+
+/* Handles an element by what its parent's children mean. */
+static void dispatch(struct tm_parser *p, const struct tm_frame *parent, struct tm_frame *fr,
+                     enum vocab v, const char *l, const char *uri, const struct attrs *ap)
+{
+    const struct attrs a = *ap;
     switch ((enum tm_pctx)parent->ctx) {
     case TM_C_RSS:
     case TM_C_RDF:
@@ -776,7 +814,9 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
         snprintf(msg, sizeof msg, "document ends before its root element is closed");
     if ((e->code == XML_ERR_UNDECLARED_ENTITY || e->code == XML_WAR_UNDECLARED_ENTITY) &&
         e->str1 != NULL)
-        snprintf(msg, sizeof msg, "undefined entity &%.60s; dropped", e->str1);
+        snprintf(msg, sizeof msg, "undefined %sentity %c%.60s; dropped",
+                 strncmp(msg, "PEReference", 11) == 0 ? "parameter " : "",
+                 strncmp(msg, "PEReference", 11) == 0 ? '%' : '&', e->str1);
     if (p->xml_errors++ >= TM_PARSE_MAX_XML_ERRORS) {
         if (p->xml_errors == TM_PARSE_MAX_XML_ERRORS + 1)
             tm_parse_error(p, "more XML errors not listed");

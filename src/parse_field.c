@@ -329,8 +329,8 @@ void tm_parse_field_end(struct tm_parser *p)
             v = tm_text_plain(raw, len, &oom);
         if (v != NULL && targets[t].type == V_TITLE &&
             (tm_text_truncate(v, TM_PARSE_MAX_TITLE_BYTES) || p->cap_truncated))
-            tm_parse_error(p, "%s: title truncated to %d bytes", where(p, t, what, sizeof what),
-                           TM_PARSE_MAX_TITLE_BYTES);
+            tm_parse_error(p, "%s: title truncated to at most %d bytes",
+                           where(p, t, what, sizeof what), TM_PARSE_MAX_TITLE_BYTES);
         break;
     case V_HTML:
         v = finish_html(p, raw, len, tm_parse_base(p, fr), t);

@@ -279,7 +279,7 @@ static void test_title_truncated_on_character(void **state)
     assert_true(strlen(t) > TM_PARSE_MAX_TITLE_BYTES - 3);
     assert_int_equal(strlen(t) % 3, 0);
     assert_true(tm_utf8_valid(t, strlen(t)));
-    assert_true(has_error(f, "entry 1: title truncated to 2048 bytes"));
+    assert_true(has_error(f, "entry 1: title truncated to at most 2048 bytes"));
     tm_feed_free(f);
     tm_buf_free(&b);
 }
