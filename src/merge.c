@@ -394,6 +394,8 @@ struct posting {
     int64_t t;
     int64_t rowid;
     uint32_t idx;
+    uint16_t pos; /* rank of tok among the title's word pairs, rarest 0 */
+    bool indexed; /* pos < index_len(n): see edges_similar */
 };
 
 static int on_qsort_posting(const void *a, const void *b)
@@ -417,6 +419,27 @@ static size_t prefix_len(size_t n, double s)
     if (need < 1)
         need = 1;
     return need > n ? 1 : n - need + 1;
+}
+
+/* Common word pairs two sets of na and nb need for Jaccard >= s:
+ * o / (na + nb - o) >= s  <=>  o >= s / (1 + s) * (na + nb). Rounded down
+ * by a margin far wider than SIM_EPSILON, so it never prunes a pair the
+ * final test would keep. */
+static size_t overlap_needed(size_t na, size_t nb, double s)
+{
+    double need = ceil(s / (1.0 + s) * (double)(na + nb) - 1e-6);
+    return need < 1.0 ? 1 : (size_t)need;
+}
+
+/* Positions a title of n word pairs must have a common pair at to match a
+ * title of at least its own length (the "index prefix" of AllPairs/PPJoin,
+ * Bayardo et al. 2007, Xiao et al. 2008): with the first common pair at
+ * position i, at most n - i pairs are common, and a partner at least as
+ * long needs overlap_needed(n, n) of them. */
+static size_t index_len(size_t n, double s)
+{
+    size_t need = overlap_needed(n, n, s);
+    return need >= n ? 1 : n - need + 1;
 }
 
 /* The postings: for each title, its prefix_len rarest word pairs. */
@@ -464,10 +487,11 @@ static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct po
         } else {
             qsort(rare, n, sizeof *rare, on_qsort_rare);
         }
-        size_t p = prefix_len(n, c->sim);
+        size_t p = prefix_len(n, c->sim), q = index_len(n, c->sim);
         const struct tm_item *it = &c->items[i];
         for (size_t j = 0; j < p; j++)
-            post[n_post++] = (struct posting){rare[j].tok, it->published_utc, it->rowid, i};
+            post[n_post++] =
+                (struct posting){rare[j].tok, it->published_utc, it->rowid, i, (uint16_t)j, j < q};
     }
     qsort(post, n_post, sizeof *post, on_qsort_posting);
     *out = post;
@@ -483,15 +507,24 @@ done:
     return rc;
 }
 
-/* Similar titles within the window: only pairs sharing a prefix token. */
-/* Adds the similar-title edge a–b when the titles are similar enough. */
-static int similar_edge(struct ctx *c, uint32_t a, uint32_t b)
+/* Adds the similar-title edge between the items of postings x and y (same
+ * word pair) when their titles are similar enough. Positional filter
+ * (PPJoin): if this pair is their first common one in the global order,
+ * the pairs before it in either title are not common, so at most
+ * 1 + min(rest of x, rest of y) are; when that is too few, either this is
+ * not their first common pair (the pair is examined at that one) or they
+ * are not similar. */
+static int similar_edge(struct ctx *c, const struct posting *x, const struct posting *y)
 {
+    uint32_t a = x->idx, b = y->idx;
     if (c->src[a] == c->src[b] || c->title_id[a] == c->title_id[b])
         return 0;
     size_t na = c->n_tok[a], nb = c->n_tok[b];
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
     if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
+        return 0;
+    size_t rest_a = na - x->pos, rest_b = nb - y->pos;
+    if ((rest_a < rest_b ? rest_a : rest_b) < overlap_needed(na, nb, c->sim))
         return 0;
     double sim = tm_identity_jaccard(c->tok[a], na, c->tok[b], nb);
     if (sim + SIM_EPSILON < c->sim)
@@ -499,12 +532,50 @@ static int similar_edge(struct ctx *c, uint32_t a, uint32_t b)
     return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
 }
 
+/* The published-date span [*lo, *hi] of the items no merge has decided
+ * yet; false when there are none. */
+static bool undecided_span(const struct ctx *c, int64_t *lo, int64_t *hi)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (decided(c, i))
+            continue;
+        int64_t t = c->items[i].published_utc;
+        if (!any || t < *lo)
+            *lo = t;
+        if (!any || t > *hi)
+            *hi = t;
+        any = true;
+    }
+    return any;
+}
+
+/* Similar titles within the window: only pairs sharing a prefix token.
+ *
+ * Three filters keep the pairs examined near the pairs that match:
+ *   - only items within the window of an undecided item take part (a pair
+ *     of two decided items is never examined, see decided());
+ *   - prefix filtering: each title posts only its prefix_len rarest word
+ *     pairs (rarity counted over the items taking part);
+ *   - of two matching titles, the shorter one has their first common pair
+ *     within its index_len rarest (overlap_needed grows with the partner's
+ *     length), so a pair whose postings are both past their title's
+ *     index_len is skipped without a look, and a posting list pays for
+ *     its indexed entries times its length, not its length squared. */
 static int edges_similar(struct ctx *c)
 {
+    int64_t lo = 0, hi = 0;
+    if (!undecided_span(c, &lo, &hi))
+        return 0; /* every pair is of two decided items */
+    lo = lo > INT64_MIN + c->window_s ? lo - c->window_s : INT64_MIN;
+    hi = hi < INT64_MAX - c->window_s ? hi + c->window_s : INT64_MAX;
     size_t total = 0, max_tok = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         c->tok[i] = NULL;
         c->n_tok[i] = 0;
+        int64_t t = c->items[i].published_utc;
+        if (t < lo || t > hi)
+            continue;
         /* Single-word titles: against any longer title the word-set Jaccard
          * is at most 1/2, below every allowed threshold; against another
          * single word it is 1 only when equal, which edges_title covers. */
@@ -525,18 +596,18 @@ static int edges_similar(struct ctx *c)
     for (size_t s = 0, e; s < n_post && rc == 0; s = e) {
         for (e = s + 1; e < n_post && post[e].tok == post[s].tok; e++)
             ;
+        /* Each pair once, from its indexed end (from the earlier one when
+         * both are indexed), and only with at least one undecided item. */
         for (size_t i = s; i < e && rc == 0; i++) {
-            uint32_t a = post[i].idx;
-            /* As in edges_title: only pairs with a new item are examined,
-             * so a publish after a few new items costs what they cost, not
-             * the square of the archive. */
-            if (decided(c, a))
+            if (!post[i].indexed)
                 continue;
+            bool new_i = !decided(c, post[i].idx);
             for (size_t j = i + 1; j < e && rc == 0 && post[j].t - post[i].t <= c->window_s; j++)
-                rc = similar_edge(c, a, post[j].idx);
+                if (new_i || !decided(c, post[j].idx))
+                    rc = similar_edge(c, &post[i], &post[j]);
             for (size_t j = i; rc == 0 && j-- > s && post[i].t - post[j].t <= c->window_s;)
-                if (decided(c, post[j].idx))
-                    rc = similar_edge(c, post[j].idx, a);
+                if (!post[j].indexed && (new_i || !decided(c, post[j].idx)))
+                    rc = similar_edge(c, &post[j], &post[i]);
         }
     }
     free(post);

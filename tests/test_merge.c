@@ -470,10 +470,20 @@ static void test_matches_all_pairs(void **state)
             /* Mutate an earlier title: append, drop the last word, or
              * repeat; chains of mutations make transitive stories. */
             const char *base = items[i - 1 - rng() % 10].title;
-            switch (rng() % 3) {
+            switch (rng() % 5) {
             case 0:
                 snprintf(title, sizeof title, "%s thêm", base);
                 break;
+            case 3: /* a word in front: every word pair's position moves */
+                snprintf(title, sizeof title, "Mới %s", base);
+                break;
+            case 4: { /* one word replaced in the middle: two pairs differ */
+                snprintf(title, sizeof title, "%s", base);
+                char *mid = strchr(title + strlen(title) / 2, ' ');
+                if (mid != NULL && mid[1] != '\0')
+                    mid[1] = 'X';
+                break;
+            }
             case 1: {
                 snprintf(title, sizeof title, "%s", base);
                 char *sp = strrchr(title, ' ');
@@ -485,7 +495,7 @@ static void test_matches_all_pairs(void **state)
                 snprintf(title, sizeof title, "%s", base);
             }
         } else {
-            random_title(title, sizeof title, 3 + (int)(rng() % 12), "Tin");
+            random_title(title, sizeof title, 3 + (int)(rng() % 30), "Tin");
         }
         snprintf(src, sizeof src, "s%zu", i);
         set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
