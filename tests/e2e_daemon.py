@@ -11,7 +11,10 @@ on that host and only that host; backoff of a failing source; a 301 moving
 a source for good; 410 stopping its polling and showing as an error; a
 second instance refused; SIGHUP adding and removing sources (RELOADING with
 MONOTONIC_USEC, then READY); SIGTERM during slow transfers: STOPPING, exit 0
-within 5 s.
+within 5 s. Then restarts: the 410 stays (the store keeps the URL it was
+for) while the source list keeps that URL, and a quiet daemon still
+publishes once per status period (/healthz's last_publish advances) without
+rewriting a file; a restart with a new URL for the gone source polls it.
 """
 import json
 import os
@@ -232,9 +235,20 @@ def main():
                TINMOI_MIN_INTERVAL_S="1")
     log_path = os.path.join(tmp, "daemon.log")
     log = open(log_path, "w")
-    # exec keeps the shell's pid, so WATCHDOG_PID names the daemon itself.
-    proc = subprocess.Popen(["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" run -c "$1"',
-                             TINMOI, conf], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def launch():
+        # exec keeps the shell's pid, so WATCHDOG_PID names the daemon itself.
+        return subprocess.Popen(["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" run -c "$1"',
+                                 TINMOI, conf], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def healthz(port):
+        code, body = http_get("http://127.0.0.1:%d/healthz" % port)
+        try:
+            return code, json.loads(body)
+        except ValueError:
+            return code, {}
+
+    proc = launch()
     t0 = time.time()
     try:
         ready = notify.wait_for(lambda m: "READY=1" in m.split("\n"), 10)
@@ -273,6 +287,8 @@ def main():
         g = snapshot_sources(out).get("gone", {})
         check(g.get("status") == "error" and "410 Gone" in (g.get("last_error") or ""),
               "410 reported in the snapshot: %r" % g.get("last_error"))
+        check(g.get("consecutive_failures") == 1,
+              "410 recorded once (consecutive_failures %r)" % g.get("consecutive_failures"))
 
         # Backoff: a failing source polled every 1 s is retried less and less often.
         # Without backoff, 1 s apart; with it: 1, 1-2, 2-4 s, so the fourth
@@ -357,6 +373,57 @@ def main():
         check(rc == 0, "SIGTERM: exit 0 (rc %r, %.2fs)" % (rc, took))
         check(notify.wait_for(lambda m: "STOPPING=1" in m, 1, since=term) is not None,
               "STOPPING=1")
+
+        # Restart, same URL for "gone": still not polled. Sources are due in
+        # an hour after their first fetch here, so the daemon goes quiet.
+        with open(conf, "w") as f:
+            f.write(conf_text.replace("interval = 2s", "interval = 1h") % port1)
+        with open(opml_path, "w") as f:
+            f.write(opml([("b", u1 + "/feed/b", "district", None),
+                          ("gone", u1 + "/gone", "province", None)]))
+        restart = time.time()
+        proc = launch()
+        check(notify.wait_for(lambda m: "READY=1" in m.split("\n"), 10, since=restart)
+              is not None, "restart: READY=1")
+        check(wait_until(lambda: hits_of("/feed/b", since=restart), 8), "restart: b polled")
+        time.sleep(2)  # b's status reaches the snapshot within one status period (1 s)
+        check(not hits_of("/gone", since=restart) and
+              "410 Gone" in (snapshot_sources(out).get("gone", {}).get("last_error") or ""),
+              "restart, same URL: the 410 stays, not polled (%d)"
+              % len(hits_of("/gone", since=restart)))
+        # Quiet: no poll due, yet the loop publishes every status period
+        # (the polling floor, 1 s here): /healthz's last_publish advances and
+        # no file is rewritten.
+        files = sorted(os.listdir(out))
+        mtimes = {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in files}
+        code1, h1 = healthz(port1)
+        quiet = time.time()
+        time.sleep(3.2)
+        code2, h2 = healthz(port1)
+        check(code1 == 200 and code2 == 200 and h2.get("status") == "ok",
+              "healthz 200 while quiet: %r %r" % (code2, h2))
+        check(h1.get("last_publish") is not None and h2.get("last_publish", "") >
+              h1.get("last_publish"), "quiet: last_publish advances (%r -> %r)"
+              % (h1.get("last_publish"), h2.get("last_publish")))
+        check(not [t for (t, _, _) in hits if t >= quiet], "quiet: no request went out")
+        rewritten = [n for n in files
+                     if os.stat(os.path.join(out, n)).st_mtime_ns != mtimes[n]]
+        check(not rewritten, "quiet: an idle publish rewrites no file (%r)" % rewritten)
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=5) == 0, "restart: SIGTERM, exit 0")
+
+        # Restart with a new URL for "gone": polled again, and ok.
+        with open(opml_path, "w") as f:
+            f.write(opml([("b", u1 + "/feed/b", "district", None),
+                          ("gone", u1 + "/feed/gone2", "province", None)]))
+        restart = time.time()
+        proc = launch()
+        check(wait_until(lambda: hits_of("/feed/gone2", since=restart), 8),
+              "restart, new URL: the gone source is polled again")
+        check(wait_until(lambda: snapshot_sources(out).get("gone", {}).get("status") == "ok", 4),
+              "restart, new URL: its status is ok: %r" % snapshot_sources(out).get("gone"))
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=5) == 0, "restart, new URL: SIGTERM, exit 0")
     finally:
         if proc.poll() is None:
             proc.kill()
