@@ -15,10 +15,7 @@ enum tm_log_level {
     TM_LOG_DEBUG = 7,
 };
 
-/* Messages above this level are dropped (default TM_LOG_INFO). */
-void tm_log_set_level(enum tm_log_level max_level);
-
-/* Writes "<N>message\n" to stderr in one write(2), so lines from one
+/* Writes "<N>message\n" (TM_LOG_DEBUG lines are dropped) to stderr in one write(2), so lines from one
  * process never interleave. Newlines inside the message become spaces. */
 void tm_log(enum tm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
