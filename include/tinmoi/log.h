@@ -15,8 +15,8 @@ enum tm_log_level {
     TM_LOG_DEBUG = 7,
 };
 
-/* Writes "<N>message\n" (TM_LOG_DEBUG lines are dropped) to stderr in one write(2), so lines from one
- * process never interleave. Newlines inside the message become spaces. */
+/* Writes "<N>message\n" (TM_LOG_DEBUG lines are dropped) to stderr in one write(2), so lines from
+ * one process never interleave. Newlines inside the message become spaces. */
 void tm_log(enum tm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
