@@ -1,6 +1,7 @@
 /* Tests of the scheduler's rules (issue 4 item 1): intervals and feed hints
  * within bounds, backoff with jitter and its cap, Retry-After per host,
- * initial due times at start. Pure: a fixed random sequence, no clock. */
+ * initial due times at start, the publish cadence against /healthz's bound.
+ * Pure: a fixed random sequence, no clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,6 +253,68 @@ static void test_hosts_table(void **state)
     tm_schedule_hosts_free(NULL);
 }
 
+/* The publish cadence: item changes within a second, coalesced; status
+ * and idleness once per status period; never a negative or runaway wait. */
+static void test_publish_wait(void **state)
+{
+    (void)state;
+    const int64_t last = 1700000000000LL;
+    /* An item change: one second after the last publish, at once if later. */
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, true, 0), 800);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 1500, true, 0), 0);
+    /* Status only, or nothing: the status period after the last publish. */
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 0),
+                     TM_SCHEDULE_STATUS_PUBLISH_S * 1000 - 200);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 61000, false, 0), 0);
+    /* A lower polling floor shortens the period; a higher one does not
+     * lengthen it. */
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 10), 9800);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 3600),
+                     TM_SCHEDULE_STATUS_PUBLISH_S * 1000 - 200);
+    /* Never published: now. A clock that jumped back: no more than one
+     * period (or one coalescing delay) away. */
+    assert_int_equal(tm_schedule_publish_wait_ms(0, last, false, 0), 0);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, false, 0),
+                     TM_SCHEDULE_STATUS_PUBLISH_S * 1000);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, true, 0),
+                     TM_SCHEDULE_PUBLISH_COALESCE_MS);
+}
+
+/* /healthz's bound against the daemon's rule, simulated: a quiet hour
+ * (nothing due, only the status period) and a busy hour (an item change
+ * every 300 ms) with publishes that take up to 30 s (a cold merge) never
+ * leave a gap near TM_SCHEDULE_STALE_AFTER_S, so a live loop is never
+ * reported stale; busy, publishes stay at most one a second. */
+static void test_publish_cadence_vs_stale(void **state)
+{
+    (void)state;
+    for (int busy = 0; busy <= 1; busy++) {
+        for (int64_t cost_ms = 0; cost_ms <= 30000; cost_ms += 15000) {
+            int64_t now = 1700000000000LL, last = now, max_gap = 0, min_gap = INT64_MAX;
+            int publishes = 0;
+            while (now < 1700000000000LL + 3600000) {
+                int64_t wait = tm_schedule_publish_wait_ms(last, now, busy != 0, 0);
+                now += busy && wait > 300 ? 300 : wait; /* the next event */
+                if (tm_schedule_publish_wait_ms(last, now, busy != 0, 0) > 0)
+                    continue;
+                now += cost_ms; /* the publish itself; it completes at `now` */
+                int64_t gap = now - last;
+                max_gap = gap > max_gap ? gap : max_gap;
+                min_gap = gap < min_gap ? gap : min_gap;
+                last = now;
+                publishes++;
+            }
+            assert_true(max_gap <= (int64_t)TM_SCHEDULE_STALE_AFTER_S * 1000 / 2);
+            assert_true(min_gap >= (busy ? TM_SCHEDULE_PUBLISH_COALESCE_MS
+                                         : TM_SCHEDULE_STATUS_PUBLISH_S * 1000));
+            if (!busy)
+                assert_true(publishes >= 3600 / TM_SCHEDULE_STATUS_PUBLISH_S / 2);
+        }
+    }
+    /* A loop that stopped publishing is stale after three periods. */
+    assert_int_equal(TM_SCHEDULE_STALE_AFTER_S, 3 * TM_SCHEDULE_STATUS_PUBLISH_S);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +327,8 @@ int main(void)
         cmocka_unit_test(test_initial),
         cmocka_unit_test(test_url_host),
         cmocka_unit_test(test_hosts_table),
+        cmocka_unit_test(test_publish_wait),
+        cmocka_unit_test(test_publish_cadence_vs_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
