@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -781,6 +782,95 @@ static void test_swap_under_load(void **state)
     free(swap_bodies[1]);
 }
 
+/* Bodies of 16 KB and more leave through sendfile after h2o's headers:
+ * pipelined requests on one keep-alive connection (GET, HEAD, a small GET,
+ * then GET with Connection: close) must come back whole and in order. */
+enum { BIG_BYTES = 100 * 1024 + 7 };
+
+static void job_publish_big(struct harness *h, void *arg)
+{
+    char *big = arg;
+    struct tm_published_file files[2] = {
+        {.name = (char[]){"big.json"},
+         .data = big,
+         .len = BIG_BYTES,
+         .content_type = TM_PUBLISH_TYPE_JSON},
+        {.name = (char[]){"news.json"},
+         .data = (char[]){"{\"items\":[]}"},
+         .len = 12,
+         .content_type = TM_PUBLISH_TYPE_JSON},
+    };
+    assert_int_equal(tm_server_set_files(h->server, files, 2, 1653969300, NULL), 0);
+}
+
+/* Parses one response at *p: returns its body (NULL for HEAD) and length;
+ * advances *p past it. */
+static const char *next_response(const char **p, const char *end, bool head, size_t *body_len)
+{
+    const char *hend = strstr(*p, "\r\n\r\n");
+    assert_non_null(hend);
+    assert_true(strncmp(*p, "HTTP/1.1 200 ", 13) == 0);
+    const char *cl = strstr(*p, "Content-Length: ");
+    assert_true(cl != NULL && cl < hend);
+    *body_len = (size_t)strtoul(cl + 16, NULL, 10);
+    const char *body = hend + 4;
+    if (head) {
+        *p = body;
+        return NULL;
+    }
+    assert_true((size_t)(end - body) >= *body_len);
+    *p = body + *body_len;
+    return body;
+}
+
+static void test_sendfile_pipelined(void **state)
+{
+    char *big = malloc(BIG_BYTES);
+    assert_non_null(big);
+    for (size_t i = 0; i < BIG_BYTES; i++) {
+        big[i] = (char)('A' + (i * 13) % 26);
+    }
+    run_on_loop(job_publish_big, big);
+
+    struct resp r;
+    request(NULL, "/big.json", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, BIG_BYTES);
+    assert_memory_equal(r.body.data, big, BIG_BYTES);
+    assert_header(&r, "Access-Control-Allow-Origin", "*");
+    resp_free(&r);
+
+    static const char reqs[] = "GET /big.json HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "HEAD /big.json HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /news.json HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /big.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int fd = connect_raw();
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, reqs, sizeof(reqs) - 1), (ssize_t)(sizeof(reqs) - 1));
+    size_t cap = 3 * BIG_BYTES;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    long got = read_until_close(fd, buf, cap, 10000);
+    close(fd);
+    assert_true(got > 2 * BIG_BYTES);
+    const char *p = buf, *end = buf + got;
+    size_t len;
+    const char *body = next_response(&p, end, false, &len);
+    assert_int_equal(len, BIG_BYTES);
+    assert_memory_equal(body, big, BIG_BYTES);
+    assert_null(next_response(&p, end, true, &len));
+    assert_int_equal(len, BIG_BYTES);
+    body = next_response(&p, end, false, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(body, "{\"items\":[]}", 12);
+    body = next_response(&p, end, false, &len);
+    assert_int_equal(len, BIG_BYTES);
+    assert_memory_equal(body, big, BIG_BYTES);
+    assert_true(p == end);
+    free(buf);
+    free(big);
+}
+
 static void test_healthz(void **state)
 {
     struct resp r;
@@ -963,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_client_timed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendfile_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),
