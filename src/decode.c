@@ -31,6 +31,10 @@
 /* Decoded output handed to libxml2 per xmlParseChunk call: large enough that
  * the call's overhead vanishes, small enough to keep the heap flat. */
 #define TM_DECODE_FLUSH_BYTES 65536
+/* Runs of input passed on unchanged at least this long go to the sink
+ * where they lie; shorter ones are gathered in the output buffer, so that a
+ * document full of small repairs does not become many tiny sink calls. */
+#define TM_DECODE_DIRECT_BYTES 1024
 /* Look-ahead after '&': '#x10FFFF;' or the longest HTML5 entity name
  * ("CounterClockwiseContourIntegral", 31) plus ';'. */
 #define TM_DECODE_REF_MAX 34
@@ -78,7 +82,11 @@ struct tm_decoder {
     char carry[TM_DECODE_CARRY_MAX];
     size_t n_carry;
     struct tm_buf tmp; /* carry + next piece */
-    struct tm_buf out;
+    struct tm_buf out; /* repaired bytes, passed on before `span` */
+    /* Input passed on unchanged, not yet handed to the sink: a slice of the
+     * bytes being scanned, valid until scan() returns. */
+    const char *span;
+    size_t span_len;
 
     tm_decoder_sink sink;
     void *sink_ctx;
@@ -108,9 +116,11 @@ static void init_tables(void)
         attn_text[c] = attn_tag[c] = attn_quote[c] = bad;
         attn_cdata[c] = attn_comment[c] = attn_pi[c] = bad;
     }
-    /* 0xEF starts U+FFFE and U+FFFF, which XML forbids. */
-    attn_text[0xEF] = attn_tag[0xEF] = attn_quote[0xEF] = 1;
-    attn_cdata[0xEF] = attn_comment[0xEF] = attn_pi[0xEF] = 1;
+    /* Bytes above 0x7F start a sequence that is validated where it is met
+     * (valid ones stay in the run; see run_end). */
+    for (int c = 0x80; c < 0x100; c++)
+        attn_text[c] = attn_tag[c] = attn_quote[c] = attn_cdata[c] = attn_comment[c] = attn_pi[c] =
+            1;
     attn_text['<'] = attn_text['&'] = 1;
     attn_tag['>'] = attn_tag['"'] = attn_tag['\''] = 1;
     attn_quote['"'] = attn_quote['\''] = attn_quote['&'] = attn_quote['<'] = 1;
@@ -190,9 +200,51 @@ static int flush_out(struct tm_decoder *d)
     return d->rc;
 }
 
+static int emit_copy(struct tm_decoder *d, const void *p, size_t n);
+
+/* Hands the pending input span on: straight to the sink when long (after
+ * the buffered bytes that precede it), else into the output buffer. */
+static int settle_span(struct tm_decoder *d)
+{
+    if (d->span_len == 0)
+        return d->rc;
+    const char *s = d->span;
+    size_t n = d->span_len;
+    d->span_len = 0;
+    if (n < TM_DECODE_DIRECT_BYTES)
+        return emit_copy(d, s, n);
+    if (flush_out(d) < 0)
+        return d->rc;
+    int rc = d->sink(d->sink_ctx, s, n);
+    if (rc < 0)
+        d->rc = rc;
+    return d->rc;
+}
+
+/* Passes on `n` bytes of the input being scanned, unchanged: no copy while
+ * the runs are contiguous in the input. */
 static int emit(struct tm_decoder *d, const void *p, size_t n)
 {
     if (n == 0)
+        return d->rc;
+    if (d->span_len > 0 && (const char *)p == d->span + d->span_len) {
+        d->span_len += n;
+        return d->span_len >= TM_DECODE_FLUSH_BYTES ? settle_span(d) : d->rc;
+    }
+    if (d->span_len > 0 && settle_span(d) < 0)
+        return d->rc;
+    d->span = p;
+    d->span_len = n;
+    return d->rc;
+}
+
+/* Passes on `n` bytes that are not the input's (replacements, converted
+ * text, look-ahead copies): copied into the output buffer. */
+static int emit_copy(struct tm_decoder *d, const void *p, size_t n)
+{
+    if (n == 0)
+        return d->rc;
+    if (d->span_len > 0 && settle_span(d) < 0)
         return d->rc;
     struct tm_buf *b = &d->out;
     if (b->cap - b->len > n) {
@@ -211,10 +263,121 @@ static int emit(struct tm_decoder *d, const void *p, size_t n)
 
 static int emits(struct tm_decoder *d, const char *s)
 {
-    return emit(d, s, strlen(s));
+    return emit_copy(d, s, strlen(s));
 }
 
 /* ---- stage B: markup repair --------------------------------------------- */
+
+static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
+{
+    unsigned char c = p[0];
+    *incomplete = false;
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    for (int k = 1; k < len; k++) {
+        if ((size_t)k >= n) {
+            *incomplete = true;
+            return 0;
+        }
+        unsigned char b = p[k];
+        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
+            return 0;
+    }
+    return len;
+}
+
+/* The end of the run from p[j] of bytes that pass unchanged in a state whose
+ * attention table is `attn`: stops at an ASCII byte the state looks at, at
+ * the end, or at a byte that does not start a valid UTF-8 sequence of an XML
+ * character (see handle_high). Validation of a "utf-8" document happens
+ * here, in the same pass as the markup scan. */
+static inline size_t run_end(struct tm_decoder *d, const unsigned char *p, size_t j, size_t n,
+                             const unsigned char *attn)
+{
+    for (;;) {
+        while (j + 4 <= n && !attn[p[j]] && !attn[p[j + 1]] && !attn[p[j + 2]] && !attn[p[j + 3]])
+            j += 4;
+        while (j < n && !attn[p[j]])
+            j++;
+        if (j >= n)
+            return j;
+        unsigned char c = p[j];
+        if (c < 0x80)
+            return j;
+        /* The two- and three-byte forms with no range exceptions (Latin,
+         * Vietnamese, punctuation) inline; the others the long way. */
+        if (c >= 0xC2 && c <= 0xDF && j + 1 < n && (p[j + 1] & 0xC0) == 0x80) {
+            d->notes.valid_utf8_sequences++;
+            j += 2;
+            continue;
+        }
+        if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE) && j + 2 < n && (p[j + 1] & 0xC0) == 0x80 &&
+            (p[j + 2] & 0xC0) == 0x80) {
+            d->notes.valid_utf8_sequences++;
+            j += 3;
+            continue;
+        }
+        if (c == 0xEF && j + 2 < n && p[j + 1] == 0xBF && p[j + 2] >= 0xBE)
+            return j; /* U+FFFE, U+FFFF: not XML characters */
+        bool incomplete;
+        int len = utf8_seq_len(p + j, n - j, &incomplete);
+        if (len == 0)
+            return j;
+        d->notes.valid_utf8_sequences++;
+        j += (size_t)len;
+    }
+}
+
+/* Handles the byte above 0x7F at p[0] that run_end stopped at: U+FFFE or
+ * U+FFFF (dropped), a sequence cut by the end of the input (0: more input
+ * needed), or bytes that are not UTF-8, decoded by the fallback code page
+ * (the declared encoding was wrong for them). Returns bytes consumed. */
+static size_t handle_high(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+{
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+        d->notes.controls_dropped++;
+        return 3;
+    }
+    bool incomplete;
+    int len = utf8_seq_len(p, n, &incomplete);
+    if (len > 0) {
+        /* Valid after all (run_end stops on a sequence cut by its end). */
+        d->notes.valid_utf8_sequences++;
+        emit(d, p, (size_t)len);
+        return (size_t)len;
+    }
+    if (incomplete && !final)
+        return 0;
+    size_t j = 1;
+    while (j < n && p[j] >= 0x80 && utf8_seq_len(p + j, n - j, &incomplete) == 0 &&
+           !(incomplete && !final))
+        j++;
+    d->notes.invalid_utf8_bytes += j;
+    char *u = tm_text_from_codepage((const char *)p, j, d->fallback_cp);
+    if (u == NULL) {
+        d->rc = TM_ENOMEM;
+        return j;
+    }
+    emit_copy(d, u, strlen(u));
+    free(u);
+    return j;
+}
 
 static bool xml_char_ok(uint32_t cp)
 {
@@ -279,7 +442,8 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
             d->notes.bare_ampersands++;
             return 1;
         }
-        if (cp >= 0x80 && cp <= 0x9F)
+        bool remapped = cp >= 0x80 && cp <= 0x9F;
+        if (remapped)
             cp = cp1252_c1[cp - 0x80];
         if (!xml_char_ok(cp)) {
             d->notes.controls_dropped++;
@@ -289,9 +453,14 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
             d->notes.controls_dropped++;
             return j + 1;
         }
+        if (!remapped && p[2] != 'X') {
+            /* A well-formed reference to an XML character: libxml2 reads it. */
+            emit(d, p, j + 1);
+            return j + 1;
+        }
         char ref[16];
         int len = snprintf(ref, sizeof ref, "&#%u;", (unsigned)cp);
-        emit(d, ref, (size_t)len);
+        emit_copy(d, ref, (size_t)len);
         return j + 1;
     }
     j = 1;
@@ -299,7 +468,7 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         j++;
     if (j == n && j <= TM_DECODE_REF_MAX && !final)
         return 0;
-    if (j > 1 && j < n && p[j] == ';') {
+    if (j > 1 && j < n && p[j] == ';' && tm_utf8_valid((const char *)p + 1, j - 1)) {
         const char *name = (const char *)p + 1;
         size_t name_len = j - 1;
         if (is_predefined(name, name_len)) {
@@ -315,9 +484,9 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
             if (ulen == 1 && strchr("<>&\"'", u[0]) != NULL) {
                 char ref[8];
                 int len = snprintf(ref, sizeof ref, "&#%d;", u[0]);
-                emit(d, ref, (size_t)len);
+                emit_copy(d, ref, (size_t)len);
             } else {
-                emit(d, u, ulen);
+                emit_copy(d, u, ulen);
             }
             return j + 1;
         }
@@ -399,19 +568,6 @@ static size_t handle_lt(struct tm_decoder *d, const unsigned char *p, size_t n, 
     return 1;
 }
 
-/* U+FFFE and U+FFFF (EF BF BE/BF) are not XML characters. Input to stage B is
- * whole UTF-8 sequences, so the two continuation bytes are present. */
-static size_t handle_ef(struct tm_decoder *d, const unsigned char *p, size_t n, bool pass)
-{
-    if (n >= 3 && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
-        d->notes.controls_dropped++;
-        return 3;
-    }
-    if (pass)
-        emit(d, p, 1);
-    return 1;
-}
-
 /* The document's start: white space is dropped, and an XML declaration too
  * (the text is UTF-8 now, whatever it declared). Returns bytes consumed;
  * *more is set when the rest must wait for more input. */
@@ -447,14 +603,13 @@ static size_t scan_start(struct tm_decoder *d, const unsigned char *p, size_t n,
 /* Scans the closing run of a CDATA section, comment or PI: `mark` repeated
  * `min` times then '>'. */
 static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, size_t n,
-                               const unsigned char *attn, unsigned char mark, int min, bool pass)
+                               const unsigned char *attn, unsigned char mark, int min, bool pass,
+                               bool final)
 {
     /* Bytes passed on unchanged are emitted in one run from `start`. */
     size_t i = 0, start = 0;
     while (i < n) {
-        size_t j = i;
-        while (j < n && !attn[p[j]])
-            j++;
+        size_t j = run_end(d, p, i, n, attn);
         if (j > i) {
             d->run = 0;
             i = j;
@@ -479,8 +634,11 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
         } else {
             if (pass)
                 emit(d, p + start, i - start);
-            if (c == 0xEF) {
-                i += handle_ef(d, p + i, n - i, pass);
+            if (c >= 0x80) {
+                size_t k = pass ? handle_high(d, p + i, n - i, final) : 1;
+                if (k == 0)
+                    return i; /* a sequence cut by the end: more input */
+                i += k;
                 d->run = 0;
             } else {
                 d->notes.controls_dropped++;
@@ -494,11 +652,26 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
     return i;
 }
 
-static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t n)
+static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];
+        if (c >= 0x80) {
+            bool incomplete;
+            int len = utf8_seq_len(p + i, n - i, &incomplete);
+            if (len > 0 && !(c == 0xEF && p[i + 1] == 0xBF && p[i + 2] >= 0xBE)) {
+                d->notes.valid_utf8_sequences++;
+                emit(d, p + i, (size_t)len);
+                i += (size_t)len;
+                continue;
+            }
+            size_t k = handle_high(d, p + i, n - i, final);
+            if (k == 0)
+                return i;
+            i += k;
+            continue;
+        }
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
             d->notes.controls_dropped++;
             i++;
@@ -551,8 +724,7 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            while (j < n && !attn_text[p[j]])
-                j++;
+            j = run_end(d, p, j, n, attn_text);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -561,14 +733,13 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
                 k = handle_amp(d, p + i, n - i, final);
             else if (p[i] == '<')
                 k = handle_lt(d, p + i, n - i, final);
-            else if (p[i] == 0xEF)
-                k = handle_ef(d, p + i, n - i, true);
+            else if (p[i] >= 0x80)
+                k = handle_high(d, p + i, n - i, final);
             else
                 k = 1, d->notes.controls_dropped++;
             break;
         case ST_TAG:
-            while (j < n && !attn_tag[p[j]])
-                j++;
+            j = run_end(d, p, j, n, attn_tag);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -582,15 +753,14 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
                 d->quote = (char)p[i];
                 emit(d, p + i, 1);
                 k = 1;
-            } else if (p[i] == 0xEF) {
-                k = handle_ef(d, p + i, n - i, true);
+            } else if (p[i] >= 0x80) {
+                k = handle_high(d, p + i, n - i, final);
             } else {
                 k = 1, d->notes.controls_dropped++;
             }
             break;
         case ST_QUOTE:
-            while (j < n && !attn_quote[p[j]])
-                j++;
+            j = run_end(d, p, j, n, attn_quote);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -608,23 +778,23 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
                 emits(d, "&lt;");
                 d->notes.bare_lt++;
                 k = 1;
-            } else if (p[i] == 0xEF) {
-                k = handle_ef(d, p + i, n - i, true);
+            } else if (p[i] >= 0x80) {
+                k = handle_high(d, p + i, n - i, final);
             } else {
                 k = 1, d->notes.controls_dropped++;
             }
             break;
         case ST_CDATA:
-            k = scan_until_close(d, p + i, n - i, attn_cdata, ']', 2, true);
+            k = scan_until_close(d, p + i, n - i, attn_cdata, ']', 2, true, final);
             break;
         case ST_COMMENT:
-            k = scan_until_close(d, p + i, n - i, attn_comment, '-', 2, true);
+            k = scan_until_close(d, p + i, n - i, attn_comment, '-', 2, true, final);
             break;
         case ST_PI:
-            k = scan_until_close(d, p + i, n - i, attn_pi, '?', 1, !d->drop_pi);
+            k = scan_until_close(d, p + i, n - i, attn_pi, '?', 1, !d->drop_pi, final);
             break;
         case ST_DOCTYPE:
-            k = scan_doctype(d, p + i, n - i);
+            k = scan_doctype(d, p + i, n - i, final);
             break;
         }
         if (i < n && k == 0) {
@@ -638,44 +808,12 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         }
         i += k;
     }
+    /* The input ends here (and d->tmp is reused): pass the span on now. */
+    settle_span(d);
     return d->rc;
 }
 
 /* ---- stage A: encodings ------------------------------------------------- */
-
-static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
-{
-    unsigned char c = p[0];
-    *incomplete = false;
-    int len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    for (int k = 1; k < len; k++) {
-        if ((size_t)k >= n) {
-            *incomplete = true;
-            return 0;
-        }
-        unsigned char b = p[k];
-        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
-            return 0;
-    }
-    return len;
-}
 
 static int pass_codepage(struct tm_decoder *d, const unsigned char *p, size_t n, int cp)
 {
@@ -701,64 +839,10 @@ static int pass_codepage(struct tm_decoder *d, const unsigned char *p, size_t n,
     return d->rc;
 }
 
+/* A "utf-8" document: validated in the markup scan itself (run_end). */
 static int feed_utf8(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
-    size_t i = 0, start = 0;
-    while (i < n) {
-        /* Fast path: eight ASCII bytes at a time. */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        /* The two- and three-byte forms with no range exceptions (Latin,
-         * Vietnamese, punctuation) inline; the others go the long way. */
-        if (c >= 0xC2 && c <= 0xDF && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
-            d->notes.valid_utf8_sequences++;
-            i += 2;
-            continue;
-        }
-        if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) && i + 2 < n &&
-            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
-            d->notes.valid_utf8_sequences++;
-            i += 3;
-            continue;
-        }
-        bool incomplete;
-        int len = utf8_seq_len(p + i, n - i, &incomplete);
-        if (len > 0) {
-            d->notes.valid_utf8_sequences++;
-            i += (size_t)len;
-            continue;
-        }
-        if (incomplete && !final) {
-            if (scan(d, p + start, i - start, false) < 0)
-                return d->rc;
-            memcpy(d->pend, p + i, n - i);
-            d->n_pend = n - i;
-            return 0;
-        }
-        if (scan(d, p + start, i - start, false) < 0)
-            return d->rc;
-        size_t j = i + 1;
-        while (j < n && p[j] >= 0x80 && utf8_seq_len(p + j, n - j, &incomplete) == 0 &&
-               !(incomplete && !final))
-            j++;
-        d->notes.invalid_utf8_bytes += j - i;
-        if (pass_codepage(d, p + i, j - i, d->fallback_cp) < 0)
-            return d->rc;
-        start = i = j;
-    }
-    return scan(d, p + start, n - start, false);
+    return scan(d, p, n, final);
 }
 
 static int feed_iconv(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)

@@ -280,6 +280,75 @@ static bool uri_absolute(const xmlURI *uri)
     return true;
 }
 
+static bool is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Characters the fast paths below let through: those libxml2's URI parser
+ * accepts in a path and its writer copies unchanged (RFC 3986 unreserved,
+ * and '/'). Anything else takes the long way. */
+static bool plain_path_char(unsigned char c)
+{
+    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+/* Query characters xmlParseURI accepts (RFC 3986 pchar, '/', '?'); the query
+ * is kept as written ("query_raw"). */
+static bool plain_query_char(unsigned char c)
+{
+    return plain_path_char(c) || c == '=' || c == '&' || c == '+' || c == ',' || c == ';' ||
+           c == ':' || c == '@' || c == '!' || c == '$' || c == '*' || c == '(' || c == ')' ||
+           c == '\'' || c == '?';
+}
+
+/* Length of "http(s)://host[:port]" at the start of a prepared URL when the
+ * host is a plain name (letters, digits, '-', '.') and the port plain
+ * digits; 0 otherwise. */
+static size_t plain_origin_len(const char *u)
+{
+    size_t i;
+    if (strncasecmp(u, "http://", 7) == 0)
+        i = 7;
+    else if (strncasecmp(u, "https://", 8) == 0)
+        i = 8;
+    else
+        return 0;
+    size_t host = i;
+    while (is_alnum((unsigned char)u[i]) || u[i] == '-' || u[i] == '.')
+        i++;
+    if (i == host)
+        return 0;
+    if (u[i] == ':') {
+        size_t port = ++i;
+        while (u[i] >= '0' && u[i] <= '9')
+            i++;
+        if (i == port || u[port] == '0' || i - port > 5)
+            return 0;
+    }
+    return (u[i] == '\0' || u[i] == '/' || u[i] == '?' || u[i] == '#') ? i : 0;
+}
+
+/* True when u[0..] (after an origin) is a path with no dot segments and
+ * optionally a query, all in the plain character sets; no fragment. */
+static bool plain_path_query(const char *u)
+{
+    size_t i = 0;
+    for (; u[i] != '\0' && u[i] != '?'; i++) {
+        if (!plain_path_char((unsigned char)u[i]))
+            return false;
+        if (u[i] == '.' && (i == 0 || u[i - 1] == '/') &&
+            (u[i + 1] == '/' || u[i + 1] == '\0' || u[i + 1] == '?' ||
+             (u[i + 1] == '.' && (u[i + 2] == '/' || u[i + 2] == '\0' || u[i + 2] == '?'))))
+            return false; /* "." or ".." segment */
+    }
+    if (u[i] == '?')
+        for (i++; u[i] != '\0'; i++)
+            if (!plain_query_char((unsigned char)u[i]))
+                return false;
+    return true;
+}
+
 /* tm_url_resolve with the base already through url_prepare (NULL: none). */
 static char *resolve_prepared(const char *base, const char *ref)
 {
@@ -288,6 +357,27 @@ static char *resolve_prepared(const char *base, const char *ref)
     char *result = NULL;
     if (url_prepare(&r, ref) != 0)
         goto out;
+    /* The two forms news feeds are made of, without a URI parse: an
+     * absolute http(s) URL (kept as written, as below) and a path from the
+     * root against an http(s) base (the base's origin, then the path). */
+    if (r.len > 0) {
+        size_t origin = plain_origin_len(r.data);
+        if (origin > 0 && plain_path_query(r.data + origin)) {
+            result = tm_buf_steal(&r);
+            goto out;
+        }
+        size_t base_origin =
+            base != NULL && r.data[0] == '/' && r.data[1] != '/' ? plain_origin_len(base) : 0;
+        if (base_origin > 0 && plain_path_query(r.data)) {
+            size_t n = r.len;
+            result = malloc(base_origin + n + 1);
+            if (result != NULL) {
+                memcpy(result, base, base_origin);
+                memcpy(result + base_origin, r.data, n + 1);
+            }
+            goto out;
+        }
+    }
     /* An absolute reference is returned as it is by xmlBuildURI (RFC 3986
      * 5.2.2 with the scheme defined): one parse tells all. */
     if (r.len > 0) {
@@ -698,11 +788,6 @@ static int hex_value(char c)
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
         return (c | 0x20) - 'a' + 10;
     return -1;
-}
-
-static bool is_alnum(char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
 /* At s[0] == '&': the character reference there as HTML5 reads one,
