@@ -62,6 +62,7 @@ struct daemon {
     bool stopping;
     int64_t last_publish_ms; /* wall clock of the last publish, 0 when never */
     bool items_pending;      /* an item change waits for the publish timer */
+    bool limits_pending;     /* a reload changed [fetch] limits: swap the fetcher */
     int64_t last_publish_utc;
     int lock_fd;
     int open_handles; /* closed by stop(), counted down in on_uv_close */
@@ -239,6 +240,75 @@ static void arm_publish(struct daemon *d)
     arm_publish_timer(d);
 }
 
+/* ---- the fetcher and its limits --------------------------------------- */
+
+static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o);
+
+static void on_fetcher_closed(void *ud)
+{
+    (void)ud;
+}
+
+static struct tm_fetch_limits limits_of(const struct tm_config *cfg)
+{
+    struct tm_fetch_limits limits = {
+        .concurrency = cfg->concurrency,
+        .per_host = cfg->per_host,
+        .timeout_s = cfg->timeout_s,
+        .max_body_bytes = cfg->max_body_bytes,
+    };
+    return limits;
+}
+
+static int new_fetcher(struct daemon *d, struct tm_fetcher **fetcher,
+                       struct tm_harvester **harvester, struct tm_error *err)
+{
+    struct tm_fetch_limits limits = limits_of(d->cfg);
+    *fetcher = NULL;
+    *harvester = NULL;
+    int rc = tm_fetcher_new(&d->loop, &limits, fetcher, err);
+    if (rc < 0)
+        return rc;
+    rc = tm_harvester_new(*fetcher, d->store, on_harvest_done, d, harvester);
+    if (rc < 0) {
+        tm_error_set(err, rc, "%s", tm_strerror(rc));
+        tm_fetcher_close(*fetcher, on_fetcher_closed, NULL);
+        *fetcher = NULL;
+    }
+    return rc;
+}
+
+/* Applies [fetch] limits a reload changed: the fetcher holds them for its
+ * queue and every transfer, so a new one replaces it once no transfer is in
+ * flight. Until then no new transfer starts (the drain lasts at most
+ * `timeout`); due sources go out right after. Returns true when new
+ * transfers may start. */
+static bool apply_limits(struct daemon *d)
+{
+    if (!d->limits_pending)
+        return true;
+    if (tm_harvester_active(d->harvester) > 0)
+        return false;
+    d->limits_pending = false;
+    struct tm_fetcher *f = NULL;
+    struct tm_harvester *h = NULL;
+    struct tm_error err = {0};
+    if (new_fetcher(d, &f, &h, &err) < 0) {
+        tm_log(TM_LOG_ERR, "[fetch] limits: %s; keeping the previous ones", err.msg);
+        return true;
+    }
+    tm_harvester_free(d->harvester);
+    tm_fetcher_close(d->fetcher, on_fetcher_closed, NULL);
+    d->harvester = h;
+    d->fetcher = f;
+    tm_log(
+        TM_LOG_NOTICE,
+        "[fetch] limits applied: concurrency %d, per_host %d, timeout %llds, max_body %lld bytes",
+        d->cfg->concurrency, d->cfg->per_host, (long long)d->cfg->timeout_s,
+        (long long)d->cfg->max_body_bytes);
+    return true;
+}
+
 /* ---- scheduling ------------------------------------------------------- */
 
 static void on_sched_timer(uv_timer_t *t);
@@ -299,6 +369,9 @@ static void on_sched_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     if (d->stopping)
+        return;
+    /* Draining for new limits: the last harvest to end arms this again. */
+    if (!apply_limits(d))
         return;
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < d->n_srcs; i++) {
@@ -542,9 +615,9 @@ static void reload(struct daemon *d)
     if (!same_str(cfg->state_dir, d->cfg->state_dir))
         tm_log(TM_LOG_WARNING, "state_dir changed to %s: takes effect at restart; keeping %s",
                cfg->state_dir, d->cfg->state_dir);
-    if (cfg->concurrency != d->cfg->concurrency || cfg->per_host != d->cfg->per_host ||
-        cfg->timeout_s != d->cfg->timeout_s || cfg->max_body_bytes != d->cfg->max_body_bytes)
-        tm_log(TM_LOG_WARNING, "[fetch] limits changed: they take effect at restart");
+    bool limits_changed =
+        cfg->concurrency != d->cfg->concurrency || cfg->per_host != d->cfg->per_host ||
+        cfg->timeout_s != d->cfg->timeout_s || cfg->max_body_bytes != d->cfg->max_body_bytes;
     if (tm_store_sync_sources(d->store, cfg->sources, cfg->n_sources, &err) < 0) {
         tm_log(TM_LOG_ERR, "reload failed: %s; keeping the running configuration", err.msg);
         tm_config_free(cfg);
@@ -593,6 +666,14 @@ static void reload(struct daemon *d)
     }
     tm_log(TM_LOG_NOTICE, "reloaded: %zu sources (%zu added, %zu removed)", d->n_srcs, added,
            removed);
+    if (limits_changed) {
+        d->limits_pending = true;
+        if (!apply_limits(d))
+            tm_log(TM_LOG_INFO,
+                   "[fetch] limits changed: applied when the %zu transfers in "
+                   "flight end",
+                   tm_harvester_active(d->harvester));
+    }
     /* Publish at once (categories may have changed; a new server needs
      * files), then say READY with the fresh status. */
     publish_and_rearm(d);
@@ -614,11 +695,6 @@ static void close_handle(struct daemon *d, uv_handle_t *h)
         return;
     d->open_handles++;
     uv_close(h, on_uv_close);
-}
-
-static void on_fetcher_closed(void *ud)
-{
-    (void)ud;
 }
 
 static void stop(struct daemon *d)
@@ -809,18 +885,11 @@ int tm_daemon_run(const struct tm_daemon_opts *opts)
             goto close_loop;
     }
     arm_publish_timer(d); /* the status period starts now */
-    struct tm_fetch_limits limits = {
-        .concurrency = d->cfg->concurrency,
-        .per_host = d->cfg->per_host,
-        .timeout_s = d->cfg->timeout_s,
-        .max_body_bytes = d->cfg->max_body_bytes,
-    };
-    if ((result = tm_fetcher_new(&d->loop, &limits, &d->fetcher, &err)) < 0) {
+    if ((result = new_fetcher(d, &d->fetcher, &d->harvester, &err)) < 0) {
         tm_log(TM_LOG_ERR, "fetcher: %s", err.msg);
         goto close_loop;
     }
-    if ((result = tm_harvester_new(d->fetcher, d->store, on_harvest_done, d, &d->harvester)) < 0 ||
-        (result = build_srcs(d, d->cfg, NULL, 0, &d->srcs)) < 0)
+    if ((result = build_srcs(d, d->cfg, NULL, 0, &d->srcs)) < 0)
         goto close_loop;
     d->n_srcs = d->cfg->n_sources;
     tm_log(TM_LOG_NOTICE, "tinmoi %s running: %zu sources, state in %s, output in %s",

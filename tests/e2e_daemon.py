@@ -9,8 +9,8 @@ READY, STATUS, WATCHDOG; a story added on the server reaching
 out/latest.atom within its interval; 429 Retry-After holding every source
 on that host and only that host; backoff of a failing source; a 301 moving
 a source for good; 410 stopping its polling and showing as an error; a
-second instance refused; SIGHUP adding and removing sources (RELOADING with
-MONOTONIC_USEC, then READY); SIGTERM during slow transfers: STOPPING, exit 0
+second instance refused; SIGHUP adding and removing sources and applying new [fetch] limits (RELOADING
+with MONOTONIC_USEC, then READY); SIGTERM during slow transfers: STOPPING, exit 0
 within 5 s. Then restarts: the 410 stays (the store keeps the URL it was
 for) while the source list keeps that URL, and a quiet daemon still
 publishes once per status period (/healthz's last_publish advances) without
@@ -331,8 +331,9 @@ def main():
         sources2 += [("slow%d" % i, u1 + "/slow%d" % i, "district", None) for i in range(3)]
         with open(opml_path, "w") as f:
             f.write(opml(sources2))
-        with open(conf, "w") as f:
-            f.write(conf_text % port2)
+        with open(conf, "w") as f:  # new listen address and new [fetch] limits
+            f.write(conf_text.replace("timeout = 30s", "timeout = 30s\nconcurrency = 5\n"
+                                      "per_host = 5") % port2)
         hup = time.time()
         proc.send_signal(signal.SIGHUP)
         rel = notify.wait_for(lambda m: "RELOADING=1" in m, 5, since=hup)
@@ -341,6 +342,12 @@ def main():
         check(notify.wait_for(lambda m: "READY=1" in m.split("\n"), 5, since=hup) is not None,
               "READY=1 after the reload")
         check(wait_until(lambda: "Nguồn B" in latest(), 8), "SIGHUP: added source published")
+
+        def daemon_log():
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        check("[fetch] limits applied: concurrency 5, per_host 5" in daemon_log(),
+              "SIGHUP: new [fetch] limits applied without a restart")
         check(wait_until(lambda: "Nguồn B" in http_get("http://127.0.0.1:%d/latest.atom"
                                                          % port2)[1], 3)
               and http_get("http://127.0.0.1:%d/latest.atom" % port1)[0] is None,
