@@ -243,6 +243,18 @@ int tm_date_parse_offset(const char *s, int *out_offset_s)
  * when the text is too long. */
 static bool fold(const char *s, size_t len, char out[TM_DATE_MAX_INPUT_BYTES + 1])
 {
+    size_t k = 0;
+    while (k < len && (unsigned char)s[k] < 0x80)
+        k++;
+    if (k == len) {
+        /* ASCII (RFC 822, ISO 8601): utf8proc would only fold the case. */
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : is_space(c) ? ' ' : c;
+        }
+        out[len] = '\0';
+        return true;
+    }
     utf8proc_int32_t cps[TM_DATE_MAX_INPUT_BYTES];
     utf8proc_ssize_t n = utf8proc_decompose(
         (const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, cps, TM_DATE_MAX_INPUT_BYTES,

@@ -127,13 +127,20 @@ static void capture_add(struct tm_parser *p, const char *s, size_t n)
 {
     if (p->cap_truncated || n == 0)
         return;
-    size_t limit = tm_parse_raw_limit(p->target);
-    if (n > limit - p->text.len) {
-        n = tm_utf8_boundary(s, n, limit - p->text.len);
+    struct tm_buf *b = &p->text;
+    if (n > p->cap_limit - b->len) {
+        n = tm_utf8_boundary(s, n, p->cap_limit - b->len);
         p->cap_truncated = true;
     }
-    if (tm_buf_add(&p->text, s, n) < 0)
+    if (b->cap - b->len > n) {
+        /* Room already (p->text has no max_bytes of its own): escaped HTML
+         * arrives a few bytes per call ("&lt;" is one), so skip the call. */
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else if (tm_buf_add(b, s, n) < 0) {
         tm_parse_oom(p);
+    }
 }
 
 static void capture_escaped(struct tm_parser *p, const char *s, size_t n, bool quotes)
@@ -170,6 +177,7 @@ static void begin_capture(struct tm_parser *p, enum tm_target t, unsigned char p
     p->cap_prio = prio;
     p->cap_kind = kind;
     p->cap_depth = p->depth;
+    p->cap_limit = tm_parse_raw_limit(t);
     p->cap_truncated = false;
     tm_buf_reset(&p->text);
 }

@@ -130,6 +130,7 @@ struct tm_parser {
     unsigned char cap_prio;
     enum tm_textkind cap_kind;
     bool cap_truncated;
+    size_t cap_limit;  /* tm_parse_raw_limit(target) */
     char cap_elem[48]; /* local name of the captured element, for messages */
     struct tm_buf text;
 };
