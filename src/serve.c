@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <h2o.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,7 @@ struct response {
     h2o_generator_t gen; /* first: h2o hands it back to proceed */
     struct bundle *bundle;
     int body_fd;
+    int sock_fd; /* corked while the headers and the body are queued */
     const char *body;
     size_t body_len;
 };
@@ -397,18 +400,33 @@ static void on_response_stop(h2o_generator_t *gen, h2o_req_t *req)
  * is told the response is complete. Whatever sendfile cannot send at once
  * (a full socket buffer) is handed to h2o from memory, after the bytes
  * already sent, so the order on the wire holds. */
-static void on_sendfile_proceed(h2o_generator_t *gen, h2o_req_t *req)
+/* The connection's socket, or -1. */
+static int request_fd(h2o_req_t *req)
 {
-    struct response *r = (struct response *)gen;
     h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
                              ? req->conn->callbacks->get_socket(req->conn)
                              : NULL;
-    int sock_fd = sock != NULL ? h2o_socket_get_fd(sock) : -1;
+    return sock != NULL ? h2o_socket_get_fd(sock) : -1;
+}
+
+/* TCP_CORK on or off: while on, the kernel holds partial segments, so the
+ * headers h2o writes and the body sendfile queues leave as one segment
+ * (nginx's tcp_nopush). Best effort: without it they leave as two. */
+static void set_cork(int fd, int on)
+{
+    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) != 0) {
+        return; /* only the packet count differs */
+    }
+}
+
+static void on_sendfile_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    struct response *r = (struct response *)gen;
     off_t offset = 0;
     size_t left = r->body_len;
 
-    while (sock_fd >= 0 && r->body_fd >= 0 && left > 0) {
-        ssize_t n = sendfile(sock_fd, r->body_fd, &offset, left);
+    while (r->sock_fd >= 0 && r->body_fd >= 0 && left > 0) {
+        ssize_t n = sendfile(r->sock_fd, r->body_fd, &offset, left);
         if (n > 0) {
             left -= (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -421,6 +439,7 @@ static void on_sendfile_proceed(h2o_generator_t *gen, h2o_req_t *req)
             break;
         }
     }
+    set_cork(r->sock_fd, 0);
     r->body_fd = -1; /* proceed is not called again; be sure of it */
     if (left == 0) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
@@ -656,6 +675,8 @@ static void serve_file(struct tm_server *s, h2o_req_t *req, const struct served_
     /* Headers now (h2o writes them and calls proceed once they are out),
      * the body from the memfd in on_sendfile_proceed. */
     r->gen.proceed = on_sendfile_proceed;
+    r->sock_fd = request_fd(req);
+    set_cork(r->sock_fd, 1);
     r->body_fd = fd;
     r->body = body;
     r->body_len = len;
