@@ -221,9 +221,7 @@ static int settle_span(struct tm_decoder *d)
     return d->rc;
 }
 
-/* Passes on `n` bytes of the input being scanned, unchanged: no copy while
- * the runs are contiguous in the input. */
-static int emit(struct tm_decoder *d, const void *p, size_t n)
+static int emit_slow(struct tm_decoder *d, const void *p, size_t n)
 {
     if (n == 0)
         return d->rc;
@@ -236,6 +234,18 @@ static int emit(struct tm_decoder *d, const void *p, size_t n)
     d->span = p;
     d->span_len = n;
     return d->rc;
+}
+
+/* Passes on `n` bytes of the input being scanned, unchanged: no copy while
+ * the runs are contiguous in the input (the common case, inline). */
+static inline int emit(struct tm_decoder *d, const void *p, size_t n)
+{
+    if (d->span_len > 0 && (const char *)p == d->span + d->span_len &&
+        d->span_len + n < TM_DECODE_FLUSH_BYTES) {
+        d->span_len += n;
+        return d->rc;
+    }
+    return emit_slow(d, p, n);
 }
 
 /* Passes on `n` bytes that are not the input's (replacements, converted
@@ -413,6 +423,15 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         emits(d, "&amp;");
         d->notes.bare_ampersands++;
         return 1;
+    }
+    /* The predefined entities of escaped HTML ("&lt;p&gt;"): as written. */
+    if (n >= 4 && p[3] == ';' && (p[1] == 'l' || p[1] == 'g') && p[2] == 't') {
+        emit(d, p, 4);
+        return 4;
+    }
+    if (n >= 5 && p[4] == ';' && p[1] == 'a' && p[2] == 'm' && p[3] == 'p') {
+        emit(d, p, 5);
+        return 5;
     }
     size_t j;
     if (p[1] == '#') {

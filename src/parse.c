@@ -32,7 +32,7 @@
 
 enum vocab { V_RSS, V_ATOM, V_DC, V_DCTERMS, V_CONTENT, V_MEDIA, V_SY, V_RDF, V_ITUNES, V_OTHER };
 
-static enum vocab vocab_of(const char *uri)
+static enum vocab vocab_lookup(const char *uri)
 {
     static const struct {
         const char *uri;
@@ -61,6 +61,24 @@ static enum vocab vocab_of(const char *uri)
         if (strcmp(uri, known[i].uri) == 0)
             return known[i].v;
     return V_OTHER;
+}
+
+/* vocab_lookup through a one-entry cache: libxml2 hands an element's
+ * namespace URI as a string interned in the parser's dictionary, which lives
+ * as long as the parser, so the same pointer is the same URI. Strings the
+ * dictionary does not own are looked up every time. */
+static enum vocab vocab_of(struct tm_parser *p, const char *uri)
+{
+    if (uri == NULL)
+        return V_RSS;
+    if (uri == p->vocab_uri)
+        return (enum vocab)p->vocab;
+    enum vocab v = vocab_lookup(uri);
+    if (p->ctxt->dict != NULL && xmlDictOwns(p->ctxt->dict, (const xmlChar *)uri) == 1) {
+        p->vocab_uri = uri;
+        p->vocab = (unsigned char)v;
+    }
+    return v;
 }
 
 static bool eq(const char *a, const char *b)
@@ -525,7 +543,7 @@ static void root_element(struct tm_parser *p, struct tm_frame *fr, const char *l
     p->root_seen = true;
     snprintf(p->root_name, sizeof p->root_name, "%s%s%.40s", prefix ? prefix : "",
              prefix ? ":" : "", l);
-    if (eq(l, "rss") && vocab_of(uri) == V_RSS) {
+    if (eq(l, "rss") && vocab_of(p, uri) == V_RSS) {
         char *version = attr_dup(p, a, "version", NULL);
         static const struct {
             const char *v;
@@ -645,7 +663,7 @@ static void on_xml_start_element(void *ctx, const xmlChar *localname, const xmlC
         root_element(p, fr, l, uri, (const char *)prefix, namespaces, nb_namespaces, &a);
         return;
     }
-    enum vocab v = vocab_of(uri);
+    enum vocab v = vocab_of(p, uri);
     if (reopens_entry(p, v, l)) {
         if (p->target != TM_T_NONE)
             tm_parse_field_end(p);

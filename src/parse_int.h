@@ -112,6 +112,9 @@ struct tm_parser {
     int64_t sy_period_s;
     int64_t sy_freq;
 
+    const char *vocab_uri; /* vocab_of's cache: a URI the parser's dictionary owns */
+    unsigned char vocab;
+
     int depth;
     struct tm_frame frames[TM_PARSE_MAX_DEPTH + 2];
 
