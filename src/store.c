@@ -25,6 +25,23 @@
  * reported instead of hanging the loop. */
 #define TM_STORE_BUSY_TIMEOUT_MS 5000
 
+/* The connection's settings (measured with bench/cycle.sh; see the "Fetch
+ * cycle" section of docs/PERFORMANCE.md):
+ *   - synchronous NORMAL in WAL mode: a commit does not wait for the disk;
+ *     a power cut may lose the last transactions, never corrupt the
+ *     database, and the next cycle fetches them again;
+ *   - a WAL checkpoint every 8,192 pages (32 MiB) instead of SQLite's
+ *     1,000: each checkpoint ends in an fsync that blocks the loop, and a
+ *     cold cycle writes hundreds of MiB; the WAL file is cut back to
+ *     journal_size_limit after each checkpoint;
+ *   - a 16 MiB page cache (SQLite's default is 2 MiB): the index pages a
+ *     cycle of inserts touches stay in memory instead of being read back;
+ *   - temporary b-trees (sorting) in memory. */
+#define STORE_PRAGMAS                                                                              \
+    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"                                       \
+    "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 33554432;"                      \
+    "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY"
+
 /* Schema migrations: migrations[v] takes a database from user_version v to
  * v + 1, in one transaction with the version bump. Steps are only ever
  * appended: a released step is never edited, since databases in the field
@@ -108,6 +125,8 @@ enum stmt_id {
     ST_ITEM_LOAD,
     ST_ITEM_NTH_NEWEST,
     ST_ITEM_SET_ENTRY,
+    ST_ITEM_LOAD_LEAN,
+    ST_ITEM_DISPLAY,
     ST_COUNT
 };
 
@@ -180,6 +199,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " FROM items i JOIN sources s ON s.id = i.source_id"
                            " WHERE s.configured = 1 ORDER BY i.published_utc DESC LIMIT ?1)",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
+    [ST_ITEM_LOAD_LEAN] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
+                          " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
+                          " i.entry_id"
+                          " FROM items i JOIN sources s ON s.id = i.source_id"
+                          " WHERE s.configured = 1"
+                          " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
+                          " ORDER BY i.published_utc DESC, i.id",
+    [ST_ITEM_DISPLAY] = "SELECT guid, title, link, author, summary, content, categories"
+                        " FROM items WHERE id = ?1",
 };
 
 struct tm_store {
@@ -458,7 +486,7 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     }
     /* NORMAL in WAL mode: a power cut may lose the last transactions, never
      * corrupt the database; the next cycle fetches them again. */
-    rc = exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "configure", err);
+    rc = exec_sql(s, STORE_PRAGMAS, "configure", err);
     if (rc != 0)
         goto fail;
     rc = migrate(s, err);
@@ -1190,6 +1218,270 @@ int tm_store_nth_newest_utc(struct tm_store *s, size_t n, int64_t *out_utc, stru
     return rc;
 }
 
+/* ---- lean loads for the publishing half ------------------------------- */
+
+/* Bytes of one arena block: large enough that the per-block overhead is
+ * nothing, small enough that the last, partly used block wastes little. */
+#define TM_STORE_ARENA_BLOCK_BYTES (1024 * 1024)
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+/* Every string of a tm_store_items, bump-allocated: one malloc per MiB
+ * instead of five per item, and a source id stored once per source. */
+struct tm_store_arena {
+    struct arena_block *head;
+    char **intern; /* open addressing over source ids */
+    size_t intern_mask, n_intern;
+};
+
+static void *arena_alloc(struct tm_store_arena *a, size_t n, size_t align)
+{
+    struct arena_block *b = a->head;
+    size_t at = b != NULL ? (b->used + align - 1) & ~(align - 1) : 0;
+    if (b == NULL || at + n > b->cap) {
+        size_t cap = n > TM_STORE_ARENA_BLOCK_BYTES ? n : TM_STORE_ARENA_BLOCK_BYTES;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+        at = 0;
+    }
+    b->used = at + n;
+    return b->data + at;
+}
+
+static char *arena_str(struct tm_store_arena *a, const char *t, size_t len)
+{
+    char *d = arena_alloc(a, len + 1, 1);
+    if (d != NULL) {
+        memcpy(d, t, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+/* A text column copied into the arena; NULL stays NULL. */
+static int col_arena(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **out)
+{
+    *out = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t == NULL)
+        return TM_ENOMEM;
+    *out = arena_str(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+    return *out != NULL ? 0 : TM_ENOMEM;
+}
+
+static uint64_t intern_hash(const char *t)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *t != '\0'; t++)
+        h = (h ^ (unsigned char)*t) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* The arena's one copy of source id `t`. */
+static int col_intern(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **out)
+{
+    *out = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (t == NULL)
+        return TM_ENOMEM;
+    if (2 * (a->n_intern + 1) > a->intern_mask + 1 || a->intern == NULL) {
+        size_t cap = a->intern != NULL ? 2 * (a->intern_mask + 1) : 1024;
+        char **v = calloc(cap, sizeof *v);
+        if (v == NULL)
+            return TM_ENOMEM;
+        for (size_t k = 0; a->intern != NULL && k <= a->intern_mask; k++) {
+            if (a->intern[k] == NULL)
+                continue;
+            size_t h = (size_t)intern_hash(a->intern[k]) & (cap - 1);
+            while (v[h] != NULL)
+                h = (h + 1) & (cap - 1);
+            v[h] = a->intern[k];
+        }
+        free(a->intern);
+        a->intern = v;
+        a->intern_mask = cap - 1;
+    }
+    size_t h = (size_t)intern_hash(t) & a->intern_mask;
+    for (; a->intern[h] != NULL; h = (h + 1) & a->intern_mask) {
+        if (strcmp(a->intern[h], t) == 0) {
+            *out = a->intern[h];
+            return 0;
+        }
+    }
+    char *copy = arena_str(a, t, strlen(t));
+    if (copy == NULL)
+        return TM_ENOMEM;
+    a->intern[h] = copy;
+    a->n_intern++;
+    *out = copy;
+    return 0;
+}
+
+void tm_store_items_clear(struct tm_store_items *set)
+{
+    if (set == NULL)
+        return;
+    free(set->items); /* every string is in the arena */
+    if (set->arena != NULL) {
+        for (struct arena_block *b = set->arena->head, *next; b != NULL; b = next) {
+            next = b->next;
+            free(b);
+        }
+        free(set->arena->intern);
+        free(set->arena);
+    }
+    *set = (struct tm_store_items){NULL, 0, NULL};
+}
+
+static int lean_read(struct tm_store_arena *a, sqlite3_stmt *st, struct tm_item *it)
+{
+    it->rowid = sqlite3_column_int64(st, 0);
+    it->source_priority = sqlite3_column_int(st, 2);
+    it->published_utc = sqlite3_column_int64(st, 6);
+    it->updated_utc = col_time(st, 7);
+    it->first_seen_utc = sqlite3_column_int64(st, 8);
+    if (col_intern(a, st, 1, &it->source_id) != 0 ||
+        col_arena(a, st, 4, &it->canonical_link) != 0 ||
+        col_arena(a, st, 5, &it->norm_title) != 0 || col_arena(a, st, 9, &it->entry_id) != 0)
+        return TM_ENOMEM;
+    /* The key is most often the guid or the canonical link: shared. */
+    const char *key = (const char *)sqlite3_column_text(st, 3);
+    if (key != NULL && it->canonical_link != NULL && strcmp(key, it->canonical_link) == 0) {
+        it->key = it->canonical_link;
+        return 0;
+    }
+    return col_arena(a, st, 3, &it->key);
+}
+
+int tm_store_load_lean(struct tm_store *s, int64_t since_utc, struct tm_store_items *out,
+                       struct tm_error *err)
+{
+    *out = (struct tm_store_items){NULL, 0, NULL};
+    out->arena = calloc(1, sizeof *out->arena);
+    if (out->arena == NULL)
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    sqlite3_stmt *st = s->st[ST_ITEM_LOAD_LEAN];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, since_utc); /* TM_TIME_NONE is INT64_MIN: every item */
+    int rc = bind_done(s, &b, err);
+    if (rc != 0) {
+        tm_store_items_clear(out);
+        return rc;
+    }
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == TM_STORE_MAX_LOAD_ITEMS) {
+            rc = tm_error_set(err, TM_ELIMIT, "%s: more than %d items to load", s->path,
+                              TM_STORE_MAX_LOAD_ITEMS);
+            break;
+        }
+        if (out->n == cap) {
+            size_t ncap = cap == 0 ? 1024 : cap * 2;
+            struct tm_item *nv = realloc(out->items, ncap * sizeof *nv);
+            if (nv == NULL) {
+                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+                break;
+            }
+            out->items = nv;
+            cap = ncap;
+        }
+        struct tm_item *it = &out->items[out->n++];
+        memset(it, 0, sizeof *it);
+        if (lean_read(out->arena, st, it) != 0) {
+            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(s, err, "load items");
+    stmt_reset(st);
+    if (rc != 0)
+        tm_store_items_clear(out);
+    return rc;
+}
+
+/* categories_decode into the arena. */
+static int categories_arena(struct tm_store_arena *a, const char *text, struct tm_item *it)
+{
+    struct tm_item tmp = {0};
+    int rc = categories_decode(text, &tmp);
+    if (rc == 0 && tmp.n_categories > 0) {
+        it->categories =
+            arena_alloc(a, tmp.n_categories * sizeof *it->categories, _Alignof(char *));
+        if (it->categories == NULL)
+            rc = TM_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < tmp.n_categories; i++) {
+            it->categories[i] = arena_str(a, tmp.categories[i], strlen(tmp.categories[i]));
+            if (it->categories[i] == NULL)
+                rc = TM_ENOMEM;
+        }
+        if (rc == 0)
+            it->n_categories = tmp.n_categories;
+    }
+    for (size_t i = 0; i < tmp.n_categories; i++)
+        free(tmp.categories[i]);
+    free(tmp.categories);
+    return rc;
+}
+
+int tm_store_load_display(struct tm_store *s, struct tm_store_items *set, const size_t *idx,
+                          size_t n_idx, struct tm_error *err)
+{
+    sqlite3_stmt *st = s->st[ST_ITEM_DISPLAY];
+    for (size_t k = 0; k < n_idx; k++) {
+        if (idx[k] >= set->n)
+            return tm_error_set(err, TM_EINVAL, "load display: index %zu out of range", idx[k]);
+        struct tm_item *it = &set->items[idx[k]];
+        if (it->title != NULL || it->link != NULL || it->guid != NULL)
+            continue; /* filled already (an item in several stories' lists) */
+        struct binder b = bind_start(st);
+        bind_int(&b, 1, it->rowid);
+        int rc = bind_done(s, &b, err);
+        if (rc != 0)
+            return rc;
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            struct tm_store_arena *a = set->arena;
+            if (col_arena(a, st, 0, &it->guid) != 0 || col_arena(a, st, 1, &it->title) != 0 ||
+                col_arena(a, st, 2, &it->link) != 0 || col_arena(a, st, 3, &it->author) != 0 ||
+                col_arena(a, st, 4, &it->summary) != 0 || col_arena(a, st, 5, &it->content) != 0) {
+                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+            } else {
+                const char *cats = (const char *)sqlite3_column_text(st, 6);
+                rc = categories_arena(a, cats, it);
+                if (rc == TM_ESTORE)
+                    tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
+                                 (long long)it->rowid);
+                else if (rc != 0)
+                    tm_error_set(err, rc, "out of memory");
+            }
+        } else if (step == SQLITE_DONE) {
+            rc = tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path,
+                              (long long)it->rowid);
+        } else {
+            rc = store_fail(s, err, "load display fields");
+        }
+        stmt_reset(st);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
@@ -1201,6 +1493,9 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
         if (stories[i].entry_id == NULL)
             continue;
         for (size_t m = 0; rc == 0 && m < stories[i].n_members; m++) {
+            const char *had = items[stories[i].members[m]].entry_id;
+            if (had != NULL && strcmp(had, stories[i].entry_id) == 0)
+                continue; /* as loaded: nothing to write */
             struct binder b = bind_start(st);
             bind_int(&b, 1, items[stories[i].members[m]].rowid);
             bind_text(&b, 2, stories[i].entry_id);

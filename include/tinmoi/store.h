@@ -163,12 +163,43 @@ int tm_store_nth_newest_utc(struct tm_store *store, size_t n, int64_t *out_utc,
 int tm_store_load_items(struct tm_store *store, int64_t since_utc, struct tm_item **items,
                         size_t *n, struct tm_error *err);
 
+/* Items loaded for the publishing half, every string in one arena the set
+ * owns (never pass them to tm_items_free). */
+struct tm_store_arena;
+struct tm_store_items {
+    struct tm_item *items;
+    size_t n;
+    struct tm_store_arena *arena;
+};
+
+/* As tm_store_load_items, but lean: only the fields tm_merge and the
+ * writers' dates read (rowid, source_id, source_priority, key,
+ * canonical_link, norm_title, published_utc, updated_utc, first_seen_utc,
+ * entry_id); guid, title, link, author, summary, content and categories
+ * stay NULL until tm_store_load_display fills them. So the memory held is
+ * bounded by the archive's lean rows (about 0.4 KB an item), not by its
+ * content. On 0 *out is owned by the caller (tm_store_items_clear); on
+ * error it is empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
+int tm_store_load_lean(struct tm_store *store, int64_t since_utc, struct tm_store_items *out,
+                       struct tm_error *err);
+
+/* Fills the display fields (guid, title, link, author, summary, content,
+ * categories) of set->items[idx[k]] for k < n_idx from the store, into the
+ * set's arena; items already filled are skipped. TM_EINVAL for an index
+ * out of range, TM_ENOENT for an item no longer stored, TM_ESTORE. */
+int tm_store_load_display(struct tm_store *store, struct tm_store_items *set, const size_t *idx,
+                          size_t n_idx, struct tm_error *err);
+
+/* Frees what tm_store_load_lean and tm_store_load_display allocated and
+ * empties the set. Accepts NULL. */
+void tm_store_items_clear(struct tm_store_items *set);
+
 /* Persists the merge's entry ids, in one transaction: every member of each
  * of `stories[0..n_stories)` (indexes into `items`, the array the stories
- * were built from, as loaded by tm_store_load_items) gets its story's
- * entry_id. The merge decides: it replaces an item's entry id only when
- * its story merged into an older one. Stories with a NULL entry_id are
- * skipped. Items are not modified in memory. */
+ * were built from, as loaded by tm_store_load_items or tm_store_load_lean)
+ * gets its story's entry_id; members already carrying it are not written. The merge decides: it
+ * replaces an item's entry id only when its story merged into an older one. Stories with a NULL
+ * entry_id are skipped. Items are not modified in memory. */
 int tm_store_set_entry_ids(struct tm_store *store, const struct tm_item *items,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err);
 

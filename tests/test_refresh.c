@@ -1,0 +1,267 @@
+/* Tests of the publishing half (tm_refresh): the lean load (merge fields
+ * for every item, display fields only for what the writers render) gives
+ * the same bytes as loading every item whole, and an idle refresh changes
+ * nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tinmoi/merge.h"
+#include "tinmoi/publish.h"
+#include "tinmoi/refresh.h"
+#include "tinmoi/store.h"
+
+#define T0 INT64_C(1653969300) /* 2022-05-31T03:55:00Z */
+#define N_SOURCES 4
+#define N_ENTRIES 30
+
+struct fixture {
+    char dir[64];
+    char state_dir[96];
+    char out_full[96];
+    char out_lean[96];
+    struct tm_source sources[N_SOURCES];
+    struct tm_config cfg;
+    struct tm_store *store;
+};
+
+static char *dup_str(const char *s)
+{
+    char *d = strdup(s);
+    assert_non_null(d);
+    return d;
+}
+
+static const char *const CATS[N_SOURCES] = {"district", "province", "ministry", "district"};
+
+/* Four sources; each carries N_ENTRIES items, a third of them stories that
+ * the other sources carry too (same title, other link), with summary,
+ * content, author and categories, so that a display field missing from
+ * the lean path would show in the bytes. */
+static void fill_store(struct fixture *fx)
+{
+    for (int s = 0; s < N_SOURCES; s++) {
+        struct tm_feed *f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        f->format = TM_FORMAT_RSS20;
+        f->updated_utc = TM_TIME_NONE;
+        f->entries = calloc(N_ENTRIES, sizeof *f->entries);
+        assert_non_null(f->entries);
+        f->n_entries = N_ENTRIES;
+        for (int i = 0; i < N_ENTRIES; i++) {
+            struct tm_entry *e = &f->entries[i];
+            char buf[256];
+            bool shared = i % 3 == 0;
+            snprintf(buf, sizeof buf, "g-%d-%d", s, i);
+            e->id = dup_str(buf);
+            if (shared)
+                snprintf(buf, sizeof buf, "Thông báo số %d về kế hoạch chuyển đổi số năm 2022", i);
+            else
+                snprintf(buf, sizeof buf, "Tin riêng %d của nguồn %d: hội nghị sơ kết", i, s);
+            e->title = dup_str(buf);
+            snprintf(buf, sizeof buf, "http://s%d.example/tin/%d", s, i);
+            e->link = dup_str(buf);
+            e->published_utc = T0 - (int64_t)i * 3600 - s * 60;
+            e->updated_utc = i % 4 == 0 ? e->published_utc + 600 : TM_TIME_NONE;
+            snprintf(buf, sizeof buf, "<p>Tóm tắt %d/%d</p>", s, i);
+            e->summary = dup_str(buf);
+            snprintf(buf, sizeof buf, "<p>Nội dung <b>%d</b> của nguồn %d</p>", i, s);
+            e->content = i % 2 == 0 ? dup_str(buf) : NULL;
+            e->author = i % 5 == 0 ? dup_str("Phóng viên") : NULL;
+            if (i % 2 == 1) {
+                e->categories = calloc(2, sizeof *e->categories);
+                assert_non_null(e->categories);
+                e->categories[0] = dup_str("Chuyển đổi số");
+                e->categories[1] = dup_str("Kinh tế");
+                e->n_categories = 2;
+            }
+        }
+        struct tm_error err = {0};
+        int rc = tm_store_put_feed(fx->store, &fx->sources[s], f, T0 + 60, NULL, NULL, NULL, &err);
+        if (rc != 0)
+            fail_msg("put_feed: %s", err.msg);
+        tm_feed_free(f);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/tinmoi-refresh-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->state_dir, sizeof fx->state_dir, "%s/state", fx->dir);
+    snprintf(fx->out_full, sizeof fx->out_full, "%s/full", fx->dir);
+    snprintf(fx->out_lean, sizeof fx->out_lean, "%s/lean", fx->dir);
+    assert_int_equal(mkdir(fx->state_dir, 0700), 0);
+    assert_int_equal(mkdir(fx->out_full, 0700), 0);
+    assert_int_equal(mkdir(fx->out_lean, 0700), 0);
+    for (int s = 0; s < N_SOURCES; s++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "nguon-%d", s);
+        fx->sources[s].id = dup_str(buf);
+        snprintf(buf, sizeof buf, "Nguồn %d", s);
+        fx->sources[s].title = dup_str(buf);
+        snprintf(buf, sizeof buf, "http://s%d.example/rss", s);
+        fx->sources[s].url = dup_str(buf);
+        fx->sources[s].category = dup_str(CATS[s]);
+        fx->sources[s].priority = s == 1 ? 10 : 0;
+    }
+    fx->cfg = (struct tm_config){
+        .title = "Tin mới nhất",
+        .state_dir = fx->state_dir,
+        .public_url = "http://127.0.0.1:8080/",
+        .latest_limit = 4,
+        .items_limit = 7, /* a strict subset of the stories is rendered */
+        .utc_offset_s = 7 * 3600,
+        .sources = fx->sources,
+        .n_sources = N_SOURCES,
+    };
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->state_dir, &fx->store, &err), 0);
+    assert_int_equal(tm_store_sync_sources(fx->store, fx->sources, N_SOURCES, &err), 0);
+    fill_store(fx);
+    *state = fx;
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tm_store_close(fx->store);
+    remove_tree(fx->dir);
+    for (int s = 0; s < N_SOURCES; s++)
+        tm_source_clear(&fx->sources[s]);
+    free(fx);
+    return 0;
+}
+
+/* What tm_refresh did before the lean load: every item whole. */
+static void publish_full(struct fixture *fx, struct tm_publish_result *res)
+{
+    struct tm_item *items = NULL;
+    size_t n = 0;
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    assert_int_equal(n, N_SOURCES * N_ENTRIES);
+    struct tm_story *st = NULL;
+    size_t n_st = 0;
+    struct tm_merge_opts o = {.public_url = fx->cfg.public_url};
+    assert_int_equal(tm_merge(items, n, &o, &st, &n_st), 0);
+    /* Every shared story has one member per source. */
+    assert_int_equal(n_st, N_SOURCES * N_ENTRIES - (N_SOURCES - 1) * (N_ENTRIES / 3));
+    struct tm_source_state states[N_SOURCES];
+    for (int k = 0; k < N_SOURCES; k++)
+        assert_int_equal(tm_store_source_state(fx->store, fx->sources[k].id, &states[k], &err), 0);
+    struct tm_config cfg = fx->cfg;
+    cfg.out_dir = fx->out_full;
+    struct tm_publish_input in = {
+        .config = &cfg,
+        .states = states,
+        .items = items,
+        .n_items = n,
+        .stories = st,
+        .n_stories = n_st,
+        .now_utc = T0 + 120,
+    };
+    if (tm_publish_all(&in, res, &err) != 0)
+        fail_msg("publish: %s", err.msg);
+    for (int k = 0; k < N_SOURCES; k++)
+        tm_source_state_clear(&states[k]);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, n);
+}
+
+static void test_lean_equals_full(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_publish_result full = {0}, lean = {0};
+    publish_full(fx, &full);
+    struct tm_config cfg = fx->cfg;
+    cfg.out_dir = fx->out_lean;
+    struct tm_refresh_stats stats = {0};
+    struct tm_error err = {0};
+    if (tm_refresh(fx->store, &cfg, T0 + 120, &lean, &stats, &err) != 0)
+        fail_msg("refresh: %s", err.msg);
+    assert_int_equal(stats.n_items, N_SOURCES * N_ENTRIES);
+    assert_int_equal(full.n_files, lean.n_files);
+    assert_true(full.n_files >= 2 + 2 * 3);
+    for (size_t i = 0; i < full.n_files; i++) {
+        assert_string_equal(full.files[i].name, lean.files[i].name);
+        if (full.files[i].len != lean.files[i].len ||
+            memcmp(full.files[i].data, lean.files[i].data, full.files[i].len) != 0)
+            print_message("%s differs\n", full.files[i].name);
+        assert_int_equal(full.files[i].len, lean.files[i].len);
+        assert_memory_equal(full.files[i].data, lean.files[i].data, full.files[i].len);
+    }
+    /* The rendered bytes carry display fields: the lean path filled them. */
+    assert_non_null(strstr(lean.files[0].data, "Nội dung"));
+    tm_publish_result_clear(&full);
+    tm_publish_result_clear(&lean);
+}
+
+static void test_second_refresh_idle(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_config cfg = fx->cfg;
+    cfg.out_dir = fx->out_lean;
+    struct tm_publish_result res = {0};
+    struct tm_error err = {0};
+    if (tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) != 0)
+        fail_msg("refresh: %s", err.msg);
+    assert_true(res.n_changed > 0);
+    tm_publish_result_clear(&res);
+    /* The entry ids are stored: every item has one now. */
+    struct tm_store_items set = {0};
+    assert_int_equal(tm_store_load_lean(fx->store, TM_TIME_NONE, &set, &err), 0);
+    for (size_t i = 0; i < set.n; i++) {
+        assert_non_null(set.items[i].entry_id);
+        assert_null(set.items[i].summary);
+        assert_null(set.items[i].title);
+    }
+    tm_store_items_clear(&set);
+    if (tm_refresh(fx->store, &cfg, T0 + 180, &res, NULL, &err) != 0)
+        fail_msg("refresh: %s", err.msg);
+    assert_int_equal(res.n_changed, 0);
+    tm_publish_result_clear(&res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lean_equals_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_refresh_idle, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
