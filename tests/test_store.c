@@ -256,6 +256,97 @@ static void test_newer_schema_refused(void **state)
     assert_non_null(strstr(err.msg, "schema version 99 is newer"));
 }
 
+/* Schema 3 kept an item's body in its items row; 4 moves it to
+ * item_bodies. A store written by schema 3 (rebuilt here from a current one
+ * by undoing that step) keeps every body, and a re-put of the same feed
+ * finds nothing changed. */
+static void test_migration_moves_bodies(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_feed *f = feed_three();
+    struct tm_store_put_result res;
+    put(fx, &src_a, f, T0, &res);
+    tm_store_close(fx->store);
+    fx->store = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/tinmoi.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *undo = "BEGIN;"
+                       "ALTER TABLE items ADD COLUMN author TEXT;"
+                       "ALTER TABLE items ADD COLUMN summary TEXT;"
+                       "ALTER TABLE items ADD COLUMN content TEXT;"
+                       "ALTER TABLE items ADD COLUMN categories TEXT;"
+                       "UPDATE items SET author = b.author, summary = b.summary,"
+                       " content = b.content, categories = b.categories"
+                       " FROM item_bodies b WHERE b.item_id = items.id;"
+                       "DROP TABLE item_bodies;"
+                       "PRAGMA user_version = 3;"
+                       "COMMIT;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, undo, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("undo: %s", msg);
+    sqlite3_close(db);
+
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+    assert_int_equal(tm_store_schema_version(fx->store), TM_STORE_SCHEMA_VERSION);
+    struct tm_item *items = NULL;
+    size_t n = load_all(fx, &items);
+    assert_int_equal(n, 3);
+    const struct tm_item *it = by_title(items, n, "Kế hoạch chuyển đổi số ngành xây dựng");
+    assert_non_null(it);
+    assert_string_equal(it->summary, "<p>Tóm tắt</p>");
+    assert_int_equal(it->n_categories, 2);
+    assert_string_equal(it->categories[1], "Xây dựng");
+    tm_items_free(items, n);
+    put(fx, &src_a, f, T0 + 900, &res);
+    assert_int_equal(res.new_items, 0);
+    assert_int_equal(res.updated_items, 0);
+    tm_feed_free(f);
+}
+
+/* The lean load carries the merge's fields and no body; display fields
+ * come from tm_store_load_display, equal to the full load's. */
+static void test_lean_load_and_display(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_feed *f = feed_three();
+    put(fx, &src_a, f, T0, NULL);
+    tm_feed_free(f);
+    struct tm_item *full = NULL;
+    size_t n = load_all(fx, &full);
+    struct tm_store_items set = {0};
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_load_lean(fx->store, TM_TIME_NONE, &set, &err), 0);
+    assert_int_equal(set.n, n);
+    size_t idx[1] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct tm_item *a = &full[i], *b = &set.items[i];
+        assert_int_equal(a->rowid, b->rowid);
+        assert_string_equal(a->source_id, b->source_id);
+        assert_string_equal(a->key, b->key);
+        assert_string_equal(a->norm_title, b->norm_title);
+        assert_int_equal(a->published_utc, b->published_utc);
+        assert_null(b->title);
+        assert_null(b->summary);
+        if (a->summary != NULL)
+            idx[0] = i;
+    }
+    assert_int_equal(tm_store_load_display(fx->store, &set, idx, 1, &err), 0);
+    const struct tm_item *a = &full[idx[0]], *b = &set.items[idx[0]];
+    assert_string_equal(a->title, b->title);
+    assert_string_equal(a->link, b->link);
+    assert_string_equal(a->summary, b->summary);
+    assert_int_equal(a->n_categories, b->n_categories);
+    assert_string_equal(a->categories[0], b->categories[0]);
+    size_t bad = n;
+    assert_int_equal(tm_store_load_display(fx->store, &set, &bad, 1, &err), TM_EINVAL);
+    tm_store_items_clear(&set);
+    tm_store_items_clear(&set); /* cleared twice: still fine */
+    tm_items_free(full, n);
+}
+
 /* ---- put_feed ------------------------------------------------------------ */
 
 static void test_reput_is_idempotent(void **state)
@@ -823,6 +914,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_state_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_moves_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lean_load_and_display, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reput_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_keeps_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_without_link, setup, teardown),
