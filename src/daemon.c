@@ -49,6 +49,7 @@ struct daemon {
     struct tm_server *server;
     struct tm_metrics *metrics;
     struct tm_schedule_policy policy;
+    int64_t status_publish_s; /* 0: TM_SCHEDULE_STATUS_PUBLISH_S */
     struct tm_schedule_hosts *hosts;
     struct tm_schedule_random rnd;
     uint64_t rnd_state;
@@ -200,8 +201,8 @@ static void arm_publish_timer(struct daemon *d)
 {
     if (d->stopping || !d->handles_ok)
         return;
-    uint64_t wait = (uint64_t)tm_schedule_publish_wait_ms(
-        d->last_publish_ms, now_ms(), d->items_pending, d->policy.min_interval_s);
+    uint64_t wait = (uint64_t)tm_schedule_publish_wait_ms(d->last_publish_ms, now_ms(),
+                                                          d->items_pending, d->status_publish_s);
     if (uv_is_active((uv_handle_t *)&d->publish_timer) &&
         uv_timer_get_due_in(&d->publish_timer) <= wait)
         return;
@@ -460,7 +461,7 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
     } else {
         ds->failures++;
         int64_t ra = TM_TIME_NONE;
-        if (f && (status == 429 || status == 503) && f->retry_after_utc != TM_FETCH_TIME_NONE) {
+        if (f && (status == 429 || status == 503) && f->retry_after_utc != TM_TIME_NONE) {
             ra = f->retry_after_utc;
             hold_host(d, dsrc_url(ds), ra, now);
             ds->retry_after_utc = ra;
@@ -831,6 +832,7 @@ int tm_daemon_run(const struct tm_daemon_opts *opts)
     tm_schedule_policy_default(&d->policy);
     if (opts->min_interval_s > 0)
         d->policy.min_interval_s = opts->min_interval_s;
+    d->status_publish_s = opts->status_publish_s;
     d->rnd_state = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
     d->rnd.next = on_schedule_random;
     d->rnd.ud = &d->rnd_state;

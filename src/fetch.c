@@ -17,6 +17,9 @@
 
 #include <curl/curl.h>
 
+#include "str_int.h"
+#include "tinmoi/hash.h"
+
 /* Buckets of the per-host active-transfer table. Only hosts with a running
  * transfer have an entry, so this is bounded by `concurrency`. */
 #define TM_FETCH_HOST_BUCKETS 256
@@ -95,10 +98,8 @@ struct tm_fetcher {
 
 static char *dup_or_null(const char *s)
 {
-    if (s == NULL)
-        return NULL;
-    char *d = strdup(s);
-    if (d == NULL)
+    char *d = tm_strdup_or_null(s);
+    if (s != NULL && d == NULL)
         abort(); /* small fixed allocation (STYLE: may abort on OOM) */
     return d;
 }
@@ -131,12 +132,7 @@ static void list_remove(struct tm_list *l, struct tm_transfer *t)
 
 static uint32_t host_hash(const char *key)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h % TM_FETCH_HOST_BUCKETS;
+    return (uint32_t)(tm_hash_str(key) % TM_FETCH_HOST_BUCKETS);
 }
 
 static struct tm_host *host_find(const struct tm_fetcher *f, const char *key)
@@ -263,8 +259,8 @@ static void result_init(struct tm_fetch_result *r, const struct tm_transfer *t,
     r->url = t->url;
     r->error = error;
     r->max_age_s = -1;
-    r->expires_utc = TM_FETCH_TIME_NONE;
-    r->retry_after_utc = TM_FETCH_TIME_NONE;
+    r->expires_utc = TM_TIME_NONE;
+    r->retry_after_utc = TM_TIME_NONE;
     r->body_bytes = t->body_bytes;
 }
 
@@ -331,10 +327,10 @@ static int64_t parse_retry_after(const char *v, time_t now)
             end++;
         if (*end == '\0' && n >= 0 && n < INT32_MAX)
             return (int64_t)now + n;
-        return TM_FETCH_TIME_NONE;
+        return TM_TIME_NONE;
     }
     time_t t = curl_getdate(v, NULL);
-    return t == (time_t)-1 ? TM_FETCH_TIME_NONE : (int64_t)t;
+    return t == (time_t)-1 ? TM_TIME_NONE : (int64_t)t;
 }
 
 /* Splits a Content-Type into its lower-case media type and charset. */

@@ -307,7 +307,7 @@ static void test_200_body_and_headers(void **state)
     assert_string_equal(g.charset, "utf-8");
     assert_int_equal(g.max_age_s, 300);
     assert_int_equal(g.expires_utc, 1654041600); /* Wed, 01 Jun 2022 00:00:00 GMT */
-    assert_int_equal(g.retry_after_utc, TM_FETCH_TIME_NONE);
+    assert_int_equal(g.retry_after_utc, TM_TIME_NONE);
     assert_int_equal(g.redirects, 0);
     assert_false(g.permanent);
     assert_non_null(strstr(g.final_url, "/feed"));

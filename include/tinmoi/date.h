@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* "No time": a date absent or not recognised, a deadline never set. Every
+ * stage uses this one marker for its *_utc fields. */
+#define TM_TIME_NONE INT64_MIN
+
 /* Vietnam's offset, the default for dates written without a zone. */
 #define TM_DATE_DEFAULT_OFFSET_S (7 * 3600)
 

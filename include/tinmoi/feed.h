@@ -10,8 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "No date": the parser could not find or recognise one. */
-#define TM_TIME_NONE INT64_MIN
+#include "tinmoi/date.h" /* TM_TIME_NONE */
 
 enum tm_format {
     TM_FORMAT_NONE = 0, /* not a feed */

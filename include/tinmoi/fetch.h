@@ -34,6 +34,7 @@
 
 #include <uv.h>
 
+#include "tinmoi/date.h"
 #include "tinmoi/error.h"
 
 /* RFC 9110 §15.4 recommends that clients detect cycles; 5 is curl's and
@@ -80,8 +81,7 @@ enum tm_fetch_outcome {
 /* What a transfer ended with. Every pointer is owned by the fetcher and valid
  * only during the on_done call: the sink copies what it keeps. Strings are
  * NULL when absent, never "". Times are seconds since the epoch (UTC),
- * TM_FETCH_TIME_NONE when absent. */
-#define TM_FETCH_TIME_NONE INT64_MIN
+ * TM_TIME_NONE when absent. */
 struct tm_fetch_result {
     enum tm_fetch_outcome outcome;
     const char *source_id; /* as given in the request */
