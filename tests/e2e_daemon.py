@@ -4,7 +4,8 @@
 Starts the daemon with NOTIFY_SOCKET pointing at a datagram socket this
 test binds (and WATCHDOG_USEC/WATCHDOG_PID set), against feeds served by an
 http.server started here on 127.0.0.1 (and 127.0.0.2, a second "host" for
-Retry-After), with 1-2 s intervals (TINMOI_MIN_INTERVAL_S=1). Checks:
+Retry-After), with 1-2 s intervals (TINMOI_MIN_INTERVAL_S=1) and status published every
+second (TINMOI_STATUS_PUBLISH_S=1). Checks:
 READY, STATUS, WATCHDOG; a story added on the server reaching
 out/latest.atom within its interval; 429 Retry-After holding every source
 on that host and only that host; backoff of a failing source; a 301 moving
@@ -232,7 +233,7 @@ def main():
     nsock = os.path.join(tmp, "notify")
     notify = Notify(nsock)
     env = dict(os.environ, NOTIFY_SOCKET=nsock, WATCHDOG_USEC="1000000",
-               TINMOI_MIN_INTERVAL_S="1")
+               TINMOI_MIN_INTERVAL_S="1", TINMOI_STATUS_PUBLISH_S="1")
     log_path = os.path.join(tmp, "daemon.log")
     log = open(log_path, "w")
 
@@ -399,7 +400,7 @@ def main():
               "restart, same URL: the 410 stays, not polled (%d)"
               % len(hits_of("/gone", since=restart)))
         # Quiet: no poll due, yet the loop publishes every status period
-        # (the polling floor, 1 s here): /healthz's last_publish advances and
+        # (TINMOI_STATUS_PUBLISH_S, 1 s here): /healthz's last_publish advances and
         # no file is rewritten.
         files = sorted(os.listdir(out))
         mtimes = {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in files}

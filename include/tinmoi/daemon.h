@@ -37,6 +37,10 @@ struct tm_daemon_opts {
      * TM_SCHEDULE_MIN_INTERVAL_S. Only tests lower it (cmd_run reads
      * TINMOI_MIN_INTERVAL_S). */
     int64_t min_interval_s;
+    /* Period of status-only and idle publishes, in seconds; 0 means
+     * TM_SCHEDULE_STATUS_PUBLISH_S. Only tests lower it (cmd_run reads
+     * TINMOI_STATUS_PUBLISH_S). */
+    int64_t status_publish_s;
 };
 
 /* Runs the daemon in the foreground until SIGTERM or SIGINT. Logs every

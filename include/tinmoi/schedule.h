@@ -136,9 +136,8 @@ int64_t tm_schedule_initial(const struct tm_schedule_policy *p, int64_t stored_n
  * `items_changed` (an item change is waiting) publishes
  * TM_SCHEDULE_PUBLISH_COALESCE_MS after the last publish; otherwise the
  * next one is `status_period_s` after it (<= 0 or above
- * TM_SCHEDULE_STATUS_PUBLISH_S: that constant; the daemon passes its
- * polling floor when that is lower, so a run with forced short intervals
- * shows status as fresh as its polls). Never negative: a publish already
+ * TM_SCHEDULE_STATUS_PUBLISH_S: that constant; only tests pass less).
+ * Never negative: a publish already
  * due is due now (0); never more than one period or delay away, whatever
  * the clock did. */
 int64_t tm_schedule_publish_wait_ms(int64_t last_publish_ms, int64_t now_ms, bool items_changed,
