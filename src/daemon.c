@@ -61,9 +61,10 @@ struct daemon {
     uv_signal_t sig_hup, sig_term, sig_int;
     bool handles_ok; /* init_handles succeeded: stop() closes them */
     bool stopping;
-    int64_t last_publish_ms; /* wall clock of the last publish, 0 when never */
-    bool items_pending;      /* an item change waits for the publish timer */
-    bool limits_pending;     /* a reload changed [fetch] limits: swap the fetcher */
+    int64_t last_publish_ms;      /* wall clock of the last publish, 0 when never */
+    bool items_pending;           /* an item change waits for the publish timer */
+    int64_t last_publish_cost_ms; /* how long the last publish took (monotonic) */
+    bool limits_pending;          /* a reload changed [fetch] limits: swap the fetcher */
     int64_t last_publish_utc;
     int lock_fd;
     int open_handles; /* closed by stop(), counted down in on_uv_close */
@@ -201,8 +202,9 @@ static void arm_publish_timer(struct daemon *d)
 {
     if (d->stopping || !d->handles_ok)
         return;
-    uint64_t wait = (uint64_t)tm_schedule_publish_wait_ms(d->last_publish_ms, now_ms(),
-                                                          d->items_pending, d->status_publish_s);
+    uint64_t wait =
+        (uint64_t)tm_schedule_publish_wait_ms(d->last_publish_ms, now_ms(), d->items_pending,
+                                              d->status_publish_s, d->last_publish_cost_ms);
     if (uv_is_active((uv_handle_t *)&d->publish_timer) &&
         uv_timer_get_due_in(&d->publish_timer) <= wait)
         return;
@@ -218,7 +220,9 @@ static int publish_and_rearm(struct daemon *d)
 {
     d->items_pending = false;
     uv_timer_stop(&d->publish_timer);
+    uint64_t t0 = uv_hrtime();
     int rc = publish(d);
+    d->last_publish_cost_ms = (int64_t)((uv_hrtime() - t0) / 1000000);
     arm_publish_timer(d);
     return rc;
 }

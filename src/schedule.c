@@ -118,11 +118,17 @@ int64_t tm_schedule_initial(const struct tm_schedule_policy *p, int64_t stored_n
 }
 
 int64_t tm_schedule_publish_wait_ms(int64_t last_publish_ms, int64_t now_ms, bool items_changed,
-                                    int64_t status_period_s)
+                                    int64_t status_period_s, int64_t last_cost_ms)
 {
     if (status_period_s <= 0 || status_period_s > TM_SCHEDULE_STATUS_PUBLISH_S)
         status_period_s = TM_SCHEDULE_STATUS_PUBLISH_S;
-    int64_t after = items_changed ? TM_SCHEDULE_PUBLISH_COALESCE_MS : status_period_s * 1000;
+    int64_t period_ms = status_period_s * 1000;
+    if (last_cost_ms > 0 && last_cost_ms < INT64_MAX / TM_SCHEDULE_STATUS_COST_FACTOR &&
+        last_cost_ms * TM_SCHEDULE_STATUS_COST_FACTOR > period_ms)
+        period_ms = last_cost_ms * TM_SCHEDULE_STATUS_COST_FACTOR;
+    if (period_ms > (int64_t)TM_SCHEDULE_STATUS_MAX_PERIOD_S * 1000)
+        period_ms = (int64_t)TM_SCHEDULE_STATUS_MAX_PERIOD_S * 1000;
+    int64_t after = items_changed ? TM_SCHEDULE_PUBLISH_COALESCE_MS : period_ms;
     if (last_publish_ms <= 0)
         return 0;
     int64_t wait = last_publish_ms + after - now_ms;

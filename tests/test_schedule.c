@@ -260,31 +260,43 @@ static void test_publish_wait(void **state)
     (void)state;
     const int64_t last = 1700000000000LL;
     /* An item change: one second after the last publish, at once if later. */
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, true, 0), 800);
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 1500, true, 0), 0);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, true, 0, 0), 800);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 1500, true, 0, 0), 0);
     /* Status only, or nothing: the status period after the last publish. */
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 0),
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 0, 0),
                      TM_SCHEDULE_STATUS_PUBLISH_S * 1000 - 200);
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 61000, false, 0), 0);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 61000, false, 0, 0), 0);
     /* A lower polling floor shortens the period; a higher one does not
      * lengthen it. */
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 10), 9800);
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 3600),
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 10, 0), 9800);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last + 200, false, 3600, 0),
                      TM_SCHEDULE_STATUS_PUBLISH_S * 1000 - 200);
     /* Never published: now. A clock that jumped back: no more than one
      * period (or one coalescing delay) away. */
-    assert_int_equal(tm_schedule_publish_wait_ms(0, last, false, 0), 0);
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, false, 0),
+    assert_int_equal(tm_schedule_publish_wait_ms(0, last, false, 0, 0), 0);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, false, 0, 0),
                      TM_SCHEDULE_STATUS_PUBLISH_S * 1000);
-    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, true, 0),
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last - 3600000, true, 0, 0),
+                     TM_SCHEDULE_PUBLISH_COALESCE_MS);
+    /* A costly publish stretches the status period to ten times its cost
+     * (a tenth of the loop at most), up to two periods; item changes are
+     * not held back by it. */
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last, false, 0, 1500),
+                     TM_SCHEDULE_STATUS_PUBLISH_S * 1000);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last, false, 0, 9000), 90000);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last, false, 0, 60000),
+                     TM_SCHEDULE_STATUS_MAX_PERIOD_S * 1000);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last, false, 1, 500), 5000);
+    assert_int_equal(tm_schedule_publish_wait_ms(last, last, true, 0, 60000),
                      TM_SCHEDULE_PUBLISH_COALESCE_MS);
 }
 
 /* /healthz's bound against the daemon's rule, simulated: a quiet hour
  * (nothing due, only the status period) and a busy hour (an item change
- * every 300 ms) with publishes that take up to 30 s (a cold merge) never
- * leave a gap near TM_SCHEDULE_STALE_AFTER_S, so a live loop is never
- * reported stale; busy, publishes stay at most one a second. */
+ * every 300 ms) with publishes that take up to 30 s (a cold merge, which
+ * also stretches the status period) never leave a gap of
+ * TM_SCHEDULE_STALE_AFTER_S, so a live loop is never reported stale; busy,
+ * publishes stay at most one a second. */
 static void test_publish_cadence_vs_stale(void **state)
 {
     (void)state;
@@ -293,9 +305,9 @@ static void test_publish_cadence_vs_stale(void **state)
             int64_t now = 1700000000000LL, last = now, max_gap = 0, min_gap = INT64_MAX;
             int publishes = 0;
             while (now < 1700000000000LL + 3600000) {
-                int64_t wait = tm_schedule_publish_wait_ms(last, now, busy != 0, 0);
+                int64_t wait = tm_schedule_publish_wait_ms(last, now, busy != 0, 0, cost_ms);
                 now += busy && wait > 300 ? 300 : wait; /* the next event */
-                if (tm_schedule_publish_wait_ms(last, now, busy != 0, 0) > 0)
+                if (tm_schedule_publish_wait_ms(last, now, busy != 0, 0, cost_ms) > 0)
                     continue;
                 now += cost_ms; /* the publish itself; it completes at `now` */
                 int64_t gap = now - last;
@@ -304,11 +316,12 @@ static void test_publish_cadence_vs_stale(void **state)
                 last = now;
                 publishes++;
             }
-            assert_true(max_gap <= (int64_t)TM_SCHEDULE_STALE_AFTER_S * 1000 / 2);
+            assert_true(max_gap < (int64_t)TM_SCHEDULE_STALE_AFTER_S * 1000);
             assert_true(min_gap >= (busy ? TM_SCHEDULE_PUBLISH_COALESCE_MS
                                          : TM_SCHEDULE_STATUS_PUBLISH_S * 1000));
             if (!busy)
-                assert_true(publishes >= 3600 / TM_SCHEDULE_STATUS_PUBLISH_S / 2);
+                assert_true(publishes >=
+                            3600000 / (TM_SCHEDULE_STATUS_MAX_PERIOD_S * 1000 + cost_ms));
         }
     }
     /* A loop that stopped publishing is stale after three periods. */

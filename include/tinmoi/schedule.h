@@ -130,18 +130,27 @@ int64_t tm_schedule_initial(const struct tm_schedule_policy *p, int64_t stored_n
  * cold 10,000-source store) is not an outage, while a stuck loop is seen
  * within three minutes. A quiet hour still publishes every period. */
 #define TM_SCHEDULE_STALE_AFTER_S (3 * TM_SCHEDULE_STATUS_PUBLISH_S)
+/* A status publish merges and renders the whole store (about 1.5 s of CPU
+ * at 1,000 sources, far more at 10,000): the status period stretches to
+ * this many times the last publish's cost, so status-only publishing takes
+ * at most a tenth of the loop... */
+#define TM_SCHEDULE_STATUS_COST_FACTOR 10
+/* ... but never beyond this, so /healthz (TM_SCHEDULE_STALE_AFTER_S) stays
+ * green while a publish takes less than a period. */
+#define TM_SCHEDULE_STATUS_MAX_PERIOD_S (2 * TM_SCHEDULE_STATUS_PUBLISH_S)
 
 /* Milliseconds from `now_ms` until the daemon's next publish, given the
  * wall clock of the last one (`last_publish_ms`, 0 when never):
  * `items_changed` (an item change is waiting) publishes
  * TM_SCHEDULE_PUBLISH_COALESCE_MS after the last publish; otherwise the
  * next one is `status_period_s` after it (<= 0 or above
- * TM_SCHEDULE_STATUS_PUBLISH_S: that constant; only tests pass less).
- * Never negative: a publish already
- * due is due now (0); never more than one period or delay away, whatever
- * the clock did. */
+ * TM_SCHEDULE_STATUS_PUBLISH_S: that constant; only tests pass less),
+ * stretched to TM_SCHEDULE_STATUS_COST_FACTOR × `last_cost_ms` (what the
+ * last publish took) up to TM_SCHEDULE_STATUS_MAX_PERIOD_S. Never
+ * negative: a publish already due is due now (0); never more than one
+ * period or delay away, whatever the clock did. */
 int64_t tm_schedule_publish_wait_ms(int64_t last_publish_ms, int64_t now_ms, bool items_changed,
-                                    int64_t status_period_s);
+                                    int64_t status_period_s, int64_t last_cost_ms);
 
 /* Extracts the host of `url` (lower-case, as libcurl's URL API parses it)
  * into host[0..size). Returns 0, TM_EINVAL for a URL without a host
