@@ -28,6 +28,7 @@
 
 struct ref {
     const char *s; /* the string grouped on */
+    uint64_t h;    /* its hash: equal strings are adjacent, compared once */
     int src;
     int64_t t;
     int64_t rowid;
@@ -49,17 +50,40 @@ static int cmp_ref_tail(const struct ref *x, const struct ref *y)
     return c;
 }
 
+/* Groups equal strings: by hash, then the string (only hashes that collide
+ * or strings that are equal pay for a strcmp). The order between groups is
+ * the hashes', which no result depends on: groups only ever test equality,
+ * and the edges are sorted into their own total order. */
+static int cmp_ref_str(const struct ref *x, const struct ref *y)
+{
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return x->s == y->s ? 0 : strcmp(x->s, y->s);
+}
+
+/* A ref on string `s` (never NULL). */
+static struct ref ref_of(const char *s, int src, int64_t t, int64_t rowid, uint32_t idx)
+{
+    return (struct ref){
+        s, tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, s, strlen(s)), src, t, rowid, idx};
+}
+
+static bool same_str(const struct ref *x, const struct ref *y)
+{
+    return x->h == y->h && (x->s == y->s || strcmp(x->s, y->s) == 0);
+}
+
 static int on_qsort_ref(const void *a, const void *b)
 {
     const struct ref *x = a, *y = b;
-    int c = strcmp(x->s, y->s);
+    int c = cmp_ref_str(x, y);
     return c != 0 ? c : cmp_ref_tail(x, y);
 }
 
 static int on_qsort_ref_src(const void *a, const void *b)
 {
     const struct ref *x = a, *y = b;
-    int c = strcmp(x->s, y->s);
+    int c = cmp_ref_str(x, y);
     if (c == 0)
         c = (x->src > y->src) - (x->src < y->src);
     return c != 0 ? c : cmp_ref_tail(x, y);
@@ -228,12 +252,12 @@ static void number_sources(struct ctx *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
         const char *s = c->items[i].source_id;
-        c->refs[i] = (struct ref){s != NULL ? s : "", 0, 0, c->items[i].rowid, i};
+        c->refs[i] = ref_of(s != NULL ? s : "", 0, 0, c->items[i].rowid, i);
     }
     qsort(c->refs, c->n, sizeof *c->refs, on_qsort_ref);
     int id = -1;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (i == 0 || strcmp(c->refs[i].s, c->refs[i - 1].s) != 0)
+        if (i == 0 || !same_str(&c->refs[i], &c->refs[i - 1]))
             id++;
         c->src[c->refs[i].idx] = id;
     }
@@ -247,11 +271,11 @@ static int edges_entry(struct ctx *c)
     for (uint32_t i = 0; i < c->n; i++) {
         const struct tm_item *it = &c->items[i];
         if (it->entry_id != NULL && it->entry_id[0] != '\0')
-            c->refs[n++] = (struct ref){it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i};
+            c->refs[n++] = ref_of(it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     for (size_t s = 0, e; s < n; s = e) {
-        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++) {
+        for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++) {
             if (c->refs[e].src == c->refs[s].src)
                 continue;
             int rc = edge_add(&c->edges, c->items, c->refs[s].idx, c->refs[e].idx, EDGE_ENTRY, 1.0);
@@ -270,12 +294,11 @@ static int edges_link(struct ctx *c)
     for (uint32_t i = 0; i < c->n; i++) {
         const struct tm_item *it = &c->items[i];
         if (it->canonical_link != NULL && it->canonical_link[0] != '\0')
-            c->refs[n++] =
-                (struct ref){it->canonical_link, c->src[i], it->published_utc, it->rowid, i};
+            c->refs[n++] = ref_of(it->canonical_link, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
     for (size_t s = 0, e; s < n; s = e) {
-        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++)
+        for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++)
             ;
         const struct ref *center = NULL;
         for (size_t k = s; k < e; k++) {
@@ -307,13 +330,13 @@ static int edges_title(struct ctx *c)
         const struct tm_item *it = &c->items[i];
         c->title_id[i] = -1;
         if (it->norm_title != NULL && it->norm_title[0] != '\0')
-            c->refs[n++] = (struct ref){it->norm_title, c->src[i], it->published_utc, it->rowid, i};
+            c->refs[n++] = ref_of(it->norm_title, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     int id = -1;
     for (size_t s = 0, e; s < n; s = e) {
         id++;
-        for (e = s + 1; e < n && strcmp(c->refs[e].s, c->refs[s].s) == 0; e++)
+        for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++)
             ;
         for (size_t i = s; i < e; i++)
             c->title_id[c->refs[i].idx] = id;

@@ -172,7 +172,8 @@ struct tm_store_items {
     struct tm_store_arena *arena;
 };
 
-/* As tm_store_load_items, but lean: only the fields tm_merge and the
+/* As tm_store_load_items, but in store order (tm_merge does not depend on
+ * the order) and lean: only the fields tm_merge and the
  * writers' dates read (rowid, source_id, source_priority, key,
  * canonical_link, norm_title, published_utc, updated_utc, first_seen_utc,
  * entry_id); guid, title, link, author, summary, content and categories
