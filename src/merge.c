@@ -849,6 +849,34 @@ fail:
     return rc;
 }
 
+/* Frees what the edges needed (and the components' source sets); safe to
+ * call twice. */
+static void free_scratch(struct ctx *c, struct comp *uf)
+{
+    if (uf != NULL) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            free(uf[i].srcs);
+            uf[i].srcs = NULL;
+        }
+    }
+    if (c->tok != NULL) {
+        for (uint32_t i = 0; i < c->n; i++)
+            free(c->tok[i]);
+    }
+    free(c->tok);
+    free(c->n_tok);
+    free(c->src);
+    free(c->title_id);
+    free(c->refs);
+    free(c->edges.v);
+    c->tok = NULL;
+    c->n_tok = NULL;
+    c->src = NULL;
+    c->title_id = NULL;
+    c->refs = NULL;
+    c->edges = (struct edges){NULL, 0, 0};
+}
+
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out)
 {
@@ -900,22 +928,12 @@ int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_
         if ((rc = uf_union(uf, c.edges.v[k].a, c.edges.v[k].b)) != 0)
             goto done;
     }
+    /* Only the components are needed from here: the scratch goes first,
+     * so the stories are built within the memory the edges took. */
+    free_scratch(&c, uf);
     rc = build_stories(&c, uf, &o, out, n_out);
 done:
-    if (uf != NULL) {
-        for (uint32_t i = 0; i < c.n; i++)
-            free(uf[i].srcs);
-    }
+    free_scratch(&c, uf);
     free(uf);
-    if (c.tok != NULL) {
-        for (uint32_t i = 0; i < c.n; i++)
-            free(c.tok[i]);
-    }
-    free(c.tok);
-    free(c.n_tok);
-    free(c.src);
-    free(c.title_id);
-    free(c.refs);
-    free(c.edges.v);
     return rc;
 }

@@ -39,8 +39,8 @@
  *   - temporary b-trees (sorting) in memory. */
 #define STORE_PRAGMAS                                                                              \
     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"                                       \
-    "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 33554432;"                      \
-    "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY"
+    "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 33554432;" STORE_CACHE_PUT      \
+    "; PRAGMA temp_store = MEMORY"
 
 /* Schema migrations: migrations[v] takes a database from user_version v to
  * v + 1, in one transaction with the version bump. Steps are only ever
@@ -243,8 +243,18 @@ struct tm_store {
     sqlite3 *db;
     char *path; /* state_dir/tinmoi.db, for messages */
     int schema_version;
+    bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_lean) */
     sqlite3_stmt *st[ST_COUNT];
 };
+
+/* The page cache while the publishing half holds the archive's items in
+ * memory: a scan reads each page once, and the 16 MiB the inserts use
+ * would add to the peak. Restored by the next put. */
+#define STORE_CACHE_LOAD "PRAGMA cache_size = -2048"
+#define STORE_CACHE_PUT "PRAGMA cache_size = -16384"
+
+/* Sets the page cache for loads (small) or puts (STORE_PRAGMAS' size). */
+static int cache_for(struct tm_store *s, bool small, struct tm_error *err);
 
 /* ---- errors, binding, reading ---------------------------------------- */
 
@@ -1109,7 +1119,9 @@ int tm_store_put_feed(struct tm_store *s, const struct tm_source *src, const str
         if (t.ids == NULL)
             return tm_error_set(err, TM_ENOMEM, "out of memory");
     }
-    int rc = tx_begin(s, err);
+    int rc = cache_for(s, false, err);
+    if (rc == 0)
+        rc = tx_begin(s, err);
     if (rc != 0)
         goto out;
     rc = source_upsert(s, src, err);
@@ -1421,9 +1433,11 @@ int tm_store_load_lean(struct tm_store *s, int64_t since_utc, struct tm_store_it
     if (out->arena == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     sqlite3_stmt *st = s->st[ST_ITEM_LOAD_LEAN];
+    int rc = cache_for(s, true, err);
     struct binder b = bind_start(st);
     bind_int(&b, 1, since_utc); /* TM_TIME_NONE is INT64_MIN: every item */
-    int rc = bind_done(s, &b, err);
+    if (rc == 0)
+        rc = bind_done(s, &b, err);
     if (rc != 0) {
         tm_store_items_clear(out);
         return rc;
@@ -1456,8 +1470,26 @@ int tm_store_load_lean(struct tm_store *s, int64_t since_utc, struct tm_store_it
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_fail(s, err, "load items");
     stmt_reset(st);
-    if (rc != 0)
+    if (rc != 0) {
         tm_store_items_clear(out);
+        return rc;
+    }
+    /* The doubling's slack back (mremap for an array this size: no copy). */
+    if (out->n > 0 && out->n < cap) {
+        struct tm_item *nv = realloc(out->items, out->n * sizeof *nv);
+        if (nv != NULL)
+            out->items = nv;
+    }
+    return 0;
+}
+
+static int cache_for(struct tm_store *s, bool small, struct tm_error *err)
+{
+    if (s->cache_small == small)
+        return 0;
+    int rc = exec_sql(s, small ? STORE_CACHE_LOAD : STORE_CACHE_PUT, "cache size", err);
+    if (rc == 0)
+        s->cache_small = small;
     return rc;
 }
 
