@@ -691,8 +691,11 @@ static void on_xml_start_element(void *ctx, const xmlChar *localname, const xmlC
         tm_parse_field_end(p);
     }
     dispatch(p, parent, fr, v, l, uri, &a);
-    if (p->target != TM_T_NONE && p->cap_depth == p->depth)
-        snprintf(p->cap_elem, sizeof p->cap_elem, "%s", l);
+    if (p->target != TM_T_NONE && p->cap_depth == p->depth) {
+        size_t n = strnlen(l, sizeof p->cap_elem - 1);
+        memcpy(p->cap_elem, l, n);
+        p->cap_elem[n] = '\0';
+    }
 }
 
 /* Handles an element by what its parent's children mean. */

@@ -232,6 +232,18 @@ static bool url_needs_escape(unsigned char c)
  * an IRI such as ".../tin-tức", a '%' that starts no escape, a second '#')
  * so that xmlParseURI accepts what browsers accept. Clean runs are copied
  * whole. */
+/* 1 for the bytes url_prepare looks at: url_needs_escape's, '%' and '#'. */
+static const unsigned char url_attn[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 static int url_prepare(struct tm_buf *b, const char *s)
 {
     static const char hexdig[] = "0123456789ABCDEF";
@@ -246,6 +258,8 @@ static int url_prepare(struct tm_buf *b, const char *s)
     int rc = 0;
     for (; i < len && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (!url_attn[c])
+            continue;
         bool enc;
         if (c == '%')
             enc = !(i + 2 < len && is_hex((unsigned char)s[i + 1]) &&
