@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Word pairs of a title the similar-title rule compares (a posting keeps
+ * the count and positions in 16 bits). The parser cuts titles at 2 KiB,
+ * about a thousand words; a longer stored title only misses this rule. */
+#define MAX_TITLE_PAIRS UINT16_MAX
+
 /* Slack for comparing Jaccard values computed in floating point. */
 #define SIM_EPSILON 1e-9
 
@@ -417,7 +422,9 @@ struct posting {
     int64_t t;
     int64_t rowid;
     uint32_t idx;
+    int src;      /* the item's source number (c->src) */
     uint16_t pos; /* rank of tok among the title's word pairs, rarest 0 */
+    uint16_t n;   /* word pairs in the title (c->n_tok) */
     bool indexed; /* pos < index_len(n): see edges_similar */
 };
 
@@ -513,8 +520,8 @@ static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct po
         size_t p = prefix_len(n, c->sim), q = index_len(n, c->sim);
         const struct tm_item *it = &c->items[i];
         for (size_t j = 0; j < p; j++)
-            post[n_post++] =
-                (struct posting){rare[j].tok, it->published_utc, it->rowid, i, (uint16_t)j, j < q};
+            post[n_post++] = (struct posting){rare[j].tok, it->published_utc, it->rowid,   i,
+                                              c->src[i],   (uint16_t)j,       (uint16_t)n, j < q};
     }
     qsort(post, n_post, sizeof *post, on_qsort_posting);
     *out = post;
@@ -530,6 +537,32 @@ done:
     return rc;
 }
 
+/* tm_identity_jaccard of the sorted sets a and b, or 0 as soon as more of
+ * either is missing from the other than an overlap of `need` allows (two
+ * titles that are not similar part ways within a few steps). */
+static double jaccard_at_least(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+                               size_t need)
+{
+    size_t miss_a = na > need ? na - need : 0, miss_b = nb > need ? nb - need : 0;
+    size_t i = 0, j = 0, common = 0;
+    while (i < na && j < nb) {
+        if (a[i] == b[j]) {
+            common++;
+            i++;
+            j++;
+        } else if (a[i] < b[j]) {
+            if (miss_a-- == 0)
+                return 0.0;
+            i++;
+        } else {
+            if (miss_b-- == 0)
+                return 0.0;
+            j++;
+        }
+    }
+    return (double)common / (double)(na + nb - common);
+}
+
 /* Adds the similar-title edge between the items of postings x and y (same
  * word pair) when their titles are similar enough. Positional filter
  * (PPJoin): if this pair is their first common one in the global order,
@@ -539,17 +572,21 @@ done:
  * are not similar. */
 static int similar_edge(struct ctx *c, const struct posting *x, const struct posting *y)
 {
-    uint32_t a = x->idx, b = y->idx;
-    if (c->src[a] == c->src[b] || c->title_id[a] == c->title_id[b])
+    /* The filters first, on what the postings carry: no item memory read. */
+    if (x->src == y->src)
         return 0;
-    size_t na = c->n_tok[a], nb = c->n_tok[b];
+    size_t na = x->n, nb = y->n;
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
     if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
         return 0;
     size_t rest_a = na - x->pos, rest_b = nb - y->pos;
-    if ((rest_a < rest_b ? rest_a : rest_b) < overlap_needed(na, nb, c->sim))
+    size_t need = overlap_needed(na, nb, c->sim);
+    if ((rest_a < rest_b ? rest_a : rest_b) < need)
         return 0;
-    double sim = tm_identity_jaccard(c->tok[a], na, c->tok[b], nb);
+    uint32_t a = x->idx, b = y->idx;
+    if (c->title_id[a] == c->title_id[b])
+        return 0;
+    double sim = jaccard_at_least(c->tok[a], na, c->tok[b], nb, need);
     if (sim + SIM_EPSILON < c->sim)
         return 0;
     return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
@@ -607,6 +644,12 @@ static int edges_similar(struct ctx *c)
         int rc = tm_identity_title_tokens(c->items[i].norm_title, false, &c->tok[i], &c->n_tok[i]);
         if (rc != 0)
             return rc;
+        if (c->n_tok[i] > MAX_TITLE_PAIRS) { /* not compared: see MAX_TITLE_PAIRS */
+            free(c->tok[i]);
+            c->tok[i] = NULL;
+            c->n_tok[i] = 0;
+            continue;
+        }
         total += c->n_tok[i];
         if (c->n_tok[i] > max_tok)
             max_tok = c->n_tok[i];
