@@ -19,6 +19,9 @@
 
 #include <errno.h>
 #include <iconv.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,19 @@ struct tm_decoder {
 static unsigned char attn_text[256], attn_tag[256], attn_quote[256], attn_cdata[256];
 static unsigned char attn_comment[256], attn_pi[256];
 static bool tables_ready;
+
+/* A scanning state's attention table with the (up to four) ASCII bytes
+ * above 0x1F it marks, which let a vector compare skip plain runs. */
+struct attn_set {
+    const unsigned char *table;
+    char c[4];
+};
+static const struct attn_set set_text = {attn_text, {'<', '&', '<', '&'}};
+static const struct attn_set set_tag = {attn_tag, {'>', '"', '\'', '>'}};
+static const struct attn_set set_quote = {attn_quote, {'"', '\'', '&', '<'}};
+static const struct attn_set set_cdata = {attn_cdata, {']', '>', ']', '>'}};
+static const struct attn_set set_comment = {attn_comment, {'-', '>', '-', '>'}};
+static const struct attn_set set_pi = {attn_pi, {'?', '>', '?', '>'}};
 
 /* windows-1252 0x80..0x9F: numeric references in that range mean these
  * characters in every browser (HTML5 "numeric character reference end state"). */
@@ -317,14 +333,43 @@ static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
  * the end, or at a byte that does not start a valid UTF-8 sequence of an XML
  * character (see handle_high). Validation of a "utf-8" document happens
  * here, in the same pass as the markup scan. */
+/* The first byte from p[j] that `a` marks (or n). Sixteen bytes at a time
+ * where SSE2 is there: a byte below 0x20 (signed: also every byte above
+ * 0x7F) or equal to one of a->c is a candidate, checked in the table. */
+static inline size_t skip_plain(const struct attn_set *a, const unsigned char *p, size_t j,
+                                size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i c0 = _mm_set1_epi8(a->c[0]), c1 = _mm_set1_epi8(a->c[1]);
+    const __m128i c2 = _mm_set1_epi8(a->c[2]), c3 = _mm_set1_epi8(a->c[3]);
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (j + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, c0), _mm_cmpeq_epi8(v, c1)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, c2), _mm_cmpeq_epi8(v, c3)));
+        m = _mm_or_si128(m, _mm_cmplt_epi8(v, space));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask == 0) {
+            j += 16;
+            continue;
+        }
+        j += (size_t)__builtin_ctz(mask);
+        if (a->table[p[j]])
+            return j;
+        j++; /* tab, LF or CR */
+    }
+#endif
+    const unsigned char *attn = a->table;
+    while (j < n && !attn[p[j]])
+        j++;
+    return j;
+}
+
 static inline size_t run_end(struct tm_decoder *d, const unsigned char *p, size_t j, size_t n,
-                             const unsigned char *attn)
+                             const struct attn_set *a)
 {
     for (;;) {
-        while (j + 4 <= n && !attn[p[j]] && !attn[p[j + 1]] && !attn[p[j + 2]] && !attn[p[j + 3]])
-            j += 4;
-        while (j < n && !attn[p[j]])
-            j++;
+        j = skip_plain(a, p, j, n);
         if (j >= n)
             return j;
         unsigned char c = p[j];
@@ -622,7 +667,7 @@ static size_t scan_start(struct tm_decoder *d, const unsigned char *p, size_t n,
 /* Scans the closing run of a CDATA section, comment or PI: `mark` repeated
  * `min` times then '>'. */
 static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, size_t n,
-                               const unsigned char *attn, unsigned char mark, int min, bool pass,
+                               const struct attn_set *attn, unsigned char mark, int min, bool pass,
                                bool final)
 {
     /* Bytes passed on unchanged are emitted in one run from `start`. */
@@ -743,7 +788,7 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            j = run_end(d, p, j, n, attn_text);
+            j = run_end(d, p, j, n, &set_text);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -758,7 +803,7 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
                 k = 1, d->notes.controls_dropped++;
             break;
         case ST_TAG:
-            j = run_end(d, p, j, n, attn_tag);
+            j = run_end(d, p, j, n, &set_tag);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -779,7 +824,7 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
             }
             break;
         case ST_QUOTE:
-            j = run_end(d, p, j, n, attn_quote);
+            j = run_end(d, p, j, n, &set_quote);
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -804,13 +849,13 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
             }
             break;
         case ST_CDATA:
-            k = scan_until_close(d, p + i, n - i, attn_cdata, ']', 2, true, final);
+            k = scan_until_close(d, p + i, n - i, &set_cdata, ']', 2, true, final);
             break;
         case ST_COMMENT:
-            k = scan_until_close(d, p + i, n - i, attn_comment, '-', 2, true, final);
+            k = scan_until_close(d, p + i, n - i, &set_comment, '-', 2, true, final);
             break;
         case ST_PI:
-            k = scan_until_close(d, p + i, n - i, attn_pi, '?', 1, !d->drop_pi, final);
+            k = scan_until_close(d, p + i, n - i, &set_pi, '?', 1, !d->drop_pi, final);
             break;
         case ST_DOCTYPE:
             k = scan_doctype(d, p + i, n - i, final);
