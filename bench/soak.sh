@@ -9,10 +9,14 @@
 # Reports:
 #   - RSS (VmRSS) after the first cycle and at the end, and the growth;
 #   - CPU time (user + sys, /proc/PID/stat) per cycle between those points;
-#   - requests per URL from nginx's access log ($msec $request_uri $status),
-#     and that no request went out earlier than its schedule allowed: the
-#     gap between two requests for one URL is never below the interval
-#     (every source succeeds, so no backoff applies);
+#   - RSS every 10 s in between: the lowest and highest after the first cycle;
+#   - requests per URL from nginx's access log ($msec $request_uri $status
+#     $request_time), and that no request went out earlier than its schedule
+#     allowed: the gap between the STARTS of two requests for one URL
+#     ($msec - $request_time: nginx logs when a response is done, which is
+#     late when tinmoi's loop is busy publishing and reads the body late) is
+#     never below the interval (every source succeeds, so no backoff
+#     applies);
 #   - SIGTERM at the end: exit status and time to exit.
 # While it runs, 20 feeds are touched every 30 s (new mtime and ETag: the
 # next poll is a 200 instead of a 304), so parse and store work continues.
@@ -51,8 +55,9 @@ chmod 755 "$tmp" # nginx's worker runs as nobody
 nginx_pid=
 tinmoi_pid=
 toucher_pid=
+sampler_pid=
 cleanup() {
-    for p in $toucher_pid $tinmoi_pid $nginx_pid; do
+    for p in $sampler_pid $toucher_pid $tinmoi_pid $nginx_pid; do
         if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
     done
     if $keep; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
@@ -76,7 +81,7 @@ http {
     fastcgi_temp_path $tmp/nginx/fastcgi;
     uwsgi_temp_path $tmp/nginx/uwsgi;
     scgi_temp_path $tmp/nginx/scgi;
-    log_format soak '\$msec \$request_uri \$status';
+    log_format soak '\$msec \$request_uri \$status \$request_time';
     access_log $tmp/nginx/access.log soak;
     keepalive_timeout 65;
     keepalive_requests 100000;
@@ -148,12 +153,19 @@ sleep "$warm"
 kill -0 "$tinmoi_pid" || { echo "soak.sh: tinmoi exited:" >&2; tail "$tmp/tinmoi.log" >&2; exit 1; }
 read -r rss0 cpu0 <<<"$(sample)"
 t0=$(date +%s.%N)
+( while sleep 10; do awk '/^VmRSS:/ { print $2 }' "/proc/$tinmoi_pid/status" 2>/dev/null || exit 0; done ) >"$tmp/rss.log" &
+sampler_pid=$!
 total=$((minutes * 60))
 left=$((total - warm))
 [ "$left" -gt 0 ] || left=$interval
 sleep "$left"
 read -r rss1 cpu1 <<<"$(sample)"
 t1=$(date +%s.%N)
+kill "$sampler_pid" 2>/dev/null || true
+wait "$sampler_pid" 2>/dev/null || true
+sampler_pid=
+rss_lo=$(sort -n "$tmp/rss.log" | head -1)
+rss_hi=$(sort -n "$tmp/rss.log" | tail -1)
 kill "$toucher_pid" 2>/dev/null || true
 wait "$toucher_pid" 2>/dev/null || true
 toucher_pid=
@@ -169,11 +181,14 @@ import collections, sys
 log, interval, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 times = collections.defaultdict(list)
 status = collections.Counter()
+longest = 0.0
 for line in open(log):
     p = line.split()
-    if len(p) < 3:
+    if len(p) < 4:
         continue
-    times[p[1]].append(float(p[0]))
+    # when the request arrived: logged at the end, minus its duration
+    times[p[1]].append(float(p[0]) - float(p[3]))
+    longest = max(longest, float(p[3]))
     status[p[2]] += 1
 gaps = []
 early = 0
@@ -181,8 +196,8 @@ for uri, ts in times.items():
     ts.sort()
     for a, b in zip(ts, ts[1:]):
         gaps.append(b - a)
-        # nginx logs when the response is done: allow its own 10 ms jitter
-        if b - a < interval - 0.010:
+        # both nginx times have millisecond resolution
+        if b - a < interval - 0.002:
             early += 1
 gaps.sort()
 def pct(q):
@@ -198,10 +213,13 @@ print("| requests (status) | %d (%s) |" % (sum(status.values()),
       ", ".join("%s: %d" % kv for kv in sorted(status.items()))))
 print("| RSS after first cycle → end | %.1f MB → %.1f MB (%+.1f %%) |"
       % (rss0 / 1024, rss1 / 1024, 100.0 * (rss1 - rss0) / rss0))
+print("| RSS every 10 s in between: lowest / highest | %.1f MB / %.1f MB |"
+      % (${rss_lo:-0} / 1024, ${rss_hi:-0} / 1024))
 print("| CPU per cycle (user+sys) | %.3f s over %.1f cycles |" % (cpu / cycles, cycles))
 print("| gap between requests per URL: min / median / max | %.3f / %.3f / %.3f s |"
       % (gaps[0] if gaps else 0, pct(0.5), gaps[-1] if gaps else 0))
 print("| requests earlier than the interval allows | %d |" % early)
+print("| longest request (nginx request_time) | %.3f s |" % longest)
 print("| SIGTERM: exit status, time to exit | $rc, ${stop_s} s |")
 sys.exit(1 if early else 0)
 PY
