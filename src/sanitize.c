@@ -1342,6 +1342,14 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     }
     *st = (struct san){.base_url = base_url, .max_bytes = max_bytes, .inert = true};
     tm_buf_init(&st->out, 0);
+    /* The output is about the input's size (a little longer when URLs are
+     * resolved): allocated once rather than grown by doubling. */
+    size_t expect = (max_bytes != 0 && max_bytes < len ? max_bytes : len) + 256;
+    st->out.data = malloc(expect);
+    if (st->out.data != NULL) {
+        st->out.data[0] = '\0';
+        st->out.cap = expect;
+    }
     tm_buf_init(&st->tag, 0);
     tm_buf_init(&st->val, 0);
     tm_buf_init(&st->base, 0);
