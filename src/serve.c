@@ -395,11 +395,6 @@ static void on_response_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
 }
 
-/* h2o has written the headers of a sendfile response and its write queue
- * is empty: the body goes straight from the memfd to the socket, then h2o
- * is told the response is complete. Whatever sendfile cannot send at once
- * (a full socket buffer) is handed to h2o from memory, after the bytes
- * already sent, so the order on the wire holds. */
 /* The connection's socket, or -1. */
 static int request_fd(h2o_req_t *req)
 {
@@ -419,6 +414,11 @@ static void set_cork(int fd, int on)
     }
 }
 
+/* h2o has written the headers of a sendfile response and its write queue
+ * is empty: the body goes straight from the memfd to the socket, then h2o
+ * is told the response is complete. Whatever sendfile cannot send at once
+ * (a full socket buffer) is handed to h2o from memory, after the bytes
+ * already sent, so the order on the wire holds. */
 static void on_sendfile_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     struct response *r = (struct response *)gen;
