@@ -1,6 +1,7 @@
 /* tinmoi — operational counters rendered in the Prometheus text format 0.0.4
  * (https://prometheus.io/docs/instrumenting/exposition_formats/). */
 #include "tinmoi/metrics.h"
+#include "tinmoi/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +35,6 @@ struct tm_metrics {
     size_t n_items, n_stories;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 struct tm_metrics *tm_metrics_new(void)
 {
     return calloc(1, sizeof(struct tm_metrics));
@@ -69,7 +60,7 @@ static int rehash(struct tm_metrics *m, size_t n_slots)
         return TM_ENOMEM;
     }
     for (size_t i = 0; i < m->n_sources; i++) {
-        size_t j = (size_t)(hash_str(m->sources[i].id) & (n_slots - 1));
+        size_t j = (size_t)(tm_hash_str(m->sources[i].id) & (n_slots - 1));
         while (slots[j] != 0) {
             j = (j + 1) & (n_slots - 1);
         }
@@ -87,7 +78,7 @@ static long find_source(const struct tm_metrics *m, const char *id)
     if (m->n_slots == 0) {
         return -1;
     }
-    size_t j = (size_t)(hash_str(id) & (m->n_slots - 1));
+    size_t j = (size_t)(tm_hash_str(id) & (m->n_slots - 1));
     while (m->slots[j] != 0) {
         const struct source_metrics *sm = &m->sources[m->slots[j] - 1];
         if (strcmp(sm->id, id) == 0) {
@@ -130,7 +121,7 @@ static struct source_metrics *get_source(struct tm_metrics *m, const char *id)
             return NULL;
         }
     } else {
-        size_t j = (size_t)(hash_str(id) & (m->n_slots - 1));
+        size_t j = (size_t)(tm_hash_str(id) & (m->n_slots - 1));
         while (m->slots[j] != 0) {
             j = (j + 1) & (m->n_slots - 1);
         }
@@ -220,7 +211,7 @@ void tm_metrics_source_forget(struct tm_metrics *m, const char *source_id)
      * forgetting cannot fail. */
     memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
     for (size_t k = 0; k < m->n_sources; k++) {
-        size_t j = (size_t)(hash_str(m->sources[k].id) & (m->n_slots - 1));
+        size_t j = (size_t)(tm_hash_str(m->sources[k].id) & (m->n_slots - 1));
         while (m->slots[j] != 0) {
             j = (j + 1) & (m->n_slots - 1);
         }

@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "serve_int.h"
+#include "tinmoi/hash.h"
 #include "tinmoi/date.h"
 
 /* Largest /metrics body: one line per source and outcome for 10,000
@@ -129,17 +130,6 @@ struct response {
 struct owned_body {
     char *data;
 };
-
-uint64_t tm_serve_hash(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 static void bundle_unref(struct bundle *b)
 {
@@ -277,7 +267,7 @@ static int build_file(struct served_file *f, const struct tm_published_file *src
     f->data[src->len] = '\0';
     f->len = src->len;
     f->cors = strstr(f->content_type, "json") != NULL;
-    f->hash = tm_serve_hash(f->data, f->len);
+    f->hash = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, f->data, f->len);
     snprintf(f->etag, sizeof(f->etag), "\"%016llx\"", (unsigned long long)f->hash);
     snprintf(f->etag_gz, sizeof(f->etag_gz), "\"%016llx-gz\"", (unsigned long long)f->hash);
 

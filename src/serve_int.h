@@ -26,7 +26,4 @@
 int tm_status_page_render(const char *snapshot, size_t len, const char *title,
                           int64_t published_utc, int utc_offset_s, struct tm_buf *out);
 
-/* 64-bit FNV-1a hash of data[0..len): the ETag of a published body. */
-uint64_t tm_serve_hash(const void *data, size_t len);
-
 #endif
