@@ -411,6 +411,24 @@ static void test_atom_details(void **state)
     tm_feed_free(f);
 }
 
+/* An unclosed Atom <subtitle> and <summary>: libxml2 nests the entries that
+ * follow inside them; both entries and the subtitle are still read. */
+static void test_unclosed_atom_fields(void **state)
+{
+    (void)state;
+    struct tm_feed *f = parse_ok("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>"
+                                 "<subtitle>Tin tức\n"
+                                 "<entry><title>Một</title><id>urn:1</id><summary>Tóm tắt\n</entry>"
+                                 "<entry><title>Hai</title><id>urn:2</id></entry></feed>");
+    assert_string_equal(f->subtitle, "Tin tức");
+    assert_int_equal(f->n_entries, 2);
+    assert_string_equal(f->entries[0].title, "Một");
+    assert_string_equal(f->entries[0].summary, "Tóm tắt");
+    assert_string_equal(f->entries[1].title, "Hai");
+    assert_true(has_error(f, "<entry> inside an unclosed <subtitle>; the subtitle ends there"));
+    tm_feed_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_recoveries),
         cmocka_unit_test(test_atom_details),
+        cmocka_unit_test(test_unclosed_atom_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
