@@ -4,6 +4,7 @@
 
 #include "identity_int.h"
 #include "tinmoi/error.h"
+#include "tinmoi/hash.h"
 #include "tinmoi/feed.h"
 #include "tinmoi/item.h"
 
@@ -16,30 +17,9 @@
 #include <time.h>
 #include <utf8proc.h>
 
-#define FNV_PRIME UINT64_C(0x100000001b3)
-
 /* Authority of tag: ids when public_url gives no usable host name; the
  * .invalid TLD (RFC 2606) can never belong to anyone else. */
 #define ENTRY_ID_FALLBACK_HOST "tinmoi.invalid"
-
-uint64_t tm_identity_fnv1a64(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
 
 /* ---- canonical links ---------------------------------------------------- */
 
@@ -118,7 +98,7 @@ static char *lower_host(const char *host)
             ascii = 0;
     }
     if (ascii) {
-        char *d = dup_str(host);
+        char *d = strdup(host);
         if (d != NULL) {
             for (char *p = d; *p != '\0'; p++)
                 *p = (char)ascii_lower((unsigned char)*p);
@@ -146,7 +126,7 @@ static int url_get(CURLU *u, CURLUPart part, unsigned flags, char **out)
         return 0;
     if (rc != CURLUE_OK)
         return -1;
-    *out = dup_str(s);
+    *out = strdup(s);
     curl_free(s);
     return *out != NULL ? 0 : -1;
 }
@@ -352,11 +332,11 @@ int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_
     size_t prev_len = 0, wl;
     for (const char *p = norm; (p = next_word(p, &w, &wl)) != NULL;) {
         if (words) {
-            t[n++] = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, w, wl);
+            t[n++] = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, w, wl);
         } else if (prev != NULL) {
-            uint64_t h = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, prev, prev_len);
-            h = tm_identity_fnv1a64(h, " ", 1);
-            t[n++] = tm_identity_fnv1a64(h, w, wl);
+            uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, prev, prev_len);
+            h = tm_hash_fnv1a64(h, " ", 1);
+            t[n++] = tm_hash_fnv1a64(h, w, wl);
         }
         prev = w;
         prev_len = wl;
@@ -447,13 +427,13 @@ char *tm_item_key_link(const char *canonical_link)
 
 char *tm_item_key_title(const char *norm_title, int64_t published_utc)
 {
-    uint64_t h = TM_IDENTITY_FNV_OFFSET;
+    uint64_t h = TM_HASH_FNV1A64_INIT;
     if (norm_title != NULL)
-        h = tm_identity_fnv1a64(h, norm_title, strlen(norm_title));
+        h = tm_hash_fnv1a64(h, norm_title, strlen(norm_title));
     if (published_utc != TM_TIME_NONE) {
         char date[24];
         int n = snprintf(date, sizeof date, "\n%" PRId64, published_utc);
-        h = tm_identity_fnv1a64(h, date, (size_t)n);
+        h = tm_hash_fnv1a64(h, date, (size_t)n);
     }
     char *d = malloc(2 + 16 + 1);
     if (d != NULL)
@@ -471,7 +451,7 @@ char *tm_item_key(const char *guid, const char *canonical_link, const char *titl
     char *norm = tm_title_normalize(title);
     if (norm == NULL && title != NULL && title[0] != '\0') {
         /* Invalid UTF-8 cannot reach here from the parser; hash the bytes. */
-        norm = dup_str(title);
+        norm = strdup(title);
         if (norm == NULL)
             return NULL;
     }
@@ -512,7 +492,7 @@ static char *entry_host(const char *public_url)
             curl_url_cleanup(u);
         }
     }
-    return host != NULL ? host : dup_str(ENTRY_ID_FALLBACK_HOST);
+    return host != NULL ? host : strdup(ENTRY_ID_FALLBACK_HOST);
 }
 
 static int is_unreserved(int c)
@@ -535,9 +515,9 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
             return NULL;
         key = computed;
     }
-    uint64_t h = tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, source, strlen(source));
-    h = tm_identity_fnv1a64(h, "\n", 1);
-    h = tm_identity_fnv1a64(h, key, strlen(key));
+    uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, source, strlen(source));
+    h = tm_hash_fnv1a64(h, "\n", 1);
+    h = tm_hash_fnv1a64(h, key, strlen(key));
     free(computed);
 
     char date[32] = "1970-01-01";

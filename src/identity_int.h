@@ -7,11 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/): start with
- * TM_IDENTITY_FNV_OFFSET and feed bytes in order. */
-#define TM_IDENTITY_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-uint64_t tm_identity_fnv1a64(uint64_t h, const void *data, size_t len);
-
 /* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
 size_t tm_identity_count_words(const char *norm);
 

@@ -8,6 +8,7 @@
 
 #include "identity_int.h"
 #include "tinmoi/error.h"
+#include "tinmoi/hash.h"
 #include "tinmoi/identity.h"
 
 #include <math.h>
@@ -69,8 +70,7 @@ static int cmp_ref_str(const struct ref *x, const struct ref *y)
 /* A ref on string `s` (never NULL). */
 static struct ref ref_of(const char *s, int src, int64_t t, int64_t rowid, uint32_t idx)
 {
-    return (struct ref){
-        s, tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, s, strlen(s)), src, t, rowid, idx};
+    return (struct ref){s, tm_hash_str(s), src, t, rowid, idx};
 }
 
 static bool same_str(const struct ref *x, const struct ref *y)
@@ -735,7 +735,7 @@ struct idset {
 
 static bool idset_insert(struct idset *set, const char *id)
 {
-    size_t i = (size_t)tm_identity_fnv1a64(TM_IDENTITY_FNV_OFFSET, id, strlen(id)) & set->mask;
+    size_t i = (size_t)tm_hash_str(id) & set->mask;
     while (set->slot[i] != NULL) {
         if (strcmp(set->slot[i], id) == 0)
             return false;
@@ -743,15 +743,6 @@ static bool idset_insert(struct idset *set, const char *id)
     }
     set->slot[i] = id;
     return true;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
 }
 
 static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_story *st,
@@ -779,7 +770,7 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
         struct tm_story *s = &st[cl[k].story];
         if (s->entry_id != NULL)
             continue;
-        char *id = dup_str(cl[k].id);
+        char *id = strdup(cl[k].id);
         if (id == NULL)
             goto done;
         if (!idset_insert(&set, id)) {

@@ -7,6 +7,7 @@
  * its fetch, never half-stored, and a reader (`tinmoi status`) never waits
  * for a whole cycle. */
 #include "tinmoi/store.h"
+#include "tinmoi/hash.h"
 #include "tinmoi/identity.h"
 
 #include <errno.h>
@@ -1339,14 +1340,6 @@ static int col_arena(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **o
     return *out != NULL ? 0 : TM_ENOMEM;
 }
 
-static uint64_t intern_hash(const char *t)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (; *t != '\0'; t++)
-        h = (h ^ (unsigned char)*t) * UINT64_C(0x100000001b3);
-    return h;
-}
-
 /* The arena's one copy of source id `t`. */
 static int col_intern(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **out)
 {
@@ -1364,7 +1357,7 @@ static int col_intern(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **
         for (size_t k = 0; a->intern != NULL && k <= a->intern_mask; k++) {
             if (a->intern[k] == NULL)
                 continue;
-            size_t h = (size_t)intern_hash(a->intern[k]) & (cap - 1);
+            size_t h = (size_t)tm_hash_str(a->intern[k]) & (cap - 1);
             while (v[h] != NULL)
                 h = (h + 1) & (cap - 1);
             v[h] = a->intern[k];
@@ -1373,7 +1366,7 @@ static int col_intern(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **
         a->intern = v;
         a->intern_mask = cap - 1;
     }
-    size_t h = (size_t)intern_hash(t) & a->intern_mask;
+    size_t h = (size_t)tm_hash_str(t) & a->intern_mask;
     for (; a->intern[h] != NULL; h = (h + 1) & a->intern_mask) {
         if (strcmp(a->intern[h], t) == 0) {
             *out = a->intern[h];
