@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "tinmoi/error.h"
+#include "tinmoi/jsonfeed.h"
 #include "tinmoi/log.h"
 
 int tm_cmd_config_options(int argc, char **argv, void (*usage)(FILE *out), const char **config_path,
@@ -100,31 +101,19 @@ int tm_cmd_check_dir(const char *what, const char *path)
     return 0;
 }
 
+static int on_latest_print(void *ud, const struct tm_jsonfeed_headline *h)
+{
+    fprintf(ud, "  %s(%s)\n", h->title ? h->title : "", h->display_date ? h->display_date : "");
+    return 0;
+}
+
 void tm_cmd_print_latest(FILE *out, const char *title, const char *snapshot, size_t len)
 {
     json_error_t jerr;
     json_t *root = json_loadb(snapshot, len, 0, &jerr);
     if (root == NULL)
         return;
-    json_t *items = json_object_get(root, "items");
-    json_t *latest = json_object_get(json_object_get(root, "_tinmoi"), "latest");
     fprintf(out, "\n%s\n", title);
-    size_t i;
-    json_t *id;
-    json_array_foreach(latest, i, id)
-    {
-        size_t k;
-        json_t *item;
-        json_array_foreach(items, k, item)
-        {
-            if (!json_equal(json_object_get(item, "id"), id))
-                continue;
-            const char *headline = json_string_value(json_object_get(item, "title"));
-            const char *when = json_string_value(
-                json_object_get(json_object_get(item, "_tinmoi"), "display_date"));
-            fprintf(out, "  %s(%s)\n", headline ? headline : "", when ? when : "");
-            break;
-        }
-    }
+    tm_jsonfeed_each_latest(root, on_latest_print, out);
     json_decref(root);
 }

@@ -308,3 +308,33 @@ int tm_jsonfeed_generated_at(const char *data, size_t len, int64_t *out_utc)
     json_decref(doc);
     return rc;
 }
+
+int tm_jsonfeed_each_latest(const struct json_t *doc,
+                            int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud)
+{
+    const json_t *latest = json_object_get(json_object_get(doc, "_tinmoi"), "latest");
+    const json_t *items = json_object_get(doc, "items");
+    size_t i, k;
+    const json_t *id, *item;
+    /* The box holds latest_limit ids (8) among items_limit items: a scan
+     * per id is cheaper than building an index. */
+    json_array_foreach(latest, i, id)
+    {
+        json_array_foreach(items, k, item)
+        {
+            if (!json_equal(json_object_get(item, "id"), id))
+                continue;
+            struct tm_jsonfeed_headline h = {
+                .title = json_string_value(json_object_get(item, "title")),
+                .url = json_string_value(json_object_get(item, "url")),
+                .display_date = json_string_value(
+                    json_object_get(json_object_get(item, "_tinmoi"), "display_date")),
+            };
+            int rc = fn(ud, &h);
+            if (rc != 0)
+                return rc;
+            break;
+        }
+    }
+    return 0;
+}

@@ -9,6 +9,7 @@
 
 #include "tinmoi/date.h"
 #include "tinmoi/error.h"
+#include "tinmoi/jsonfeed.h"
 
 static const char page_css[] =
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}"
@@ -87,50 +88,32 @@ static const char *obj_str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+static int on_latest_box(void *ud, const struct tm_jsonfeed_headline *h)
+{
+    struct tm_buf *out = ud;
+    const char *title = h->title;
+    CHECK(tm_buf_adds(out, "<li>"));
+    if (safe_url(h->url)) {
+        CHECK(tm_buf_adds(out, "<a href=\""));
+        CHECK(add_escaped(out, h->url));
+        CHECK(tm_buf_adds(out, "\">"));
+        CHECK(add_escaped(out, title != NULL ? title : h->url));
+        CHECK(tm_buf_adds(out, "</a>"));
+    } else {
+        CHECK(add_escaped(out, title != NULL ? title : ""));
+    }
+    if (h->display_date != NULL) {
+        CHECK(tm_buf_adds(out, " <span class=\"date\">("));
+        CHECK(add_escaped(out, h->display_date));
+        CHECK(tm_buf_adds(out, ")</span>"));
+    }
+    return tm_buf_adds(out, "</li>\n");
+}
+
 static int render_box(const json_t *doc, struct tm_buf *out)
 {
-    const json_t *ext = json_object_get(doc, "_tinmoi");
-    const json_t *latest = json_object_get(ext, "latest");
-    const json_t *items = json_object_get(doc, "items");
-    size_t i, k;
-    const json_t *id;
-
     CHECK(tm_buf_adds(out, "<section class=\"box\" id=\"latest\"><h2>Tin mới nhất</h2><ul>\n"));
-    json_array_foreach(latest, i, id)
-    {
-        const char *want = json_string_value(id);
-        const json_t *item;
-        if (want == NULL) {
-            continue;
-        }
-        json_array_foreach(items, k, item)
-        {
-            const char *item_id = obj_str(item, "id");
-            if (item_id == NULL || strcmp(item_id, want) != 0) {
-                continue;
-            }
-            const char *title = obj_str(item, "title");
-            const char *url = obj_str(item, "url");
-            const char *display = obj_str(json_object_get(item, "_tinmoi"), "display_date");
-            CHECK(tm_buf_adds(out, "<li>"));
-            if (safe_url(url)) {
-                CHECK(tm_buf_adds(out, "<a href=\""));
-                CHECK(add_escaped(out, url));
-                CHECK(tm_buf_adds(out, "\">"));
-                CHECK(add_escaped(out, title != NULL ? title : url));
-                CHECK(tm_buf_adds(out, "</a>"));
-            } else {
-                CHECK(add_escaped(out, title != NULL ? title : ""));
-            }
-            if (display != NULL) {
-                CHECK(tm_buf_adds(out, " <span class=\"date\">("));
-                CHECK(add_escaped(out, display));
-                CHECK(tm_buf_adds(out, ")</span>"));
-            }
-            CHECK(tm_buf_adds(out, "</li>\n"));
-            break;
-        }
-    }
+    CHECK(tm_jsonfeed_each_latest(doc, on_latest_box, out));
     return tm_buf_adds(out, "</ul></section>\n");
 }
 

@@ -11,6 +11,8 @@
 #include "tinmoi/error.h"
 #include "tinmoi/view.h"
 
+struct json_t; /* jansson's document type */
+
 /* Renders the JSON Feed of `category` (NULL: the merged list, snapshot.json)
  * as UTF-8 JSON (non-ASCII written as is), keys in a fixed order, indented
  * by 2 spaces, with a final newline:
@@ -45,5 +47,20 @@ int tm_jsonfeed_render(const struct tm_view *v, const char *category, int64_t ge
  * tm_jsonfeed_render. Returns 0 and sets *out_utc; TM_EPARSE when data is
  * not JSON; TM_ENOENT when the field is missing or not a date. */
 int tm_jsonfeed_generated_at(const char *data, size_t len, int64_t *out_utc);
+
+/* One headline of the "Tin mới nhất" box. Strings are borrowed from the
+ * parsed document; any may be NULL when the document lacks it. */
+struct tm_jsonfeed_headline {
+    const char *title;
+    const char *url;
+    const char *display_date; /* `_tinmoi.display_date`, "31/05/2022 10:55 SA" */
+};
+
+/* Calls `fn` for each item a parsed snapshot (jansson's json_t, as loaded
+ * from a document tm_jsonfeed_render wrote) names in `_tinmoi.latest`, in
+ * that order: the portal's box. Ids naming no item are skipped. Stops at and
+ * returns the first non-zero value `fn` returns; 0 otherwise. */
+int tm_jsonfeed_each_latest(const struct json_t *doc,
+                            int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud);
 
 #endif
