@@ -244,19 +244,9 @@ static char *text_to_html(const char *s, size_t len)
 {
     struct tm_buf b;
     tm_buf_init(&b, 0);
-    for (size_t i = 0; i < len; i++) {
-        const char *rep = NULL;
-        if (s[i] == '&')
-            rep = "&amp;";
-        else if (s[i] == '<')
-            rep = "&lt;";
-        else if (s[i] == '>')
-            rep = "&gt;";
-        int rc = rep ? tm_buf_adds(&b, rep) : tm_buf_addc(&b, s[i]);
-        if (rc < 0) {
-            tm_buf_free(&b);
-            return NULL;
-        }
+    if (tm_text_escape_html(&b, s, len) < 0) {
+        tm_buf_free(&b);
+        return NULL;
     }
     return tm_buf_steal(&b);
 }

@@ -10,6 +10,7 @@
 #include "tinmoi/date.h"
 #include "tinmoi/error.h"
 #include "tinmoi/jsonfeed.h"
+#include "tinmoi/text.h"
 
 static const char page_css[] =
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}"
@@ -25,32 +26,7 @@ static const char page_css[] =
 
 static int add_escaped(struct tm_buf *out, const char *s)
 {
-    int rc = 0;
-    if (s == NULL) {
-        return 0;
-    }
-    for (; *s != '\0' && rc == 0; s++) {
-        switch (*s) {
-        case '&':
-            rc = tm_buf_adds(out, "&amp;");
-            break;
-        case '<':
-            rc = tm_buf_adds(out, "&lt;");
-            break;
-        case '>':
-            rc = tm_buf_adds(out, "&gt;");
-            break;
-        case '"':
-            rc = tm_buf_adds(out, "&quot;");
-            break;
-        case '\'':
-            rc = tm_buf_adds(out, "&#39;");
-            break;
-        default:
-            rc = tm_buf_addc(out, *s);
-        }
-    }
-    return rc;
+    return s != NULL ? tm_text_escape_html(out, s, strlen(s)) : 0;
 }
 
 /* Only http(s) links become hrefs: a snapshot URL is outside input. */

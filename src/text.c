@@ -778,3 +778,37 @@ char *tm_text_plain(const char *s, size_t len, bool *oom)
     out_text(&o, s + run, len - run);
     return out_finish(&o, oom);
 }
+
+int tm_text_escape_html(struct tm_buf *b, const char *s, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            continue;
+        }
+        int rc = tm_buf_add(b, s + run, i - run);
+        if (rc == 0)
+            rc = tm_buf_adds(b, rep);
+        if (rc < 0)
+            return rc;
+        run = i + 1;
+    }
+    return tm_buf_add(b, s + run, len - run);
+}

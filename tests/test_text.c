@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tinmoi/error.h"
 #include "tinmoi/text.h"
 
 /* Asserts that f(s) returns `want` (NULL allowed) and frees the result. */
@@ -329,6 +330,19 @@ static void test_plain_soup_linear(void **state)
     free(s);
 }
 
+static void test_escape_html(void **state)
+{
+    (void)state;
+    struct tm_buf b;
+    tm_buf_init(&b, 64);
+    const char *in = "Bộ TT&TT <b>\"tin\"</b> 'mới'";
+    assert_int_equal(tm_text_escape_html(&b, in, strlen(in)), 0);
+    assert_string_equal(b.data, "Bộ TT&amp;TT &lt;b&gt;&quot;tin&quot;&lt;/b&gt; &#39;mới&#39;");
+    /* Past the buffer's limit nothing is silently cut: the append fails. */
+    assert_int_equal(tm_text_escape_html(&b, in, strlen(in)), TM_ELIMIT);
+    tm_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_plain_entities),
         cmocka_unit_test(test_plain_invalid_utf8),
         cmocka_unit_test(test_plain_soup_linear),
+        cmocka_unit_test(test_escape_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinmoi/buf.h"
+
 /* Longest UTF-8 expansion of one HTML5 named entity (some expand to two
  * code points), with room for the NUL. */
 #define TM_ENTITY_MAX_UTF8 9
@@ -50,5 +52,10 @@ char *tm_text_collapse(const char *s, size_t len, bool *oom);
  * follow it. Returns true when it cut. Not for HTML: a cut may fall inside a
  * tag; bound sanitised HTML with tm_html_sanitize_limit instead. */
 bool tm_text_truncate(char *s, size_t max_bytes);
+
+/* Appends s[0..len) to `b` escaped as HTML text or attribute value:
+ * & < > " ' become entities, every other byte is copied. Returns 0 or the
+ * tm_buf error (TM_ELIMIT, TM_ENOMEM). */
+int tm_text_escape_html(struct tm_buf *b, const char *s, size_t len);
 
 #endif
