@@ -348,8 +348,7 @@ static void start_harvest(struct daemon *d, struct dsrc *ds, int64_t now)
         if (nb != TM_TIME_NONE) {
             /* Another feed on this host got a Retry-After: wait with it,
              * spread so the host is not hit by all of them at once. */
-            ds->due_utc = nb + (int64_t)(on_schedule_random(&d->rnd_state) %
-                                         (uint32_t)(d->policy.start_spread_s + 1));
+            ds->due_utc = tm_schedule_initial(&d->policy, TM_TIME_NONE, nb, &d->rnd);
             tm_log(TM_LOG_INFO, "source %s: host %s asked to wait, next fetch in %llds",
                    ds->src->id, host, (long long)(ds->due_utc - now));
             return;
@@ -424,6 +423,14 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
     if (ds == NULL) /* removed by a reload while its transfer ran */
         return;
     ds->running = false;
+    if (strcmp(o->source->url, dsrc_url(ds)) != 0) {
+        /* A reload gave the source a new URL while this transfer ran: the
+         * result was the old URL's. The new one is fetched at once. */
+        ds->due_utc = now;
+        store_schedule(d, ds);
+        arm_schedule(d);
+        return;
+    }
     long status = f ? f->http_status : 0;
     ds->retry_after_utc = TM_TIME_NONE;
     if (!o->ok && status == 410) {
@@ -526,8 +533,8 @@ static int build_srcs(struct daemon *d, const struct tm_config *cfg, const struc
             /* The source list gave it a new URL (while running, or since
              * the 410 before a restart): a fresh start there (an old
              * redirect no longer applies, a 410 was the old URL's). */
-            ds->due_utc = now + (int64_t)(on_schedule_random(&d->rnd_state) %
-                                          (uint32_t)(d->policy.start_spread_s + 1));
+            ds->due_utc = tm_schedule_initial(&d->policy, TM_TIME_NONE, now, &d->rnd);
+            ds->running = prev != NULL && prev->running; /* its old URL's transfer runs on */
             ds->failures = 0;
             ds->gone = false;
             ds->retry_after_utc = TM_TIME_NONE;
@@ -882,14 +889,10 @@ int tm_daemon_run(const struct tm_daemon_opts *opts)
     if ((result = init_handles(d)) < 0)
         goto close_loop;
     /* Publish what the store holds at once: readers get files (and the
-     * server content) before the first fetch ends. */
-    if ((result = publish(d)) < 0 || (result = start_server(d)) < 0)
+     * server its content) before the first fetch ends. The server starts
+     * first so that one publish feeds both. */
+    if ((result = start_server(d)) < 0 || (result = publish(d)) < 0)
         goto close_loop;
-    if (d->server) {
-        /* The first publish ran before the server existed. */
-        if ((result = publish(d)) < 0)
-            goto close_loop;
-    }
     arm_publish_timer(d); /* the status period starts now */
     if ((result = new_fetcher(d, &d->fetcher, &d->harvester, &err)) < 0) {
         tm_log(TM_LOG_ERR, "fetcher: %s", err.msg);

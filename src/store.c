@@ -158,7 +158,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SRC_UNCONFIGURE] = "UPDATE sources SET configured = 0 WHERE configured = 1",
     [ST_SRC_UPSERT] = "INSERT INTO sources (id, url, title, category, priority, configured)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
+                      /* A new URL is a new resource: the old one's HTTP
+                       * validators must not be sent to it. */
                       " ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
+                      " etag = CASE WHEN url IS excluded.url THEN etag END,"
+                      " last_modified = CASE WHEN url IS excluded.url THEN last_modified END,"
                       " title = excluded.title, category = excluded.category,"
                       " priority = excluded.priority, configured = 1"
                       " WHERE url IS NOT excluded.url OR title IS NOT excluded.title"

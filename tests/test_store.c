@@ -633,6 +633,21 @@ static void test_not_modified(void **state)
     assert_int_equal(st.last_success_utc, TM_TIME_NONE);
     assert_null(st.etag);
     tm_source_state_clear(&st);
+
+    /* A new URL for the source is a new resource: the old validators are
+     * not sent to it; the same URL keeps them. */
+    assert_int_equal(tm_store_sync_sources(fx->store, &src_a, 1, &err), 0);
+    st = state_of(fx, src_a.id);
+    assert_string_equal(st.etag, "\"v1\"");
+    tm_source_state_clear(&st);
+    struct tm_source moved = src_a;
+    moved.url = "http://nhuthanh.example/rss-moi";
+    assert_int_equal(tm_store_sync_sources(fx->store, &moved, 1, &err), 0);
+    st = state_of(fx, src_a.id);
+    assert_null(st.etag);
+    assert_null(st.last_modified);
+    assert_int_equal(st.item_count, 3);
+    tm_source_state_clear(&st);
     tm_feed_free(f);
 }
 
