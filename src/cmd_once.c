@@ -17,6 +17,7 @@
 struct cycle {
     size_t n_ok;
     size_t n_failed;
+    size_t n_gone;
     size_t n_new;
 };
 
@@ -26,14 +27,8 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
     if (o->ok) {
         c->n_ok++;
         c->n_new += o->new_items;
-        if (o->fetch->outcome == TM_FETCH_NOT_MODIFIED)
-            tm_log(TM_LOG_INFO, "source %s: not modified", o->source->id);
-        else
-            tm_log(TM_LOG_INFO, "source %s: ok, %zu entries, %zu new, %zu updated", o->source->id,
-                   o->n_entries, o->new_items, o->updated_items);
     } else {
         c->n_failed++;
-        tm_log(TM_LOG_WARNING, "source %s: error: %s", o->source->id, o->error);
     }
 }
 
@@ -72,7 +67,11 @@ static int harvest_all(const struct tm_config *cfg, struct tm_store *store, stru
         goto close_fetcher;
     }
     for (size_t i = 0; i < cfg->n_sources; i++) {
-        if (tm_harvest_start(harvester, &cfg->sources[i], &err) < 0) {
+        int rc_start = tm_harvest_start(harvester, &cfg->sources[i], &err);
+        if (rc_start == TM_ENOENT) {
+            c->n_gone++; /* stopped by a 410 for this URL: not polled */
+            tm_log(TM_LOG_NOTICE, "source %s: %s", cfg->sources[i].id, err.msg);
+        } else if (rc_start < 0) {
             c->n_failed++;
             tm_log(TM_LOG_WARNING, "source %s: error: %s", cfg->sources[i].id, err.msg);
         }
@@ -98,8 +97,9 @@ close_loop:
 static void print_summary(const struct tm_config *cfg, const struct tm_publish_result *res,
                           const struct cycle *c)
 {
-    printf("tinmoi: %zu sources ok, %zu failed, %zu new items; %zu of %zu files changed in %s\n",
-           c->n_ok, c->n_failed, c->n_new, res->n_changed, res->n_files, cfg->out_dir);
+    printf("tinmoi: %zu sources ok, %zu failed, %zu gone (410, not polled), %zu new items; "
+           "%zu of %zu files changed in %s\n",
+           c->n_ok, c->n_failed, c->n_gone, c->n_new, res->n_changed, res->n_files, cfg->out_dir);
     for (size_t i = 0; i < res->n_files; i++)
         printf("  %s/%s%s\n", cfg->out_dir, res->files[i].name,
                res->files[i].changed ? "" : " (unchanged)");

@@ -354,11 +354,14 @@ static void start_harvest(struct daemon *d, struct dsrc *ds, int64_t now)
             return;
         }
     }
-    struct tm_source copy = *ds->src;
-    if (ds->url_override)
-        copy.url = ds->url_override;
     struct tm_error err = {0};
-    if (tm_harvest_start(d->harvester, &copy, &err) < 0) {
+    int rc = tm_harvest_start(d->harvester, ds->src, &err);
+    if (rc == TM_ENOENT) { /* a 410 Gone for this URL, recorded earlier */
+        ds->gone = true;
+        tm_log(TM_LOG_NOTICE, "source %s: %s", ds->src->id, err.msg);
+        return;
+    }
+    if (rc < 0) {
         ds->failures++;
         ds->due_utc = tm_schedule_next_failure(&d->policy, ds->src->interval_s, ds->failures,
                                                TM_TIME_NONE, now, &d->rnd);
@@ -409,15 +412,6 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
     tm_metrics_source_up(d->metrics, o->source->id, o->ok);
 
     struct dsrc *ds = find_src(d, o->source->id);
-    if (o->ok) {
-        if (f && f->outcome == TM_FETCH_NOT_MODIFIED)
-            tm_log(TM_LOG_INFO, "source %s: not modified", o->source->id);
-        else
-            tm_log(TM_LOG_INFO, "source %s: ok, %zu entries, %zu new, %zu updated", o->source->id,
-                   o->n_entries, o->new_items, o->updated_items);
-    } else {
-        tm_log(TM_LOG_WARNING, "source %s: error: %s", o->source->id, o->error);
-    }
     if (o->changed)
         arm_publish(d);
     if (ds == NULL) /* removed by a reload while its transfer ran */
@@ -433,17 +427,11 @@ static void on_harvest_done(void *ud, const struct tm_harvest_outcome *o)
     }
     long status = f ? f->http_status : 0;
     ds->retry_after_utc = TM_TIME_NONE;
-    if (!o->ok && status == 410) {
-        /* RFC 9110 §15.5.11: the resource is gone for good and the client
-         * should remove its links. Polling stops; the source's status says
-         * why until the source list changes or drops it. */
+    if (o->gone) {
+        /* RFC 9110 §15.5.11: gone for good. The harvester recorded it with
+         * the source-list URL it applies to (a restart with the same URL
+         * stays stopped); polling stops until the source list changes. */
         ds->gone = true;
-        /* The harvester recorded the failure (once, as
-         * TM_HARVEST_GONE_REASON); the store keeps the source-list URL it
-         * applies to, so a restart with the same URL stays stopped. */
-        struct tm_error err = {0};
-        if (tm_store_set_gone_url(d->store, ds->src->id, ds->src->url, &err) < 0)
-            tm_log(TM_LOG_ERR, "source %s: %s", ds->src->id, err.msg);
     } else if (o->ok) {
         ds->failures = 0;
         if (f && f->permanent_redirect && f->final_url && strcmp(f->final_url, dsrc_url(ds)) != 0) {

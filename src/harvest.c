@@ -7,12 +7,14 @@
 #include <time.h>
 
 #include "tinmoi/feed.h"
+#include "tinmoi/log.h"
 #include "tinmoi/parse.h"
 
 struct job {
     struct tm_harvester *h; /* NULL once the harvester is gone: drop the result */
     struct job *prev, *next;
-    struct tm_source src; /* owned copy */
+    struct tm_source src; /* owned copy; src.url is where it is fetched */
+    char *list_url;       /* the URL the source list names (src.url unless moved) */
     struct tm_parser *parser;
     int parse_rc; /* first negative tm_parser_push result */
 };
@@ -81,6 +83,7 @@ static void job_free(struct job *j)
     job_unlink(j);
     tm_parser_free(j->parser);
     tm_source_clear(&j->src);
+    free(j->list_url);
     free(j);
 }
 
@@ -129,6 +132,42 @@ static void record_failure(struct tm_harvester *h, struct tm_harvest_outcome *o,
     o->ok = false;
     o->error = why;
     if (tm_store_put_failure(h->store, o->source->id, (int64_t)time(NULL), why, &serr) < 0) {
+        size_t len = strlen(why);
+        snprintf(why + len, why_size - len, " (and the store failed: %s)", serr.msg);
+    }
+}
+
+/* One line per harvest, logged here where its result is recorded (the
+ * daemon and `tinmoi once` only count it). */
+static void log_outcome(const struct tm_harvest_outcome *o)
+{
+    const char *id = o->source->id;
+    if (!o->ok)
+        tm_log(TM_LOG_WARNING, "source %s: error: %s", id, o->error);
+    else if (o->fetch->outcome == TM_FETCH_NOT_MODIFIED)
+        tm_log(TM_LOG_INFO, "source %s: not modified", id);
+    else
+        tm_log(TM_LOG_INFO, "source %s: ok, %zu entries, %zu new, %zu updated", id, o->n_entries,
+               o->new_items, o->updated_items);
+}
+
+/* Stops polling a source that answered 410 Gone, for the URL the source
+ * list names: tm_harvest_start refuses it from then on (the daemon and
+ * `tinmoi once` alike) until the source list changes that URL. */
+static void record_gone(struct tm_harvester *h, const struct job *j, struct tm_harvest_outcome *o,
+                        char *why, size_t why_size)
+{
+    struct tm_store_schedule sched;
+    struct tm_error serr = {0};
+    int rc = tm_store_get_schedule(h->store, j->src.id, &sched, &serr);
+    if (rc == 0) {
+        sched.gone = true;
+        rc = tm_store_set_schedule(h->store, j->src.id, &sched, &serr);
+    }
+    if (rc == 0)
+        rc = tm_store_set_gone_url(h->store, j->src.id, j->list_url, &serr);
+    o->gone = rc == 0;
+    if (rc < 0) {
         size_t len = strlen(why);
         snprintf(why + len, why_size - len, " (and the store failed: %s)", serr.msg);
     }
@@ -198,16 +237,20 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
         record_failure(h, &o, why, sizeof why);
         break;
     default:
-        if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410)
-            /* RFC 9110 §15.5.11: gone for good. The daemon stops polling the
-             * source; this one failure, with this reason, is its record. */
+        if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410) {
+            /* RFC 9110 §15.5.11: gone for good. This one failure, with this
+             * reason, is its record; polling stops (record_gone). */
             snprintf(why, sizeof why, "%s", TM_HARVEST_GONE_REASON);
-        else
+            record_failure(h, &o, why, sizeof why);
+            record_gone(h, j, &o, why, sizeof why);
+        } else {
             snprintf(why, sizeof why, "%s",
                      res->error ? res->error : tm_fetch_outcome_name(res->outcome));
-        record_failure(h, &o, why, sizeof why);
+            record_failure(h, &o, why, sizeof why);
+        }
         break;
     }
+    log_outcome(&o);
     tm_harvest_done_cb cb = h->on_done;
     void *cb_ud = h->ud;
     job_unlink(j);
@@ -224,16 +267,39 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
         free(j);
         return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     }
-    struct tm_source_state st = {0};
+    /* What the store learned of the source list's URL: a 410 stops it, a
+     * 301/308-only chain moved it (issue 4). Both hold only while the
+     * source list names the same URL. */
     struct tm_error serr = {0};
-    int rc = tm_store_source_state(h->store, src->id, &st, &serr);
+    bool gone = false;
+    char *moved = NULL;
+    int rc = tm_store_gone_for(h->store, src->id, src->url, &gone, &serr);
+    if (rc == 0 && !gone)
+        rc = tm_store_get_url_override(h->store, src->id, src->url, &moved, &serr);
+    if (rc < 0 || gone) {
+        job_free(j);
+        return rc < 0 ? tm_error_set(err, rc, "%s", serr.msg)
+                      : tm_error_set(err, TM_ENOENT, "%s", TM_HARVEST_GONE_REASON);
+    }
+    j->list_url = strdup(src->url);
+    if (j->list_url == NULL) {
+        free(moved);
+        job_free(j);
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    }
+    if (moved != NULL) {
+        free(j->src.url);
+        j->src.url = moved;
+    }
+    struct tm_source_state st = {0};
+    rc = tm_store_source_state(h->store, src->id, &st, &serr);
     if (rc < 0 && rc != TM_ENOENT) {
         job_free(j);
         return tm_error_set(err, rc, "%s", serr.msg);
     }
     struct tm_fetch_request req = {
         .source_id = src->id,
-        .url = src->url,
+        .url = j->src.url,
         .etag = st.etag,
         .last_modified = st.last_modified,
         .allow_file = strncmp(src->url, "file:", 5) == 0,

@@ -132,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
             body = rss("Huge", [(f"h{i}", f"Tin {i} " + "x" * 200, f"https://h.vn/{i}", "01/05/2022")
                                 for i in range(2000)])
             return self.send(200, body)
+        if path == "/gone.xml":
+            return self.send(410, b"gone", "text/plain")
         if path == "/html":
             return self.send(200, HTML, "text/html; charset=utf-8")
         return self.send(404, b"not found", "text/plain")
@@ -147,7 +149,8 @@ def opml(port):
             ("broken", "Nguồn lỗi", "/broken", "district", 0),
             ("slow", "Nguồn chậm", "/slow.xml", "district", 0),
             ("huge", "Nguồn quá lớn", "/huge.xml", "district", 0),
-            ("html", "Trang chống bot", "/html", "district", 0)]
+            ("html", "Trang chống bot", "/html", "district", 0),
+            ("gone", "Nguồn đã gỡ", "/gone.xml", "district", 0)]
     out = ['<?xml version="1.0" encoding="utf-8"?>', '<opml version="2.0"><head><title>t</title></head><body>']
     for sid, text, path, cat, prio in rows:
         out.append(f'<outline type="rss" id="{sid}" text="{text}" xmlUrl="{base}{path}" '
@@ -221,6 +224,9 @@ def main():
             check(s["status"] == "error" and word.lower() in err.lower() and "\n" not in err,
                   f"{sid} is an error with a one-line reason naming '{word}': {err!r}")
             check(s["consecutive_failures"] == 1, f"{sid} counts one failure")
+        g = src["gone"]
+        check(g["status"] == "error" and g["last_error"] == "410 Gone: polling stopped"
+              and g["consecutive_failures"] == 1, f"a 410 is recorded once, as gone: {g}")
         titles = [i["title"] for i in snap["items"]]
         check(titles.count(HOADON) == 1, "the story carried with tracking links appears once")
         hd = next(i for i in snap["items"] if i["title"] == HOADON)
@@ -246,6 +252,8 @@ def main():
               f"guid churn with the same links and titles creates no items ({src2['huyen-trieu-son']['item_count']})")
         check(src2["huyen-nhu-thanh"]["status"] == "ok", "a 304 is a success")
         check(src2["missing"]["consecutive_failures"] == 2, "failures keep counting")
+        check(State.hits.get("/gone.xml") == 1 and src2["gone"]["consecutive_failures"] == 1,
+              "a source gone (410) is not polled again")
         check({i["title"]: i["id"] for i in snap2["items"]} == ids1, "entry ids are stable across cycles")
         check(atom_stats(out) == before, "an idle cycle rewrites no Atom file")
 

@@ -35,6 +35,7 @@ struct tm_harvest_outcome {
     int64_t ttl_s; /* the feed's polling hints (0 when none) */
     int64_t update_period_s;
     const char *error; /* one-line reason when !ok, else NULL */
+    bool gone;         /* a 410 Gone stopped the source (recorded in the store) */
 };
 
 typedef void (*tm_harvest_done_cb)(void *ud, const struct tm_harvest_outcome *outcome);
@@ -48,10 +49,14 @@ struct tm_harvester;
 int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
                      void *ud, struct tm_harvester **out);
 
-/* Starts harvesting `src` (copied: the caller may free it at once) with the
- * validators the store holds. Returns 0 (on_done will be called), or a
- * negative code when the job could not start (on_done is not called; the
- * failure is recorded in the store and described in `err`). */
+/* Starts harvesting `src` (copied: the caller may free it at once) with
+ * what the store holds for it: its validators, and the URL a 301/308-only
+ * chain moved it to while the source list names src->url. Returns 0
+ * (on_done will be called), or a negative code when the job did not start
+ * (on_done is not called; `err` says why): TM_ENOENT for a source stopped
+ * by a 410 Gone for this URL (TM_HARVEST_GONE_REASON; nothing recorded
+ * again), TM_ESTORE, TM_ENOMEM, or the fetcher's refusal (recorded in the
+ * store as a failure). */
 int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err);
 
 /* Jobs started and not yet done. */
