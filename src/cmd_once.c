@@ -46,12 +46,7 @@ static int harvest_all(const struct tm_config *cfg, struct tm_store *store, stru
         tm_log(TM_LOG_ERR, "uv_loop_init: %s", uv_strerror(rc));
         return -1;
     }
-    struct tm_fetch_limits limits = {
-        .concurrency = cfg->concurrency,
-        .per_host = cfg->per_host,
-        .timeout_s = cfg->timeout_s,
-        .max_body_bytes = cfg->max_body_bytes,
-    };
+    struct tm_fetch_limits limits = tm_fetch_limits_of(cfg);
     struct tm_error err = {0};
     struct tm_fetcher *fetcher = NULL;
     struct tm_harvester *harvester = NULL;

@@ -1,10 +1,10 @@
 /* tinmoi run — the daemon in the foreground (systemd Type=notify). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "cmd_common.h"
 #include "tinmoi/daemon.h"
 #include "tinmoi/error.h"
 #include "tinmoi/log.h"
@@ -53,34 +53,9 @@ static long seconds_from_env(const char *name)
 int tm_cmd_run(int argc, char **argv)
 {
     const char *config_path = TM_DEFAULT_CONFIG;
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return TM_EXIT_OK;
-        case 'V':
-            printf("tinmoi %s\n", TINMOI_VERSION);
-            return TM_EXIT_OK;
-        default:
-            usage(stderr);
-            return TM_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return TM_EXIT_USAGE;
-    }
+    int code = tm_cmd_config_options(argc, argv, usage, &config_path, NULL);
+    if (code != TM_CMD_GO)
+        return code;
     long min_interval_s = seconds_from_env(TM_RUN_MIN_INTERVAL_ENV);
     long status_publish_s = seconds_from_env(TM_RUN_STATUS_PUBLISH_ENV);
     if (min_interval_s < 0 || status_publish_s < 0) {

@@ -254,21 +254,10 @@ static void on_fetcher_closed(void *ud)
     (void)ud;
 }
 
-static struct tm_fetch_limits limits_of(const struct tm_config *cfg)
-{
-    struct tm_fetch_limits limits = {
-        .concurrency = cfg->concurrency,
-        .per_host = cfg->per_host,
-        .timeout_s = cfg->timeout_s,
-        .max_body_bytes = cfg->max_body_bytes,
-    };
-    return limits;
-}
-
 static int new_fetcher(struct daemon *d, struct tm_fetcher **fetcher,
                        struct tm_harvester **harvester, struct tm_error *err)
 {
-    struct tm_fetch_limits limits = limits_of(d->cfg);
+    struct tm_fetch_limits limits = tm_fetch_limits_of(d->cfg);
     *fetcher = NULL;
     *harvester = NULL;
     int rc = tm_fetcher_new(&d->loop, &limits, fetcher, err);

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "str_int.h"
+#include "tinmoi/config.h"
 #include "tinmoi/hash.h"
 
 /* Buckets of the per-host active-transfer table. Only hosts with a running
@@ -1084,4 +1085,15 @@ const char *tm_fetch_outcome_name(enum tm_fetch_outcome outcome)
         return "cancelled";
     }
     return "unknown";
+}
+
+struct tm_fetch_limits tm_fetch_limits_of(const struct tm_config *cfg)
+{
+    struct tm_fetch_limits limits = {
+        .concurrency = cfg->concurrency,
+        .per_host = cfg->per_host,
+        .timeout_s = cfg->timeout_s,
+        .max_body_bytes = cfg->max_body_bytes,
+    };
+    return limits;
 }

@@ -140,6 +140,11 @@ struct tm_fetch_request {
     void *ud;                       /* passed to both callbacks */
 };
 
+struct tm_config;
+
+/* The [fetch] section of a config as fetcher limits. */
+struct tm_fetch_limits tm_fetch_limits_of(const struct tm_config *cfg);
+
 struct tm_fetcher;
 
 /* Creates a fetcher on `loop` (the caller's; it must outlive the fetcher).
