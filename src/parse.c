@@ -30,6 +30,10 @@
 #define NS_XHTML "http://www.w3.org/1999/xhtml"
 #define NS_XML "http://www.w3.org/XML/1998/namespace"
 
+/* Bytes handed to one xmlParseChunk call: its length is an int, and a
+ * smaller piece lets a limit or a finished root stop the parse sooner. */
+#define TM_PARSE_CHUNK_BYTES (1 << 20)
+
 enum vocab { V_RSS, V_ATOM, V_DC, V_DCTERMS, V_CONTENT, V_MEDIA, V_SY, V_RDF, V_ITUNES, V_OTHER };
 
 static enum vocab vocab_lookup(const char *uri)
@@ -935,8 +939,11 @@ static int on_decoded(void *ctx, const char *s, size_t n)
         return 0;
     }
     while (n > 0 && p->status == 0 && !p->root_done) {
-        int piece = n > (1 << 20) ? (1 << 20) : (int)n;
-        xmlParseChunk(p->ctxt, s, piece, 0);
+        int piece = n > TM_PARSE_CHUNK_BYTES ? TM_PARSE_CHUNK_BYTES : (int)n;
+        /* Its result is the last libxml2 error, which the SAX error
+         * handler has already recorded (recover mode goes on after it);
+         * what stops the parse is p->status, set by the handlers. */
+        (void)xmlParseChunk(p->ctxt, s, piece, 0);
         s += piece;
         n -= (size_t)piece;
     }
@@ -1063,7 +1070,7 @@ int tm_parser_finish(struct tm_parser *p, struct tm_feed **out, struct tm_error 
     }
     p->finishing = true;
     if (p->status == 0 && !p->root_done)
-        xmlParseChunk(p->ctxt, NULL, 0, 1);
+        (void)xmlParseChunk(p->ctxt, NULL, 0, 1); /* errors: as above */
     if (p->status == TM_ENOMEM)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     not_feed_reason(p);
