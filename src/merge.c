@@ -22,6 +22,11 @@
  * about a thousand words; a longer stored title only misses this rule. */
 #define MAX_TITLE_PAIRS UINT16_MAX
 
+/* Earlier items of other sources each item of an equal-title group is
+ * paired with (see edges_title): the nearest connects the group, the
+ * second gives an item whose nearest partner is refused a second chance. */
+#define TITLE_PARTNERS 2
+
 /* Slack for comparing Jaccard values computed in floating point. */
 #define SIM_EPSILON 1e-9
 
@@ -114,17 +119,26 @@ struct edge {
 struct edges {
     struct edge *v;
     size_t n, cap;
+    size_t n_similar;   /* EDGE_SIMILAR edges in v */
+    size_t max_similar; /* opts->max_pairs */
+    size_t dropped;     /* EDGE_SIMILAR edges refused past max_similar */
 };
 
+/* Adds an edge. The rules other than similar titles add at most
+ * 1 + 1 + TITLE_PARTNERS edges an item, bounded by TM_MERGE_MAX_ITEMS;
+ * similar-title edges past max_similar are counted and left out. */
 static int edge_add(struct edges *e, const struct tm_item *items, uint32_t a, uint32_t b, int kind,
                     double sim)
 {
+    if (kind == EDGE_SIMILAR) {
+        if (e->n_similar >= e->max_similar) {
+            e->dropped++;
+            return 0;
+        }
+        e->n_similar++;
+    }
     if (e->n == e->cap) {
-        if (e->cap >= TM_MERGE_MAX_PAIRS)
-            return TM_ELIMIT;
         size_t cap = e->cap != 0 ? e->cap * 2 : 1024;
-        if (cap > TM_MERGE_MAX_PAIRS)
-            cap = TM_MERGE_MAX_PAIRS;
         struct edge *v = realloc(e->v, cap * sizeof *v);
         if (v == NULL)
             return TM_ENOMEM;
@@ -327,7 +341,16 @@ static int edges_link(struct ctx *c)
     return 0;
 }
 
-/* Equal normalised titles within the window; numbers the titles too. */
+/* Equal normalised titles within the window; numbers the titles too.
+ *
+ * A group of k equal titles gives O(k) edges, not every pair: in time
+ * order, each item is paired with its TITLE_PARTNERS nearest earlier items
+ * of other sources within the window (found in O(1) each through
+ * `other`, the nearest earlier position of a source other than the
+ * position's own). Consecutive items of a group within the window are
+ * thereby connected, so every pair within the window is too; the merge.h
+ * contract says when the stories can still differ from all pairs. Pairs of
+ * two decided items are left out as before (see decided()). */
 static int edges_title(struct ctx *c)
 {
     size_t n = 0;
@@ -338,37 +361,40 @@ static int edges_title(struct ctx *c)
             c->refs[n++] = ref_of(it->norm_title, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
+    const size_t none = SIZE_MAX;
+    size_t *other = malloc((n != 0 ? n : 1) * sizeof *other);
+    if (other == NULL)
+        return TM_ENOMEM;
+    int rc = 0;
     int id = -1;
-    for (size_t s = 0, e; s < n; s = e) {
+    for (size_t s = 0, e; s < n && rc == 0; s = e) {
         id++;
         for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++)
             ;
-        for (size_t i = s; i < e; i++)
-            c->title_id[c->refs[i].idx] = id;
         for (size_t i = s; i < e; i++) {
-            /* Pairs of two published items were decided by an earlier merge
-             * (see decided()); each new item looks both ways. */
-            if (decided(c, c->refs[i].idx))
-                continue;
-            for (size_t j = i + 1; j < e && c->refs[j].t - c->refs[i].t <= c->window_s; j++) {
-                if (c->refs[j].src == c->refs[i].src)
-                    continue;
-                int rc =
-                    edge_add(&c->edges, c->items, c->refs[i].idx, c->refs[j].idx, EDGE_TITLE, 1.0);
-                if (rc != 0)
-                    return rc;
-            }
-            for (size_t j = i; j-- > s && c->refs[i].t - c->refs[j].t <= c->window_s;) {
-                if (c->refs[j].src == c->refs[i].src || !decided(c, c->refs[j].idx))
-                    continue;
-                int rc =
-                    edge_add(&c->edges, c->items, c->refs[j].idx, c->refs[i].idx, EDGE_TITLE, 1.0);
-                if (rc != 0)
-                    return rc;
+            c->title_id[c->refs[i].idx] = id;
+            if (i == s)
+                other[i] = none;
+            else
+                other[i] = c->refs[i - 1].src != c->refs[i].src ? i - 1 : other[i - 1];
+        }
+        for (size_t i = s + 1; i < e && rc == 0; i++) {
+            const struct ref *x = &c->refs[i];
+            size_t p = i - 1;
+            for (int found = 0; found < TITLE_PARTNERS && rc == 0; found++, p--) {
+                if (c->refs[p].src == x->src)
+                    p = other[p]; /* skip x's own source */
+                if (p == none || x->t - c->refs[p].t > c->window_s)
+                    break;
+                if (!decided(c, x->idx) || !decided(c, c->refs[p].idx))
+                    rc = edge_add(&c->edges, c->items, c->refs[p].idx, x->idx, EDGE_TITLE, 1.0);
+                if (p == s)
+                    break;
             }
         }
     }
-    return 0;
+    free(other);
+    return rc;
 }
 
 /* Sorts v[0..n) ascending, LSD radix on bytes: the word pairs of 100,000
@@ -908,35 +934,49 @@ static void free_scratch(struct ctx *c, struct comp *uf)
     c->src = NULL;
     c->title_id = NULL;
     c->refs = NULL;
-    c->edges = (struct edges){NULL, 0, 0};
+    c->edges.v = NULL;
+    c->edges.n = 0;
+    c->edges.cap = 0;
 }
 
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out)
 {
+    return tm_merge_ex(items, n_items, opts, out, n_out, NULL);
+}
+
+int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
+                struct tm_story **out, size_t *n_out, struct tm_merge_stats *stats)
+{
+    if (stats != NULL)
+        *stats = (struct tm_merge_stats){0};
     if (out == NULL || n_out == NULL)
         return TM_EINVAL;
     *out = NULL;
     *n_out = 0;
     if (items == NULL && n_items > 0)
         return TM_EINVAL;
-    struct tm_merge_opts o = {TM_MERGE_DEFAULT_SIMILARITY, TM_MERGE_DEFAULT_WINDOW_S, NULL};
+    struct tm_merge_opts o = {TM_MERGE_DEFAULT_SIMILARITY, TM_MERGE_DEFAULT_WINDOW_S, NULL,
+                              TM_MERGE_MAX_PAIRS};
     if (opts != NULL) {
         if (opts->similarity != 0.0)
             o.similarity = opts->similarity;
         if (opts->window_s != 0)
             o.window_s = opts->window_s;
         o.public_url = opts->public_url;
+        if (opts->max_pairs != 0)
+            o.max_pairs = opts->max_pairs;
     }
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
     if (n_items == 0)
         return 0;
-    if (n_items >= TM_MERGE_MAX_ITEMS)
+    if (n_items > TM_MERGE_MAX_ITEMS)
         return TM_ELIMIT;
 
     struct ctx c = {
         .items = items, .n = (uint32_t)n_items, .sim = o.similarity, .window_s = o.window_s};
+    c.edges.max_similar = o.max_pairs;
     struct comp *uf = NULL;
     int rc = TM_ENOMEM;
     c.src = malloc(n_items * sizeof *c.src);
@@ -953,6 +993,7 @@ int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_
     if ((rc = edges_entry(&c)) != 0 || (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 ||
         (rc = edges_similar(&c)) != 0)
         goto done;
+
     if (c.edges.n > 0) /* qsort(NULL, 0) is undefined */
         qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
 
@@ -966,6 +1007,8 @@ int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_
      * so the stories are built within the memory the edges took. */
     free_scratch(&c, uf);
     rc = build_stories(&c, uf, &o, out, n_out);
+    if (rc == 0 && stats != NULL)
+        stats->pairs_dropped = c.edges.dropped;
 done:
     free_scratch(&c, uf);
     free(uf);

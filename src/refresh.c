@@ -146,7 +146,8 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     if (rc < 0)
         goto out;
     struct tm_merge_opts mopts = {.public_url = cfg->public_url};
-    rc = tm_merge(set.items, set.n, &mopts, &stories, &n_stories);
+    struct tm_merge_stats mstats;
+    rc = tm_merge_ex(set.items, set.n, &mopts, &stories, &n_stories, &mstats);
     if (rc < 0) {
         tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
         goto out;
@@ -181,6 +182,7 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     if (stats) {
         stats->n_items = set.n;
         stats->n_stories = n_stories;
+        stats->merge_pairs_dropped = mstats.pairs_dropped;
     }
 out:
     free(idx);

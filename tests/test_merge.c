@@ -61,7 +61,7 @@ static struct tm_item *new_items(size_t n)
 
 static void merge_ok(struct tm_item *items, size_t n, struct tm_story **st, size_t *n_st)
 {
-    struct tm_merge_opts o = {0, 0, PUBLIC_URL};
+    struct tm_merge_opts o = {.public_url = PUBLIC_URL};
     assert_int_equal(tm_merge(items, n, &o, st, n_st), 0);
 }
 
@@ -136,7 +136,7 @@ static void test_similar_titles_within_window(void **state)
     tm_stories_free(st, n_st);
 
     /* A stricter threshold keeps them apart. */
-    struct tm_merge_opts o = {0.99, 0, PUBLIC_URL};
+    struct tm_merge_opts o = {.similarity = 0.99, .public_url = PUBLIC_URL};
     assert_int_equal(tm_merge(items, 4, &o, &st, &n_st), 0);
     assert_int_equal(n_st, 4);
     tm_stories_free(st, n_st);
@@ -360,7 +360,7 @@ static void test_order_and_edges(void **state)
     assert_int_equal(tm_merge(items, 0, NULL, &st, &n_st), 0);
     assert_null(st);
     assert_int_equal(n_st, 0);
-    struct tm_merge_opts bad = {0.3, 0, NULL};
+    struct tm_merge_opts bad = {.similarity = 0.3};
     assert_int_equal(tm_merge(items, 4, &bad, &st, &n_st), TM_EINVAL);
     bad.similarity = 1.5;
     assert_int_equal(tm_merge(items, 4, &bad, &st, &n_st), TM_EINVAL);
@@ -628,6 +628,75 @@ static void test_input_order_irrelevant(void **state)
     tm_items_free(rev, N);
 }
 
+/* Thousands of sources carrying the same title within an hour ("Thông
+ * báo"): one story, found from a few pairs an item, not from every pair. */
+static void test_flood_of_one_title(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct tm_item *items = new_items(N);
+    char src[32], link[64];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(src, sizeof src, "s%zu", i);
+        snprintf(link, sizeof link, "https://s%zu.vn/thong-bao", i);
+        int64_t t = T0 + (int64_t)((i * 7919) % 3600);
+        set_item(&items[i], (int64_t)i + 1, src, 0, "Thông báo", link, t, t, NULL);
+    }
+    struct tm_story *st;
+    size_t n_st;
+    struct tm_merge_stats stats = {99};
+    struct tm_merge_opts o = {.public_url = PUBLIC_URL};
+    clock_t start = clock();
+    assert_int_equal(tm_merge_ex(items, N, &o, &st, &n_st, &stats), 0);
+    double cpu_s = (double)(clock() - start) / CLOCKS_PER_SEC;
+    print_message("tm_merge: %d items of one title, %.2f s CPU\n", N, cpu_s);
+    assert_int_equal(n_st, 1);
+    assert_int_equal(st[0].n_members, N);
+    assert_int_equal(stats.pairs_dropped, 0);
+    assert_true(cpu_s < 5.0);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, N);
+}
+
+/* Past the pair cap the similar-title rule stops, the merge still succeeds
+ * and says how many pairs it dropped; the equal-title rule is not cut. */
+static void test_pair_cap_reported(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    struct tm_item *items = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        /* Titles differing in their last word only: every two are similar. */
+        snprintf(title, sizeof title, "%s biến thể số %zu",
+                 i < N - 2 ? LONG_TITLE : "Lịch công tác tuần của ủy ban", i < N - 2 ? i : 0);
+        snprintf(src, sizeof src, "s%zu", i);
+        int64_t t = T0 + (int64_t)i;
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    struct tm_story *st;
+    size_t n_st;
+    struct tm_merge_stats stats;
+    struct tm_merge_opts o = {.public_url = PUBLIC_URL, .max_pairs = 100};
+    assert_int_equal(tm_merge_ex(items, N, &o, &st, &n_st, &stats), 0);
+    assert_true(stats.pairs_dropped > 0);
+    assert_true(n_st > 1);                      /* some similar items were left apart */
+    assert_together(items, st, n_st, N - 1, N); /* equal titles still merge */
+    tm_stories_free(st, n_st);
+    /* The default cap holds them all: one story of the similar ones. */
+    o.max_pairs = 0;
+    assert_int_equal(tm_merge_ex(items, N, &o, &st, &n_st, &stats), 0);
+    assert_int_equal(stats.pairs_dropped, 0);
+    assert_int_equal(n_st, 2);
+    /* tm_merge, without stats, succeeds the same way under the small cap. */
+    tm_stories_free(st, n_st);
+    o.max_pairs = 100;
+    assert_int_equal(tm_merge(items, N, &o, &st, &n_st), 0);
+    assert_true(n_st > 2);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +716,8 @@ int main(void)
         cmocka_unit_test(test_input_order_irrelevant),
         cmocka_unit_test(test_incremental_matches_full),
         cmocka_unit_test(test_large_archive),
+        cmocka_unit_test(test_flood_of_one_title),
+        cmocka_unit_test(test_pair_cap_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,18 +16,29 @@
 #define TM_MERGE_DEFAULT_SIMILARITY 0.85
 /* SPEC §7: similar titles are the same story only within 72 hours. */
 #define TM_MERGE_DEFAULT_WINDOW_S (72 * 3600)
-/* Items merge() accepts: indexes are kept in 32 bits to halve the memory of
- * the candidate lists; a store holding more has to be pruned first. */
-#define TM_MERGE_MAX_ITEMS UINT32_MAX
-/* Candidate pairs merge() examines. Real archives give about one per item;
- * millions mean a flood of identical titles from several sources within the
- * window, and at 48 bytes a pair this bounds the memory to about 400 MB. */
+/* Items merge() accepts: what the store loads at most
+ * (TM_STORE_MAX_LOAD_ITEMS). Indexes are kept in 32 bits, and the rules
+ * that are never cut short (entry id, link, equal title) add at most four
+ * candidate pairs an item, so at this count their pairs take at most about
+ * 200 MB and the per-item scratch about as much again. */
+#define TM_MERGE_MAX_ITEMS 1000000u
+/* Similar-title pairs merge() keeps by default. Real archives give about one
+ * per item; millions mean a flood of near-identical titles from several
+ * sources within the window, and at 48 bytes a pair this bounds their
+ * memory to about 400 MB. Past it the rule stops adding pairs (those
+ * stories stay split) and tm_merge_ex reports how many it dropped. */
 #define TM_MERGE_MAX_PAIRS (8u * 1024 * 1024)
 
 struct tm_merge_opts {
     double similarity;      /* Jaccard threshold in (0.5, 1]; 0 means the default */
     int64_t window_s;       /* > 0; 0 means the default */
     const char *public_url; /* base of new entry ids (tm_entry_id_new); may be NULL */
+    size_t max_pairs;       /* similar-title pairs kept; 0 means TM_MERGE_MAX_PAIRS */
+};
+
+/* What a merge had to leave out (tm_merge_ex). */
+struct tm_merge_stats {
+    size_t pairs_dropped; /* similar-title pairs past opts->max_pairs, not applied */
 };
 
 /* Groups `items[0..n_items)` into stories.
@@ -51,6 +62,19 @@ struct tm_merge_opts {
  * union that would put two items of one source into a story is skipped. The
  * result is deterministic: it does not depend on the order of `items`.
  *
+ * Equal titles do not pair every two items of a group: with the group in
+ * time order, each item is paired with its two nearest earlier items of
+ * other sources within the window (a thousand sources sharing "Thông báo"
+ * give two thousand pairs, not half a million). Closest pairs are applied
+ * first either way, and two items within the window are always connected
+ * through the items between them, so the stories are those of all pairs
+ * whenever no union is refused. They can differ only when an item's nearest
+ * partners are refused (their stories already hold its source, say through
+ * a link) while a farther item of the group, whose story does not, is
+ * skipped: the item then stays apart where all pairs would have joined it
+ * to that farther one. The one-per-source rule has already made that a
+ * judgement call, and the farther item is the worse match in time.
+ *
  * Each story's members are sorted best first; members[0] == primary: highest
  * source_priority, then earliest published_utc, then earliest
  * first_seen_utc, then lowest rowid. Its entry_id is the entry_id of the
@@ -72,16 +96,26 @@ struct tm_merge_opts {
  * sets *out (free with tm_stories_free(*out, *n_out); NULL when n_items is
  * 0) and *n_out. Errors: TM_EINVAL (NULL out or n_out, NULL items with
  * n_items > 0, similarity or window out of range), TM_ELIMIT (n_items over
- * TM_MERGE_MAX_ITEMS, candidate pairs over TM_MERGE_MAX_PAIRS), TM_ENOMEM;
- * *out is then NULL and *n_out 0.
+ * TM_MERGE_MAX_ITEMS), TM_ENOMEM; *out is then NULL and *n_out 0. More
+ * similar-title pairs than opts->max_pairs are not an error: the rest are
+ * dropped (see tm_merge_ex, which reports them).
  *
  * Cost, N items, T words per title: O(N·T·log(N·T)) for sorting keys and
  * word pairs, plus O(C·T) for the C candidate pairs, which are pairs of
  * items of different sources within the window that share one of the rarest
  * word pairs of each title (prefix filtering: a pair at Jaccard ≥ s shares
  * one of the |x| − ⌈s·|x|⌉ + 1 rarest, so no similar pair is missed), plus
- * pairs sharing an exact title within the window. */
+ * at most two pairs an item for equal titles. Items sharing an exact title
+ * are still visited pairwise by the similar-title scan (without a pair
+ * being kept): k items of one title within the window cost O(k²) steps. */
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out);
+
+/* tm_merge, and when `stats` is not NULL it is set (zeroed first, also on
+ * error) to what the merge left out: pairs_dropped > 0 means the
+ * similar-title rule hit opts->max_pairs and some stories may be split that
+ * a full merge would join. Same arguments, result and errors as tm_merge. */
+int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
+                struct tm_story **out, size_t *n_out, struct tm_merge_stats *stats);
 
 #endif

@@ -19,6 +19,9 @@
 struct tm_refresh_stats {
     size_t n_items;   /* items loaded from the store */
     size_t n_stories; /* stories after the merge */
+    /* Similar-title pairs the merge left out at TM_MERGE_MAX_PAIRS (> 0:
+     * some stories may be split; worth a warning in the log). */
+    size_t merge_pairs_dropped;
 };
 
 /* Publishes from the store at `now_utc`. On 0 `res` holds the published
