@@ -449,6 +449,7 @@ struct posting {
     int64_t rowid;
     uint32_t idx;
     int src;      /* the item's source number (c->src) */
+    int title;    /* the item's title number (c->title_id) */
     uint16_t pos; /* rank of tok among the title's word pairs, rarest 0 */
     uint16_t n;   /* word pairs in the title (c->n_tok) */
     bool indexed; /* pos < index_len(n): see edges_similar */
@@ -546,8 +547,9 @@ static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct po
         size_t p = prefix_len(n, c->sim), q = index_len(n, c->sim);
         const struct tm_item *it = &c->items[i];
         for (size_t j = 0; j < p; j++)
-            post[n_post++] = (struct posting){rare[j].tok, it->published_utc, it->rowid,   i,
-                                              c->src[i],   (uint16_t)j,       (uint16_t)n, j < q};
+            post[n_post++] =
+                (struct posting){rare[j].tok,    it->published_utc, it->rowid,   i,    c->src[i],
+                                 c->title_id[i], (uint16_t)j,       (uint16_t)n, j < q};
     }
     qsort(post, n_post, sizeof *post, on_qsort_posting);
     *out = post;
@@ -685,23 +687,57 @@ static int edges_similar(struct ctx *c)
     struct posting *post = NULL;
     size_t n_post = 0;
     int rc = build_postings(c, total, max_tok, &post, &n_post);
+    /* Postings of the title a posting belongs to are never a similar pair
+     * (equal titles are edges_title's), and a flood of one title fills a
+     * posting list with them: next_other[j] / prev_other[j] are the nearest
+     * later / earlier positions in j's list holding another title, so the
+     * scan steps over a run of equal titles at once instead of visiting
+     * each of its k² pairs. */
+    const size_t none = SIZE_MAX;
+    size_t *next_other = NULL, *prev_other = NULL;
+    if (rc == 0) {
+        next_other = malloc(n_post * sizeof *next_other);
+        prev_other = malloc(n_post * sizeof *prev_other);
+        if (next_other == NULL || prev_other == NULL)
+            rc = TM_ENOMEM;
+    }
     for (size_t s = 0, e; s < n_post && rc == 0; s = e) {
         for (e = s + 1; e < n_post && post[e].tok == post[s].tok; e++)
             ;
+        for (size_t j = s; j < e; j++)
+            prev_other[j] = j == s                               ? none
+                            : post[j - 1].title != post[j].title ? j - 1
+                                                                 : prev_other[j - 1];
+        for (size_t j = e; j-- > s;)
+            next_other[j] = j + 1 == e                           ? e
+                            : post[j + 1].title != post[j].title ? j + 1
+                                                                 : next_other[j + 1];
         /* Each pair once, from its indexed end (from the earlier one when
          * both are indexed), and only with at least one undecided item. */
         for (size_t i = s; i < e && rc == 0; i++) {
             if (!post[i].indexed)
                 continue;
             bool new_i = !decided(c, post[i].idx);
-            for (size_t j = i + 1; j < e && rc == 0 && post[j].t - post[i].t <= c->window_s; j++)
+            for (size_t j = i + 1; j < e && rc == 0; j++) {
+                if (post[j].title == post[i].title)
+                    j = next_other[j];
+                if (j == e || post[j].t - post[i].t > c->window_s)
+                    break;
                 if (new_i || !decided(c, post[j].idx))
                     rc = similar_edge(c, &post[i], &post[j]);
-            for (size_t j = i; rc == 0 && j-- > s && post[i].t - post[j].t <= c->window_s;)
+            }
+            for (size_t j = i; rc == 0 && j-- > s;) {
+                if (post[j].title == post[i].title)
+                    j = prev_other[j];
+                if (j == none || post[i].t - post[j].t > c->window_s)
+                    break;
                 if (!post[j].indexed && (new_i || !decided(c, post[j].idx)))
                     rc = similar_edge(c, &post[j], &post[i]);
+            }
         }
     }
+    free(next_other);
+    free(prev_other);
     free(post);
     return rc;
 }

@@ -658,6 +658,32 @@ static void test_flood_of_one_title(void **state)
     tm_items_free(items, N);
 }
 
+/* Two sources that each repeat one title a thousand times within a day:
+ * the one-per-source rule still holds, each item pairs with the other
+ * source's nearest one, and nothing is dropped. */
+static void test_flood_of_two_sources(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    struct tm_item *items = new_items(N);
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)i * 40;
+        set_item(&items[i], (int64_t)i + 1, i % 2 == 0 ? "a" : "b", 0, "Lịch công tác tuần", NULL,
+                 t, t, NULL);
+    }
+    struct tm_story *st;
+    size_t n_st;
+    struct tm_merge_stats stats;
+    struct tm_merge_opts o = {.public_url = PUBLIC_URL};
+    assert_int_equal(tm_merge_ex(items, N, &o, &st, &n_st, &stats), 0);
+    assert_int_equal(stats.pairs_dropped, 0);
+    assert_int_equal(n_st, N / 2);
+    for (size_t i = 0; i < N; i += 2)
+        assert_together(items, st, n_st, (int64_t)i + 1, (int64_t)i + 2);
+    tm_stories_free(st, n_st);
+    tm_items_free(items, N);
+}
+
 /* Past the pair cap the similar-title rule stops, the merge still succeeds
  * and says how many pairs it dropped; the equal-title rule is not cut. */
 static void test_pair_cap_reported(void **state)
@@ -717,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_incremental_matches_full),
         cmocka_unit_test(test_large_archive),
         cmocka_unit_test(test_flood_of_one_title),
+        cmocka_unit_test(test_flood_of_two_sources),
         cmocka_unit_test(test_pair_cap_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

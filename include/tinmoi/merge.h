@@ -33,7 +33,10 @@ struct tm_merge_opts {
     double similarity;      /* Jaccard threshold in (0.5, 1]; 0 means the default */
     int64_t window_s;       /* > 0; 0 means the default */
     const char *public_url; /* base of new entry ids (tm_entry_id_new); may be NULL */
-    size_t max_pairs;       /* similar-title pairs kept; 0 means TM_MERGE_MAX_PAIRS */
+    /* Similar-title pairs kept; 0 means TM_MERGE_MAX_PAIRS. The kept ones
+     * are the first found (by rarest shared word pair, then date), not the
+     * most similar: past the cap the merge is a partial one, reported. */
+    size_t max_pairs;
 };
 
 /* What a merge had to leave out (tm_merge_ex). */
@@ -105,9 +108,10 @@ struct tm_merge_stats {
  * items of different sources within the window that share one of the rarest
  * word pairs of each title (prefix filtering: a pair at Jaccard ≥ s shares
  * one of the |x| − ⌈s·|x|⌉ + 1 rarest, so no similar pair is missed), plus
- * at most two pairs an item for equal titles. Items sharing an exact title
- * are still visited pairwise by the similar-title scan (without a pair
- * being kept): k items of one title within the window cost O(k²) steps. */
+ * at most two pairs an item for equal titles (the similar-title scan steps
+ * over runs of one title without visiting their pairs). Two floods of
+ * different but similar titles still give k₁·k₂ similar pairs: that is
+ * what max_pairs cuts. */
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out);
 
