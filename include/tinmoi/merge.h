@@ -69,14 +69,15 @@ struct tm_merge_stats {
  * time order, each item is paired with its two nearest earlier items of
  * other sources within the window (a thousand sources sharing "Thông báo"
  * give two thousand pairs, not half a million). Closest pairs are applied
- * first either way, and two items within the window are always connected
- * through the items between them, so the stories are those of all pairs
- * whenever no union is refused. They can differ only when an item's nearest
- * partners are refused (their stories already hold its source, say through
- * a link) while a farther item of the group, whose story does not, is
- * skipped: the item then stays apart where all pairs would have joined it
- * to that farther one. The one-per-source rule has already made that a
- * judgement call, and the farther item is the worse match in time.
+ * first either way, and a chain of items each within the window of the
+ * next is connected, so the stories are those of all pairs whenever no
+ * union is refused. They can differ only when an item's nearest partners
+ * are refused (their stories already hold its source, e.g. because the
+ * source repeats the title, or through a link) while a farther item of the
+ * group, whose story does not, is not paired with it: the item then stays
+ * apart where all pairs would have joined it to that farther one. The
+ * one-per-source rule has already made that a judgement call, and the
+ * farther item is the worse match in time.
  *
  * Each story's members are sorted best first; members[0] == primary: highest
  * source_priority, then earliest published_utc, then earliest
