@@ -159,6 +159,11 @@ int tm_cmd_once(int argc, char **argv)
         tm_log(TM_LOG_ERR, "publish: %s", err.msg);
         goto cleanup_curl;
     }
+    if (stats.merge_pairs_dropped > 0)
+        tm_log(TM_LOG_WARNING,
+               "merge: %zu similar-title pairs past the limit were not compared; some stories "
+               "may be shown twice",
+               stats.merge_pairs_dropped);
     tm_log(TM_LOG_INFO, "published %zu files (%zu changed): %zu stories from %zu items",
            res.n_files, res.n_changed, stats.n_stories, stats.n_items);
     if (!quiet)

@@ -182,6 +182,11 @@ static int publish(struct daemon *d)
         tm_log(TM_LOG_ERR, "publish: %s", err.msg);
         return err.code < 0 ? err.code : TM_EIO;
     }
+    if (stats.merge_pairs_dropped > 0)
+        tm_log(TM_LOG_WARNING,
+               "merge: %zu similar-title pairs past the limit were not compared; some stories "
+               "may be shown twice",
+               stats.merge_pairs_dropped);
     tm_log(res.n_changed > 0 ? TM_LOG_INFO : TM_LOG_DEBUG,
            "published %zu files (%zu changed): %zu stories from %zu items", res.n_files,
            res.n_changed, stats.n_stories, stats.n_items);
