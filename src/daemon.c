@@ -178,6 +178,7 @@ static int publish(struct daemon *d)
     struct tm_publish_result res = {0};
     struct tm_refresh_stats stats = {0};
     struct tm_error err = {0};
+    tm_harvester_flush(d->harvester); /* what is published is on disk first */
     if (tm_refresh(d->store, d->cfg, now, &res, &stats, &err) < 0) {
         tm_log(TM_LOG_ERR, "publish: %s", err.msg);
         return err.code < 0 ? err.code : TM_EIO;

@@ -26,7 +26,55 @@ struct tm_harvester {
     void *ud;
     struct job *jobs; /* active jobs, doubly linked */
     size_t n_active;
+    size_t batch_results;   /* results recorded in the store's open batch */
+    int64_t batch_start_ms; /* monotonic time the open batch began */
 };
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Results are recorded in a batch of the store (tm_store_batch_begin): one
+ * commit for many sources. When the batch cannot begin, each result is
+ * its own transaction, as without batches. */
+static void batch_join(struct tm_harvester *h)
+{
+    if (tm_store_batch_open(h->store))
+        return;
+    struct tm_error err = {0};
+    if (tm_store_batch_begin(h->store, &err) < 0) {
+        tm_log(TM_LOG_WARNING, "store: %s; recording each source on its own", err.msg);
+        return;
+    }
+    h->batch_results = 0;
+    h->batch_start_ms = monotonic_ms();
+}
+
+/* Commits the batch once it is full, old, or nothing else is running (so
+ * a cycle's last result is on disk before anyone hears of it). */
+static void batch_settle(struct tm_harvester *h)
+{
+    h->batch_results++;
+    if (h->n_active == 0 || h->batch_results >= TM_HARVEST_BATCH_RESULTS ||
+        monotonic_ms() - h->batch_start_ms >= TM_HARVEST_BATCH_MS)
+        tm_harvester_flush(h);
+}
+
+void tm_harvester_flush(struct tm_harvester *h)
+{
+    if (h == NULL || !tm_store_batch_open(h->store))
+        return;
+    struct tm_error err = {0};
+    if (tm_store_batch_commit(h->store, &err) < 0)
+        tm_log(TM_LOG_ERR,
+               "store: the results of %zu sources were not kept (they are fetched "
+               "again): %s",
+               h->batch_results, err.msg);
+    h->batch_results = 0;
+}
 
 int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
                      void *ud, struct tm_harvester **out)
@@ -185,6 +233,7 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
     struct tm_error err = {0};
     char why[sizeof err.msg + 64];
     int64_t now_utc = (int64_t)time(NULL);
+    batch_join(h);
 
     switch (res->outcome) {
     case TM_FETCH_OK: {
@@ -254,6 +303,7 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
     tm_harvest_done_cb cb = h->on_done;
     void *cb_ud = h->ud;
     job_unlink(j);
+    batch_settle(h);
     cb(cb_ud, &o);
     job_free(j);
 }
@@ -334,6 +384,7 @@ void tm_harvester_free(struct tm_harvester *h)
 {
     if (h == NULL)
         return;
+    tm_harvester_flush(h);
     /* Jobs still known to the fetcher free themselves in on_fetch_done. */
     while (h->jobs)
         job_unlink(h->jobs);

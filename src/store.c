@@ -128,6 +128,9 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_SRC_UNCONFIGURE,
     ST_SRC_UPSERT,
     ST_SRC_STATE,
@@ -155,6 +158,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT tm_write",
+    [ST_RELEASE] = "RELEASE tm_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO tm_write",
     [ST_SRC_UNCONFIGURE] = "UPDATE sources SET configured = 0 WHERE configured = 1",
     [ST_SRC_UPSERT] = "INSERT INTO sources (id, url, title, category, priority, configured)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
@@ -249,6 +255,8 @@ struct tm_store {
     char *path; /* state_dir/tinmoi.db, for messages */
     int schema_version;
     bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_lean) */
+    bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
+    bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -366,28 +374,90 @@ static enum tm_source_status status_from_text(const unsigned char *t)
 
 /* ---- transactions ----------------------------------------------------- */
 
+/* Every write call is one transaction of its own or, while a batch is open,
+ * one savepoint inside the batch's transaction: atomic either way. */
 static int tx_begin(struct tm_store *s, struct tm_error *err)
 {
+    if (s->batch && sqlite3_get_autocommit(s->db)) {
+        /* An error (SQLITE_FULL, IOERR, NOMEM) made SQLite roll back the
+         * whole batch; tm_store_batch_commit reports it. */
+        s->batch = false;
+        s->batch_lost = true;
+    }
+    if (s->batch)
+        return run(s, s->st[ST_SAVEPOINT], "savepoint", err);
     return run(s, s->st[ST_BEGIN], "begin", err);
 }
 
 static int tx_commit(struct tm_store *s, struct tm_error *err)
 {
-    return run(s, s->st[ST_COMMIT], "commit", err);
+    if (!s->batch)
+        return run(s, s->st[ST_COMMIT], "commit", err);
+    return run(s, s->st[ST_RELEASE], "release", err);
 }
 
-/* Undoes the open transaction after an error that is already reported.
- * Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll back by itself;
- * then there is nothing to undo. */
+/* Undoes the open transaction (or the batch's open savepoint) after an
+ * error that is already reported. Some errors (SQLITE_FULL, IOERR, NOMEM)
+ * make SQLite roll back by itself; then there is nothing to undo. */
 static void tx_rollback(struct tm_store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(s->db)) {
+        if (s->batch) {
+            s->batch = false;
+            s->batch_lost = true;
+        }
         return;
+    }
     /* The first error is the one reported. A rollback that fails too
      * leaves the transaction open; the next BEGIN then fails and reports
      * it, and close rolls it back. */
+    if (s->batch) {
+        (void)sqlite3_step(s->st[ST_ROLLBACK_TO]);
+        stmt_reset(s->st[ST_ROLLBACK_TO]);
+        (void)sqlite3_step(s->st[ST_RELEASE]);
+        stmt_reset(s->st[ST_RELEASE]);
+        return;
+    }
     (void)sqlite3_step(s->st[ST_ROLLBACK]);
     stmt_reset(s->st[ST_ROLLBACK]);
+}
+
+int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
+{
+    if (s->batch)
+        return 0;
+    int rc = run(s, s->st[ST_BEGIN], "begin batch", err);
+    if (rc == 0) {
+        s->batch = true;
+        s->batch_lost = false;
+    }
+    return rc;
+}
+
+bool tm_store_batch_open(const struct tm_store *s)
+{
+    return s->batch;
+}
+
+int tm_store_batch_commit(struct tm_store *s, struct tm_error *err)
+{
+    if (s->batch && sqlite3_get_autocommit(s->db)) {
+        s->batch = false;
+        s->batch_lost = true;
+    }
+    if (s->batch_lost) {
+        s->batch_lost = false;
+        return tm_error_set(err, TM_ESTORE,
+                            "%s: an earlier error rolled back the batch: its writes are not kept",
+                            s->path);
+    }
+    if (!s->batch)
+        return 0;
+    s->batch = false;
+    int rc = run(s, s->st[ST_COMMIT], "commit batch", err);
+    if (rc != 0)
+        tx_rollback(s);
+    return rc;
 }
 
 /* ---- open, migrate, close --------------------------------------------- */
@@ -555,6 +625,10 @@ void tm_store_close(struct tm_store *s)
 {
     if (s == NULL)
         return;
+    /* A batch its owner left open: its writes are each complete, so they
+     * are kept (the owner reports a failure by committing first). */
+    if (s->batch && s->st[ST_COMMIT] != NULL)
+        (void)tm_store_batch_commit(s, NULL);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]); /* returns the statement's last error, already reported */
     if (s->db != NULL) {
@@ -1561,7 +1635,11 @@ int tm_store_load_display(struct tm_store *s, struct tm_store_items *set, const 
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
-    int rc = tx_begin(s, err);
+    /* Entry ids are on disk before any file shows them: an open batch is
+     * committed first, and the ids get a transaction of their own. */
+    int rc = tm_store_batch_commit(s, err);
+    if (rc == 0)
+        rc = tx_begin(s, err);
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = s->st[ST_ITEM_SET_ENTRY];

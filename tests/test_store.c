@@ -871,6 +871,77 @@ static void test_schedule(void **state)
 
 /* A cycle over many sources: one transaction each. TM_STORE_TEST_SOURCES
  * scales it (10000 for the issue's figure); the default keeps CTest quick. */
+/* ---- batches ------------------------------------------------------------- */
+
+/* Items as another connection (another process: tinmoi status, a crash's
+ * successor) sees them: what is committed. */
+static int committed_items(const struct fixture *fx)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/tinmoi.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM items", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_batch(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_feed *f = feed_three();
+    struct tm_error err = {0};
+    assert_false(tm_store_batch_open(fx->store));
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), 0); /* none open: nothing */
+
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    assert_true(tm_store_batch_open(fx->store));
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0); /* already open */
+    put(fx, &src_a, f, T0, NULL);
+    assert_int_equal(tm_store_put_failure(fx->store, src_b.id, T0, "x", &err), TM_ENOENT);
+    assert_int_equal(tm_store_put_not_modified(fx->store, src_a.id, T0 + 60, &err), 0);
+    /* This connection reads the batch; others see nothing until the commit. */
+    struct tm_item *items = NULL;
+    size_t n = load_all(fx, &items);
+    assert_int_equal(n, 3);
+    tm_items_free(items, n);
+    assert_int_equal(committed_items(fx), 0);
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), 0);
+    assert_false(tm_store_batch_open(fx->store));
+    assert_int_equal(committed_items(fx), 3);
+    struct tm_source_state st = state_of(fx, src_a.id);
+    assert_int_equal(st.last_attempt_utc, T0 + 60);
+    tm_source_state_clear(&st);
+
+    /* Entry ids are committed with what came before them. */
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    struct tm_feed *g = feed_new(1);
+    entry_set(g, 0, "b1", "Tin của tỉnh", "http://thanhhoa.example/tin/1", T0);
+    put(fx, &src_b, g, T0, NULL);
+    assert_int_equal(committed_items(fx), 3);
+    n = load_all(fx, &items);
+    struct tm_story story = {.entry_id = "urn:uuid:1", .members = (size_t[]){0}, .n_members = 1};
+    assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
+    tm_items_free(items, n);
+    assert_false(tm_store_batch_open(fx->store));
+    assert_int_equal(committed_items(fx), 4);
+
+    /* A batch left open is kept at close. */
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    entry_set(g, 0, "b2", "Tin thứ hai của tỉnh", "http://thanhhoa.example/tin/2", T0);
+    put(fx, &src_b, g, T0 + 60, NULL);
+    tm_store_close(fx->store);
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+    assert_int_equal(committed_items(fx), 5);
+    tm_feed_free(g);
+    tm_feed_free(f);
+}
+
 static void test_many_sources(void **state)
 {
     struct fixture *fx = *state;
@@ -947,6 +1018,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_horizon_and_nth_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_and_list_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_sources, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

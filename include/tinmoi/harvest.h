@@ -1,8 +1,15 @@
 /* tinmoi — the fetching half: fetch → parse → store for one source.
  *
  * A harvest job starts a transfer for a source, pushes the body into the
- * streaming parser as it arrives, and records the result in the store in one
- * transaction (new items, a 304, or a failure with its one-line reason). A
+ * streaming parser as it arrives, and records the result in the store
+ * atomically (new items, a 304, or a failure with its one-line reason).
+ * Results that arrive close together share one commit (a batch of the
+ * store, tm_store_batch_begin): it is committed when no job is left
+ * running, after TM_HARVEST_BATCH_RESULTS results, at the first result
+ * TM_HARVEST_BATCH_MS after it began, at tm_harvester_flush and when the
+ * harvester is freed. A commit happens before `on_done` hears of the
+ * result that triggered it: when the last running job's `on_done` runs,
+ * every result is on disk. A
  * failing source stays local: its error becomes a status row, never an error
  * that travels. When the job ends, the sink `on_done` hears what happened, so
  * the daemon can reschedule and coalesce a publish. */
@@ -21,6 +28,11 @@
 /* The failure a 410 Gone is recorded with (once: the store's consecutive
  * failures go up by one), in the status a reader of the snapshot sees. */
 #define TM_HARVEST_GONE_REASON "410 Gone: polling stopped"
+
+/* A batch of results is committed after this many sources... */
+#define TM_HARVEST_BATCH_RESULTS 256
+/* ...or at the first result this long (ms) after the batch began. */
+#define TM_HARVEST_BATCH_MS 1000
 
 /* What one harvest did, for logs, metrics and the scheduler. Pointers are
  * valid only during the on_done call. */
@@ -59,10 +71,15 @@ int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harv
  * store as a failure). */
 int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err);
 
+/* Commits the results recorded so far (the store's open batch), logging
+ * a failure. The daemon calls it before publishing. Accepts NULL. */
+void tm_harvester_flush(struct tm_harvester *h);
+
 /* Jobs started and not yet done. */
 size_t tm_harvester_active(const struct tm_harvester *h);
 
-/* Frees the harvester. Jobs still running must have been cancelled through
+/* Commits the results recorded so far (tm_harvester_flush) and frees the
+ * harvester. Jobs still running must have been cancelled through
  * the fetcher first (their on_done then arrives before the fetcher closes;
  * after this call they are dropped without calling back). Accepts NULL. */
 void tm_harvester_free(struct tm_harvester *h);
