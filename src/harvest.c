@@ -308,6 +308,9 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
     job_free(j);
 }
 
+static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_source *src,
+                         struct tm_error *err);
+
 int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err)
 {
     struct job *j = calloc(1, sizeof *j);
@@ -317,6 +320,20 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
         free(j);
         return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     }
+    /* The reads below, and a refusal recorded, share the batch with the
+     * results: sources started together cost one transaction, not a few
+     * lock round trips each. */
+    batch_join(h);
+    int rc = harvest_begin(h, j, src, err);
+    if (h->n_active == 0)
+        tm_harvester_flush(h); /* nothing is running to commit it later */
+    return rc;
+}
+
+/* tm_harvest_start's work once the job exists; frees it on failure. */
+static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_source *src,
+                         struct tm_error *err)
+{
     /* What the store learned of the source list's URL: a 410 stops it, a
      * 301/308-only chain moved it (issue 4). Both hold only while the
      * source list names the same URL. */

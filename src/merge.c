@@ -78,6 +78,51 @@ static struct ref ref_of(const char *s, int src, int64_t t, int64_t rowid, uint3
     return (struct ref){s, tm_hash_str(s), src, t, rowid, idx};
 }
 
+/* ---- hashes of the undecided items' strings ------------------------------
+ * A group of equal links or titles can only gain an edge when it holds an
+ * undecided item (see decided()), so only groups whose hash is in this set
+ * are sorted: a publish after a few new items sorts a few groups, not the
+ * archive. Open addressing over 64-bit hashes; 0 marks an empty slot (a
+ * hash of 0 is kept as 1). A collision only lets in a group that cannot
+ * gain an edge. */
+struct hset {
+    uint64_t *slot;
+    size_t mask;
+};
+
+static uint64_t hset_key(uint64_t h)
+{
+    return h != 0 ? h : 1;
+}
+
+static int hset_init(struct hset *set, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    set->slot = calloc(cap, sizeof *set->slot);
+    set->mask = cap - 1;
+    return set->slot != NULL ? 0 : TM_ENOMEM;
+}
+
+static void hset_add(struct hset *set, uint64_t h)
+{
+    h = hset_key(h);
+    size_t i = (size_t)h & set->mask;
+    while (set->slot[i] != 0 && set->slot[i] != h)
+        i = (i + 1) & set->mask;
+    set->slot[i] = h;
+}
+
+static bool hset_has(const struct hset *set, uint64_t h)
+{
+    h = hset_key(h);
+    for (size_t i = (size_t)h & set->mask; set->slot[i] != 0; i = (i + 1) & set->mask)
+        if (set->slot[i] == h)
+            return true;
+    return false;
+}
+
 static bool same_str(const struct ref *x, const struct ref *y)
 {
     return x->h == y->h && (x->s == y->s || strcmp(x->s, y->s) == 0);
@@ -253,6 +298,10 @@ struct ctx {
     size_t *n_tok;
     struct ref *refs; /* scratch, n entries */
     struct edges edges;
+    struct hset new_links;  /* hashes of the undecided items' canonical links */
+    struct hset new_titles; /* ... and of their normalised titles */
+    bool any_new;           /* some item is undecided; then new_lo..new_hi is */
+    int64_t new_lo, new_hi; /* the window around their published dates */
 };
 
 /* An item that already belongs to a published entry: every pair of two such
@@ -264,6 +313,50 @@ struct ctx {
 static bool decided(const struct ctx *c, uint32_t idx)
 {
     return c->items[idx].entry_id != NULL;
+}
+
+static bool has_text(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* Fills new_links, new_titles and the window around the undecided items'
+ * dates (their span widened by window_s on both sides). */
+static int index_undecided(struct ctx *c)
+{
+    size_t n_new = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        n_new += !decided(c, i);
+    int rc = hset_init(&c->new_links, n_new);
+    if (rc == 0)
+        rc = hset_init(&c->new_titles, n_new);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct tm_item *it = &c->items[i];
+        if (decided(c, i))
+            continue;
+        if (has_text(it->canonical_link))
+            hset_add(&c->new_links, tm_hash_str(it->canonical_link));
+        if (has_text(it->norm_title))
+            hset_add(&c->new_titles, tm_hash_str(it->norm_title));
+        int64_t t = it->published_utc;
+        if (!c->any_new || t < c->new_lo)
+            c->new_lo = t;
+        if (!c->any_new || t > c->new_hi)
+            c->new_hi = t;
+        c->any_new = true;
+    }
+    if (c->any_new) {
+        c->new_lo = c->new_lo > INT64_MIN + c->window_s ? c->new_lo - c->window_s : INT64_MIN;
+        c->new_hi = c->new_hi < INT64_MAX - c->window_s ? c->new_hi + c->window_s : INT64_MAX;
+    }
+    return 0;
+}
+
+static bool in_new_window(const struct ctx *c, int64_t t)
+{
+    return c->any_new && t >= c->new_lo && t <= c->new_hi;
 }
 
 /* Numbers the sources so that the rest compares ints, not strings. */
@@ -310,10 +403,14 @@ static int edges_entry(struct ctx *c)
 static int edges_link(struct ctx *c)
 {
     size_t n = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; c->any_new && i < c->n; i++) {
         const struct tm_item *it = &c->items[i];
-        if (it->canonical_link != NULL && it->canonical_link[0] != '\0')
-            c->refs[n++] = ref_of(it->canonical_link, c->src[i], it->published_utc, it->rowid, i);
+        if (!has_text(it->canonical_link))
+            continue;
+        uint64_t h = tm_hash_str(it->canonical_link);
+        if (hset_has(&c->new_links, h))
+            c->refs[n++] =
+                (struct ref){it->canonical_link, h, c->src[i], it->published_utc, it->rowid, i};
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
     for (size_t s = 0, e; s < n; s = e) {
@@ -357,8 +454,15 @@ static int edges_title(struct ctx *c)
     for (uint32_t i = 0; i < c->n; i++) {
         const struct tm_item *it = &c->items[i];
         c->title_id[i] = -1;
-        if (it->norm_title != NULL && it->norm_title[0] != '\0')
-            c->refs[n++] = ref_of(it->norm_title, c->src[i], it->published_utc, it->rowid, i);
+        if (!c->any_new || !has_text(it->norm_title))
+            continue;
+        /* The groups that can gain an edge, and every title edges_similar
+         * looks at (those in the window around the undecided items), which
+         * it tells apart by their numbers. */
+        uint64_t h = tm_hash_str(it->norm_title);
+        if (in_new_window(c, it->published_utc) || hset_has(&c->new_titles, h))
+            c->refs[n++] =
+                (struct ref){it->norm_title, h, c->src[i], it->published_utc, it->rowid, i};
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     const size_t none = SIZE_MAX;
@@ -620,24 +724,6 @@ static int similar_edge(struct ctx *c, const struct posting *x, const struct pos
     return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
 }
 
-/* The published-date span [*lo, *hi] of the items no merge has decided
- * yet; false when there are none. */
-static bool undecided_span(const struct ctx *c, int64_t *lo, int64_t *hi)
-{
-    bool any = false;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (decided(c, i))
-            continue;
-        int64_t t = c->items[i].published_utc;
-        if (!any || t < *lo)
-            *lo = t;
-        if (!any || t > *hi)
-            *hi = t;
-        any = true;
-    }
-    return any;
-}
-
 /* Similar titles within the window: only pairs sharing a prefix token.
  *
  * Three filters keep the pairs examined near the pairs that match:
@@ -652,17 +738,13 @@ static bool undecided_span(const struct ctx *c, int64_t *lo, int64_t *hi)
  *     its indexed entries times its length, not its length squared. */
 static int edges_similar(struct ctx *c)
 {
-    int64_t lo = 0, hi = 0;
-    if (!undecided_span(c, &lo, &hi))
+    if (!c->any_new)
         return 0; /* every pair is of two decided items */
-    lo = lo > INT64_MIN + c->window_s ? lo - c->window_s : INT64_MIN;
-    hi = hi < INT64_MAX - c->window_s ? hi + c->window_s : INT64_MAX;
     size_t total = 0, max_tok = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         c->tok[i] = NULL;
         c->n_tok[i] = 0;
-        int64_t t = c->items[i].published_utc;
-        if (t < lo || t > hi)
+        if (!in_new_window(c, c->items[i].published_utc))
             continue;
         /* Single-word titles: against any longer title the word-set Jaccard
          * is at most 1/2, below every allowed threshold; against another
@@ -964,12 +1046,16 @@ static void free_scratch(struct ctx *c, struct comp *uf)
     free(c->src);
     free(c->title_id);
     free(c->refs);
+    free(c->new_links.slot);
+    free(c->new_titles.slot);
     free(c->edges.v);
     c->tok = NULL;
     c->n_tok = NULL;
     c->src = NULL;
     c->title_id = NULL;
     c->refs = NULL;
+    c->new_links.slot = NULL;
+    c->new_titles.slot = NULL;
     c->edges.v = NULL;
     c->edges.n = 0;
     c->edges.cap = 0;
@@ -1026,8 +1112,8 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
         goto done;
 
     number_sources(&c);
-    if ((rc = edges_entry(&c)) != 0 || (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 ||
-        (rc = edges_similar(&c)) != 0)
+    if ((rc = index_undecided(&c)) != 0 || (rc = edges_entry(&c)) != 0 ||
+        (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 || (rc = edges_similar(&c)) != 0)
         goto done;
 
     if (c.edges.n > 0) /* qsort(NULL, 0) is undefined */

@@ -1635,8 +1635,8 @@ int tm_store_load_display(struct tm_store *s, struct tm_store_items *set, const 
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
-    /* Entry ids are on disk before any file shows them: an open batch is
-     * committed first, and the ids get a transaction of their own. */
+    /* The ids get a transaction of their own: an open batch is committed
+     * first. */
     int rc = tm_store_batch_commit(s, err);
     if (rc == 0)
         rc = tx_begin(s, err);

@@ -591,6 +591,74 @@ static void test_incremental_matches_full(void **state)
     tm_items_free(items, N);
 }
 
+/* The same with equal links and equal titles from small pools: a merge
+ * that skips the groups without a new item (merge.c, struct hset) finds the
+ * stories of a full merge. */
+static void test_incremental_links_and_titles(void **state)
+{
+    (void)state;
+    enum { N = 800, HALF = N / 2 };
+    rng_state = 29;
+    struct tm_item *items = new_items(N);
+    char titles[120][256], link[64], src[32];
+    for (size_t k = 0; k < 120; k++)
+        random_title(titles[k], sizeof titles[k], 4 + (int)(rng() % 6), "Tin");
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (8 * 24)) * HOUR;
+        snprintf(link, sizeof link, "https://tin.vn/%u", rng() % 300);
+        snprintf(src, sizeof src, "s%zu", i);
+        set_item(&items[i], (int64_t)i + 1, src, 0, titles[rng() % 120],
+                 rng() % 3 == 0 ? link : NULL, t, t, NULL);
+    }
+    struct tm_story *full, *first, *inc;
+    size_t n_full, n_first, n_inc;
+    merge_ok(items, N, &full, &n_full);
+    merge_ok(items, HALF, &first, &n_first);
+    for (size_t s = 0; s < n_first; s++)
+        for (size_t m = 0; m < first[s].n_members; m++)
+            items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
+    merge_ok(items, N, &inc, &n_inc);
+    assert_int_equal(n_inc, n_full);
+    size_t *story_full = calloc(N, sizeof *story_full), *story_inc = calloc(N, sizeof *story_inc);
+    assert_non_null(story_full);
+    assert_non_null(story_inc);
+    for (size_t s = 0; s < n_full; s++)
+        for (size_t m = 0; m < full[s].n_members; m++)
+            story_full[full[s].members[m]] = s;
+    for (size_t s = 0; s < n_inc; s++)
+        for (size_t m = 0; m < inc[s].n_members; m++)
+            story_inc[inc[s].members[m]] = s;
+    size_t together = 0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = i + 1; j < N; j++) {
+            bool f = story_full[i] == story_full[j], g = story_inc[i] == story_inc[j];
+            if (f != g)
+                fail_msg("items %zu and %zu: full merge %d, incremental %d", i, j, f, g);
+            together += f;
+        }
+    assert_true(together > 100); /* the test exercises merging */
+    /* Nothing new: every item keeps its story, and no group is looked at. */
+    for (size_t s = 0; s < n_inc; s++)
+        for (size_t m = 0; m < inc[s].n_members; m++) {
+            free(items[inc[s].members[m]].entry_id);
+            items[inc[s].members[m]].entry_id = strdup(inc[s].entry_id);
+        }
+    struct tm_story *again;
+    size_t n_again;
+    merge_ok(items, N, &again, &n_again);
+    assert_int_equal(n_again, n_inc);
+    for (size_t s = 0; s < n_again; s++)
+        for (size_t m = 0; m < again[s].n_members; m++)
+            assert_string_equal(items[again[s].members[m]].entry_id, again[s].entry_id);
+    free(story_full);
+    free(story_inc);
+    tm_stories_free(full, n_full);
+    tm_stories_free(first, n_first);
+    tm_stories_free(inc, n_inc);
+    tm_stories_free(again, n_again);
+    tm_items_free(items, N);
+}
+
 /* The result does not depend on the order the store returns items in. */
 static void test_input_order_irrelevant(void **state)
 {
@@ -741,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_matches_all_pairs),
         cmocka_unit_test(test_input_order_irrelevant),
         cmocka_unit_test(test_incremental_matches_full),
+        cmocka_unit_test(test_incremental_links_and_titles),
         cmocka_unit_test(test_large_archive),
         cmocka_unit_test(test_flood_of_one_title),
         cmocka_unit_test(test_flood_of_two_sources),

@@ -79,6 +79,16 @@ struct tm_merge_stats {
  * one-per-source rule has already made that a judgement call, and the
  * farther item is the worse match in time.
  *
+ * The merge is incremental. An item that carries an entry_id was decided by
+ * the merge that published it, so a pair of two such items is not examined
+ * again by the link and title rules (their published stories are kept whole
+ * by the entry-id rule): only pairs with at least one undecided item (a new
+ * one) are. A publish after a few new items therefore looks only at the
+ * groups of equal links and titles that hold a new item and at the titles
+ * within `window_s` of one; with no new item it builds the stories from the
+ * entry ids alone. The price: a published item whose link or title its feed
+ * later edits is not re-matched against other published items.
+ *
  * Each story's members are sorted best first; members[0] == primary: highest
  * source_priority, then earliest published_utc, then earliest
  * first_seen_utc, then lowest rowid. Its entry_id is the entry_id of the

@@ -218,8 +218,7 @@ int tm_store_load_display(struct tm_store *store, struct tm_store_items *set, co
 void tm_store_items_clear(struct tm_store_items *set);
 
 /* Persists the merge's entry ids, in one transaction of their own (an open
- * batch is committed first, so the ids are on disk before anything is
- * published with them): every member of each
+ * batch is committed first): every member of each
  * of `stories[0..n_stories)` (indexes into `items`, the array the stories
  * were built from, as loaded by tm_store_load_items or tm_store_load_lean)
  * gets its story's entry_id; members already carrying it are not written. The merge decides: it
