@@ -10,6 +10,8 @@
 #include "tinmoi/log.h"
 #include "tinmoi/parse.h"
 
+#include "str_int.h"
+
 struct job {
     struct tm_harvester *h; /* NULL once the harvester is gone: drop the result */
     struct job *prev, *next;
@@ -90,19 +92,14 @@ int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harv
     return 0;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static int source_copy(struct tm_source *dst, const struct tm_source *src)
 {
     *dst = *src;
-    dst->id = dup_or_null(src->id);
-    dst->title = dup_or_null(src->title);
-    dst->url = dup_or_null(src->url);
-    dst->html_url = dup_or_null(src->html_url);
-    dst->category = dup_or_null(src->category);
+    dst->id = tm_strdup_or_null(src->id);
+    dst->title = tm_strdup_or_null(src->title);
+    dst->url = tm_strdup_or_null(src->url);
+    dst->html_url = tm_strdup_or_null(src->html_url);
+    dst->category = tm_strdup_or_null(src->category);
     if (!dst->id || !dst->url || (src->title && !dst->title) || (src->html_url && !dst->html_url) ||
         (src->category && !dst->category)) {
         tm_source_clear(dst);

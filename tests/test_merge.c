@@ -541,6 +541,34 @@ static void test_matches_all_pairs(void **state)
  * entry ids an earlier merge gave it) groups exactly as a merge of the whole
  * archive from scratch: the pairs of two published items it skips were
  * decided the same way before. */
+/* Asserts that two merges of items[0..n) group every pair (i, j) with
+ * j - i < span alike, and returns how many such pairs are together. */
+static size_t assert_same_stories(const struct tm_story *a, size_t n_a, const struct tm_story *b,
+                                  size_t n_b, size_t n, size_t span)
+{
+    size_t *story_a = calloc(n, sizeof *story_a), *story_b = calloc(n, sizeof *story_b);
+    assert_non_null(story_a);
+    assert_non_null(story_b);
+    for (size_t s = 0; s < n_a; s++)
+        for (size_t m = 0; m < a[s].n_members; m++)
+            story_a[a[s].members[m]] = s;
+    for (size_t s = 0; s < n_b; s++)
+        for (size_t m = 0; m < b[s].n_members; m++)
+            story_b[b[s].members[m]] = s;
+    size_t together = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n && j - i < span; j++) {
+            bool f = story_a[i] == story_a[j], g = story_b[i] == story_b[j];
+            if (f != g)
+                fail_msg("items %zu and %zu: together %d in one merge, %d in the other", i, j, f,
+                         g);
+            together += f;
+        }
+    free(story_a);
+    free(story_b);
+    return together;
+}
+
 static void test_incremental_matches_full(void **state)
 {
     (void)state;
@@ -566,25 +594,8 @@ static void test_incremental_matches_full(void **state)
             items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
     merge_ok(items, N, &inc, &n_inc);
     assert_int_equal(n_inc, n_full);
-    size_t *story_full = calloc(N, sizeof *story_full), *story_inc = calloc(N, sizeof *story_inc);
-    assert_non_null(story_full);
-    assert_non_null(story_inc);
-    for (size_t s = 0; s < n_full; s++)
-        for (size_t m = 0; m < full[s].n_members; m++)
-            story_full[full[s].members[m]] = s;
-    for (size_t s = 0; s < n_inc; s++)
-        for (size_t m = 0; m < inc[s].n_members; m++)
-            story_inc[inc[s].members[m]] = s;
-    size_t together = 0;
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = i + 1; j < N && j < i + 40; j++) {
-            bool f = story_full[i] == story_full[j], g = story_inc[i] == story_inc[j];
-            assert_int_equal(f, g);
-            together += f;
-        }
-    assert_true(together > 20); /* the test exercises merging */
-    free(story_full);
-    free(story_inc);
+    /* the test exercises merging */
+    assert_true(assert_same_stories(full, n_full, inc, n_inc, N, 40) > 20);
     tm_stories_free(full, n_full);
     tm_stories_free(first, n_first);
     tm_stories_free(inc, n_inc);
@@ -619,24 +630,8 @@ static void test_incremental_links_and_titles(void **state)
             items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
     merge_ok(items, N, &inc, &n_inc);
     assert_int_equal(n_inc, n_full);
-    size_t *story_full = calloc(N, sizeof *story_full), *story_inc = calloc(N, sizeof *story_inc);
-    assert_non_null(story_full);
-    assert_non_null(story_inc);
-    for (size_t s = 0; s < n_full; s++)
-        for (size_t m = 0; m < full[s].n_members; m++)
-            story_full[full[s].members[m]] = s;
-    for (size_t s = 0; s < n_inc; s++)
-        for (size_t m = 0; m < inc[s].n_members; m++)
-            story_inc[inc[s].members[m]] = s;
-    size_t together = 0;
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = i + 1; j < N; j++) {
-            bool f = story_full[i] == story_full[j], g = story_inc[i] == story_inc[j];
-            if (f != g)
-                fail_msg("items %zu and %zu: full merge %d, incremental %d", i, j, f, g);
-            together += f;
-        }
-    assert_true(together > 100); /* the test exercises merging */
+    /* the test exercises merging */
+    assert_true(assert_same_stories(full, n_full, inc, n_inc, N, N) > 100);
     /* Nothing new: every item keeps its story, and no group is looked at. */
     for (size_t s = 0; s < n_inc; s++)
         for (size_t m = 0; m < inc[s].n_members; m++) {
@@ -650,8 +645,6 @@ static void test_incremental_links_and_titles(void **state)
     for (size_t s = 0; s < n_again; s++)
         for (size_t m = 0; m < again[s].n_members; m++)
             assert_string_equal(items[again[s].members[m]].entry_id, again[s].entry_id);
-    free(story_full);
-    free(story_inc);
     tm_stories_free(full, n_full);
     tm_stories_free(first, n_first);
     tm_stories_free(inc, n_inc);
