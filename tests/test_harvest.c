@@ -23,6 +23,8 @@
 #include "tinmoi/harvest.h"
 #include "tinmoi/store.h"
 
+#include "store_peek.h"
+
 #define PER_FEED 3 /* items in every generated feed */
 
 struct fixture {
@@ -41,22 +43,6 @@ struct fixture {
     int committed_at_last;
     bool batch_open_at_last;
 };
-
-static int committed_items(const char *dir)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/tinmoi.db", dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM items", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
 
 static void on_done(void *ud, const struct tm_harvest_outcome *o)
 {

@@ -569,6 +569,37 @@ static size_t assert_same_stories(const struct tm_story *a, size_t n_a, const st
     return together;
 }
 
+/* Gives every member of the stories its story's entry id, as the store
+ * does after a publish. */
+static void publish_ids(struct tm_item *items, const struct tm_story *st, size_t n_st)
+{
+    for (size_t s = 0; s < n_st; s++)
+        for (size_t m = 0; m < st[s].n_members; m++) {
+            free(items[st[s].members[m]].entry_id);
+            items[st[s].members[m]].entry_id = strdup(st[s].entry_id);
+        }
+}
+
+/* Merges items[0..half), publishes that, then merges items[0..n) (the
+ * incremental merge, *inc) and asserts it groups alike with a full merge
+ * of items[0..n) (assert_same_stories over `span`); returns the pairs
+ * together. */
+static size_t merge_in_halves(struct tm_item *items, size_t n, size_t half, size_t span,
+                              struct tm_story **inc, size_t *n_inc)
+{
+    struct tm_story *full, *first;
+    size_t n_full, n_first;
+    merge_ok(items, n, &full, &n_full);
+    merge_ok(items, half, &first, &n_first);
+    publish_ids(items, first, n_first);
+    merge_ok(items, n, inc, n_inc);
+    assert_int_equal(*n_inc, n_full);
+    size_t together = assert_same_stories(full, n_full, *inc, *n_inc, n, span);
+    tm_stories_free(full, n_full);
+    tm_stories_free(first, n_first);
+    return together;
+}
+
 static void test_incremental_matches_full(void **state)
 {
     (void)state;
@@ -585,19 +616,10 @@ static void test_incremental_matches_full(void **state)
         snprintf(src, sizeof src, "s%zu", i);
         set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
     }
-    struct tm_story *full, *first, *inc;
-    size_t n_full, n_first, n_inc;
-    merge_ok(items, N, &full, &n_full);
-    merge_ok(items, HALF, &first, &n_first);
-    for (size_t s = 0; s < n_first; s++)
-        for (size_t m = 0; m < first[s].n_members; m++)
-            items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
-    merge_ok(items, N, &inc, &n_inc);
-    assert_int_equal(n_inc, n_full);
+    struct tm_story *inc;
+    size_t n_inc;
     /* the test exercises merging */
-    assert_true(assert_same_stories(full, n_full, inc, n_inc, N, 40) > 20);
-    tm_stories_free(full, n_full);
-    tm_stories_free(first, n_first);
+    assert_true(merge_in_halves(items, N, HALF, 40, &inc, &n_inc) > 20);
     tm_stories_free(inc, n_inc);
     tm_items_free(items, N);
 }
@@ -621,23 +643,12 @@ static void test_incremental_links_and_titles(void **state)
         set_item(&items[i], (int64_t)i + 1, src, 0, titles[rng() % 120],
                  rng() % 3 == 0 ? link : NULL, t, t, NULL);
     }
-    struct tm_story *full, *first, *inc;
-    size_t n_full, n_first, n_inc;
-    merge_ok(items, N, &full, &n_full);
-    merge_ok(items, HALF, &first, &n_first);
-    for (size_t s = 0; s < n_first; s++)
-        for (size_t m = 0; m < first[s].n_members; m++)
-            items[first[s].members[m]].entry_id = strdup(first[s].entry_id);
-    merge_ok(items, N, &inc, &n_inc);
-    assert_int_equal(n_inc, n_full);
+    struct tm_story *inc;
+    size_t n_inc;
     /* the test exercises merging */
-    assert_true(assert_same_stories(full, n_full, inc, n_inc, N, N) > 100);
+    assert_true(merge_in_halves(items, N, HALF, N, &inc, &n_inc) > 100);
     /* Nothing new: every item keeps its story, and no group is looked at. */
-    for (size_t s = 0; s < n_inc; s++)
-        for (size_t m = 0; m < inc[s].n_members; m++) {
-            free(items[inc[s].members[m]].entry_id);
-            items[inc[s].members[m]].entry_id = strdup(inc[s].entry_id);
-        }
+    publish_ids(items, inc, n_inc);
     struct tm_story *again;
     size_t n_again;
     merge_ok(items, N, &again, &n_again);
@@ -645,8 +656,6 @@ static void test_incremental_links_and_titles(void **state)
     for (size_t s = 0; s < n_again; s++)
         for (size_t m = 0; m < again[s].n_members; m++)
             assert_string_equal(items[again[s].members[m]].entry_id, again[s].entry_id);
-    tm_stories_free(full, n_full);
-    tm_stories_free(first, n_first);
     tm_stories_free(inc, n_inc);
     tm_stories_free(again, n_again);
     tm_items_free(items, N);

@@ -18,6 +18,8 @@
 
 #include "tinmoi/store.h"
 
+#include "store_peek.h"
+
 /* 2022-05-31T03:55:00Z, the portal's newest story. */
 #define T0 INT64_C(1653969300)
 #define DAY INT64_C(86400)
@@ -873,24 +875,6 @@ static void test_schedule(void **state)
  * scales it (10000 for the issue's figure); the default keeps CTest quick. */
 /* ---- batches ------------------------------------------------------------- */
 
-/* Items as another connection (another process: tinmoi status, a crash's
- * successor) sees them: what is committed. */
-static int committed_items(const struct fixture *fx)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/tinmoi.db", fx->dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM items", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 static void test_batch(void **state)
 {
     struct fixture *fx = *state;
@@ -910,10 +894,10 @@ static void test_batch(void **state)
     size_t n = load_all(fx, &items);
     assert_int_equal(n, 3);
     tm_items_free(items, n);
-    assert_int_equal(committed_items(fx), 0);
+    assert_int_equal(committed_items(fx->dir), 0);
     assert_int_equal(tm_store_batch_commit(fx->store, &err), 0);
     assert_false(tm_store_batch_open(fx->store));
-    assert_int_equal(committed_items(fx), 3);
+    assert_int_equal(committed_items(fx->dir), 3);
     struct tm_source_state st = state_of(fx, src_a.id);
     assert_int_equal(st.last_attempt_utc, T0 + 60);
     tm_source_state_clear(&st);
@@ -923,13 +907,13 @@ static void test_batch(void **state)
     struct tm_feed *g = feed_new(1);
     entry_set(g, 0, "b1", "Tin của tỉnh", "http://thanhhoa.example/tin/1", T0);
     put(fx, &src_b, g, T0, NULL);
-    assert_int_equal(committed_items(fx), 3);
+    assert_int_equal(committed_items(fx->dir), 3);
     n = load_all(fx, &items);
     struct tm_story story = {.entry_id = "urn:uuid:1", .members = (size_t[]){0}, .n_members = 1};
     assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
     tm_items_free(items, n);
     assert_false(tm_store_batch_open(fx->store));
-    assert_int_equal(committed_items(fx), 4);
+    assert_int_equal(committed_items(fx->dir), 4);
 
     /* A batch left open is kept at close. */
     assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
@@ -937,7 +921,7 @@ static void test_batch(void **state)
     put(fx, &src_b, g, T0 + 60, NULL);
     tm_store_close(fx->store);
     assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
-    assert_int_equal(committed_items(fx), 5);
+    assert_int_equal(committed_items(fx->dir), 5);
     tm_feed_free(g);
     tm_feed_free(f);
 }
