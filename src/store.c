@@ -119,6 +119,13 @@ static const char *const migrations[] = {
     "ALTER TABLE items DROP COLUMN summary;"
     "ALTER TABLE items DROP COLUMN content;"
     "ALTER TABLE items DROP COLUMN categories;",
+    /* 4 -> 5: the indexes on published_utc and first_seen_utc go. No
+     * query of the daemon or `tinmoi once` uses them (the lean load scans
+     * the table in rowid order), and every insert paid for both: the
+     * published dates arrive in no order, so each new item dirtied a page
+     * of that index (bench/cycle.sh, 10,000 sources: see PERFORMANCE.md). */
+    "DROP INDEX items_published;"
+    "DROP INDEX items_first_seen;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,

@@ -259,9 +259,10 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* Schema 3 kept an item's body in its items row; 4 moves it to
- * item_bodies. A store written by schema 3 (rebuilt here from a current one
- * by undoing that step) keeps every body, and a re-put of the same feed
- * finds nothing changed. */
+ * item_bodies, and 5 drops the two date indexes. A store written by schema
+ * 3 (rebuilt here from a current one by undoing both steps) keeps every
+ * body, loses the indexes, and a re-put of the same feed finds nothing
+ * changed. */
 static void test_migration_moves_bodies(void **state)
 {
     struct fixture *fx = *state;
@@ -283,6 +284,8 @@ static void test_migration_moves_bodies(void **state)
                        " content = b.content, categories = b.categories"
                        " FROM item_bodies b WHERE b.item_id = items.id;"
                        "DROP TABLE item_bodies;"
+                       "CREATE INDEX items_published ON items(published_utc);"
+                       "CREATE INDEX items_first_seen ON items(first_seen_utc);"
                        "PRAGMA user_version = 3;"
                        "COMMIT;";
     char *msg = NULL;
@@ -293,6 +296,18 @@ static void test_migration_moves_bodies(void **state)
     struct tm_error err = {0};
     assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
     assert_int_equal(tm_store_schema_version(fx->store), TM_STORE_SCHEMA_VERSION);
+    /* 4 -> 5 dropped the two date indexes. */
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                        " AND name IN ('items_published', 'items_first_seen')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     struct tm_item *items = NULL;
     size_t n = load_all(fx, &items);
     assert_int_equal(n, 3);
