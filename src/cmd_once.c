@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "cmd_common.h"
 #include "tinmoi/harvest.h"
+#include "tinmoi/state_lock.h"
 #include "tinmoi/log.h"
 #include "tinmoi/refresh.h"
 
@@ -133,10 +134,19 @@ int tm_cmd_once(int argc, char **argv)
         tm_config_free(cfg);
         return TM_EXIT_FAIL;
     }
+    /* One writer per state_dir: not beside a running daemon or another
+     * once (they would interleave the store's writes and the outputs). */
     struct tm_error err = {0};
+    int lock_fd = -1;
+    if (tm_state_lock(cfg->state_dir, &lock_fd, &err) < 0) {
+        tm_log(TM_LOG_ERR, "%s", err.msg);
+        tm_config_free(cfg);
+        return TM_EXIT_FAIL;
+    }
     struct tm_store *store = NULL;
     if (tm_store_open(cfg->state_dir, &store, &err) < 0) {
         tm_log(TM_LOG_ERR, "%s", err.msg);
+        close(lock_fd);
         tm_config_free(cfg);
         return TM_EXIT_FAIL;
     }
@@ -174,6 +184,7 @@ cleanup_curl:
     curl_global_cleanup();
 out:
     tm_store_close(store);
+    close(lock_fd);
     tm_config_free(cfg);
     return code;
 }

@@ -3,14 +3,11 @@
 #include "tinmoi/daemon.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -20,6 +17,7 @@
 #include "tinmoi/feed.h"
 #include "tinmoi/fetch.h"
 #include "tinmoi/harvest.h"
+#include "tinmoi/state_lock.h"
 #include "tinmoi/log.h"
 #include "tinmoi/metrics.h"
 #include "tinmoi/notify.h"
@@ -736,41 +734,14 @@ static void on_watchdog_timer(uv_timer_t *t)
 
 /* ---- start ------------------------------------------------------------ */
 
-/* flock(2) on state_dir/tinmoi.lock: released by the kernel when the
- * process dies, so a crash never leaves a stale lock. The file holds the
- * owner's pid for the message a second instance prints. */
+/* One writer per state_dir (state_lock.h). */
 static int take_lock(struct daemon *d)
 {
-    char path[4096];
-    int n = snprintf(path, sizeof path, "%s/%s", d->cfg->state_dir, TM_DAEMON_LOCK_FILENAME);
-    if (n < 0 || (size_t)n >= sizeof path) {
-        tm_log(TM_LOG_ERR, "state_dir %s: path too long", d->cfg->state_dir);
-        return TM_EINVAL;
-    }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        tm_log(TM_LOG_ERR, "state_dir %s: %s", d->cfg->state_dir, strerror(errno));
-        return TM_EIO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
-        char buf[32] = {0};
-        ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
-        long pid = r > 0 ? strtol(buf, NULL, 10) : 0;
-        close(fd);
-        if (e == EWOULDBLOCK) {
-            tm_log(TM_LOG_ERR, "another tinmoi is running on %s (pid %ld)", d->cfg->state_dir, pid);
-            return TM_EBUSY;
-        }
-        tm_log(TM_LOG_ERR, "lock %s: %s", path, strerror(e));
-        return TM_EIO;
-    }
-    char buf[32];
-    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
-        tm_log(TM_LOG_WARNING, "lock %s: writing the pid: %s", path, strerror(errno));
-    d->lock_fd = fd;
-    return 0;
+    struct tm_error err = {0};
+    int rc = tm_state_lock(d->cfg->state_dir, &d->lock_fd, &err);
+    if (rc < 0)
+        tm_log(TM_LOG_ERR, "%s", err.msg);
+    return rc;
 }
 
 static int init_handles(struct daemon *d)

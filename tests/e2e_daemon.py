@@ -326,6 +326,11 @@ def main():
         check(second.returncode == 1 and "another tinmoi is running on" in second.stderr
               and ("(pid %d)" % proc.pid) in second.stderr,
               "second instance refused: %r" % second.stderr.strip())
+        # So is a `tinmoi once` beside it: it would interleave the writes.
+        beside = subprocess.run([TINMOI, "once", "-c", conf], capture_output=True, text=True,
+                                timeout=10, env=dict(os.environ))
+        check(beside.returncode == 1 and "another tinmoi is running on" in beside.stderr,
+              "tinmoi once beside the daemon refused: %r" % beside.stderr.strip())
 
         # SIGHUP: remove "a", add "b" and three slow sources.
         sources2 = [s for s in sources if s[0] != "a"]

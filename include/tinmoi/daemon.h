@@ -28,9 +28,6 @@
 
 #include <stdint.h>
 
-/* The lock file inside state_dir: one daemon per store. */
-#define TM_DAEMON_LOCK_FILENAME "tinmoi.lock"
-
 struct tm_daemon_opts {
     const char *config_path; /* tinmoi.conf */
     /* Floor of every polling interval, in seconds; 0 means
