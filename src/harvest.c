@@ -44,8 +44,11 @@ static int64_t monotonic_ms(void)
  * its own transaction, as without batches. */
 static void batch_join(struct tm_harvester *h)
 {
-    if (tm_store_batch_open(h->store))
+    if (tm_store_batch_open(h->store) && monotonic_ms() - h->batch_start_ms < TM_HARVEST_BATCH_MS)
         return;
+    tm_harvester_flush(h); /* an old batch, or a lost one to report */
+    if (tm_store_batch_open(h->store))
+        return; /* its commit was refused for now: it goes on */
     struct tm_error err = {0};
     if (tm_store_batch_begin(h->store, &err) < 0) {
         tm_log(TM_LOG_WARNING, "store: %s; recording each source on its own", err.msg);
@@ -67,15 +70,21 @@ static void batch_settle(struct tm_harvester *h)
 
 void tm_harvester_flush(struct tm_harvester *h)
 {
-    if (h == NULL || !tm_store_batch_open(h->store))
+    if (h == NULL || !tm_store_batch_pending(h->store))
         return;
     struct tm_error err = {0};
-    if (tm_store_batch_commit(h->store, &err) < 0)
-        tm_log(TM_LOG_ERR,
-               "store: the results of %zu sources were not kept (they are fetched "
-               "again): %s",
-               h->batch_results, err.msg);
-    h->batch_results = 0;
+    if (tm_store_batch_commit(h->store, &err) < 0) {
+        if (tm_store_batch_open(h->store))
+            tm_log(TM_LOG_WARNING, "store: %s; the results of %zu sources wait for the next commit",
+                   err.msg, h->batch_results);
+        else
+            tm_log(TM_LOG_ERR,
+                   "store: the results of up to %zu sources were not kept (they are fetched "
+                   "again at their next poll): %s",
+                   h->batch_results, err.msg);
+    }
+    if (!tm_store_batch_open(h->store))
+        h->batch_results = 0;
 }
 
 int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,

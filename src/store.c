@@ -381,16 +381,22 @@ static enum tm_source_status status_from_text(const unsigned char *t)
 
 /* ---- transactions ----------------------------------------------------- */
 
+/* Notes that SQLite rolled the open batch back by itself (SQLITE_FULL,
+ * IOERR, NOMEM end the whole transaction): its writes are gone, which
+ * tm_store_batch_commit reports. */
+static void batch_check(struct tm_store *s)
+{
+    if (s->batch && sqlite3_get_autocommit(s->db)) {
+        s->batch = false;
+        s->batch_lost = true;
+    }
+}
+
 /* Every write call is one transaction of its own or, while a batch is open,
  * one savepoint inside the batch's transaction: atomic either way. */
 static int tx_begin(struct tm_store *s, struct tm_error *err)
 {
-    if (s->batch && sqlite3_get_autocommit(s->db)) {
-        /* An error (SQLITE_FULL, IOERR, NOMEM) made SQLite roll back the
-         * whole batch; tm_store_batch_commit reports it. */
-        s->batch = false;
-        s->batch_lost = true;
-    }
+    batch_check(s);
     if (s->batch)
         return run(s, s->st[ST_SAVEPOINT], "savepoint", err);
     return run(s, s->st[ST_BEGIN], "begin", err);
@@ -403,67 +409,82 @@ static int tx_commit(struct tm_store *s, struct tm_error *err)
     return run(s, s->st[ST_RELEASE], "release", err);
 }
 
+/* Steps a statement whose error is not reported (a rollback after the
+ * error that is); true when it ran. */
+static bool step_quiet(sqlite3_stmt *st)
+{
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    stmt_reset(st);
+    return ok;
+}
+
 /* Undoes the open transaction (or the batch's open savepoint) after an
  * error that is already reported. Some errors (SQLITE_FULL, IOERR, NOMEM)
  * make SQLite roll back by itself; then there is nothing to undo. */
 static void tx_rollback(struct tm_store *s)
 {
-    if (sqlite3_get_autocommit(s->db)) {
-        if (s->batch) {
-            s->batch = false;
-            s->batch_lost = true;
-        }
+    batch_check(s);
+    if (sqlite3_get_autocommit(s->db))
+        return;
+    if (s->batch) {
+        /* Only this write's part goes. If even that cannot be undone, the
+         * batch cannot be committed without half a write in it: all of it
+         * goes, reported as lost. */
+        if (step_quiet(s->st[ST_ROLLBACK_TO]) && step_quiet(s->st[ST_RELEASE]))
+            return;
+        (void)step_quiet(s->st[ST_ROLLBACK]);
+        s->batch = false;
+        s->batch_lost = true;
         return;
     }
     /* The first error is the one reported. A rollback that fails too
      * leaves the transaction open; the next BEGIN then fails and reports
      * it, and close rolls it back. */
-    if (s->batch) {
-        (void)sqlite3_step(s->st[ST_ROLLBACK_TO]);
-        stmt_reset(s->st[ST_ROLLBACK_TO]);
-        (void)sqlite3_step(s->st[ST_RELEASE]);
-        stmt_reset(s->st[ST_RELEASE]);
-        return;
-    }
-    (void)sqlite3_step(s->st[ST_ROLLBACK]);
-    stmt_reset(s->st[ST_ROLLBACK]);
+    (void)step_quiet(s->st[ST_ROLLBACK]);
+}
+
+static int batch_lost_error(struct tm_store *s, struct tm_error *err)
+{
+    s->batch_lost = false;
+    return tm_error_set(err, TM_ESTORE,
+                        "%s: an earlier error rolled back the batch: its writes are not kept",
+                        s->path);
 }
 
 int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
 {
+    batch_check(s);
     if (s->batch)
         return 0;
+    if (s->batch_lost) /* reported here if nobody committed since */
+        return batch_lost_error(s, err);
     int rc = run(s, s->st[ST_BEGIN], "begin batch", err);
-    if (rc == 0) {
+    if (rc == 0)
         s->batch = true;
-        s->batch_lost = false;
-    }
     return rc;
 }
 
 bool tm_store_batch_open(const struct tm_store *s)
 {
-    return s->batch;
+    return s->batch && !sqlite3_get_autocommit(s->db);
+}
+
+bool tm_store_batch_pending(const struct tm_store *s)
+{
+    return s->batch || s->batch_lost;
 }
 
 int tm_store_batch_commit(struct tm_store *s, struct tm_error *err)
 {
-    if (s->batch && sqlite3_get_autocommit(s->db)) {
-        s->batch = false;
-        s->batch_lost = true;
-    }
-    if (s->batch_lost) {
-        s->batch_lost = false;
-        return tm_error_set(err, TM_ESTORE,
-                            "%s: an earlier error rolled back the batch: its writes are not kept",
-                            s->path);
-    }
+    batch_check(s);
+    if (s->batch_lost)
+        return batch_lost_error(s, err);
     if (!s->batch)
         return 0;
-    s->batch = false;
     int rc = run(s, s->st[ST_COMMIT], "commit batch", err);
-    if (rc != 0)
-        tx_rollback(s);
+    /* A refused COMMIT (SQLITE_BUSY) leaves the transaction open: the batch
+     * stays for the next try. Otherwise it has ended, committed or not. */
+    s->batch = rc != 0 && !sqlite3_get_autocommit(s->db);
     return rc;
 }
 
@@ -1676,8 +1697,8 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
     }
     qsort(w, n, sizeof *w, on_qsort_id_write);
     /* The ids get a transaction of their own: an open batch is committed
-     * first. */
-    int rc = tm_store_batch_commit(s, err);
+     * first (a lost one stays for its owner to report). */
+    int rc = s->batch ? tm_store_batch_commit(s, err) : 0;
     if (rc == 0 && n > 0)
         rc = cache_for(s, false, err);
     if (rc == 0 && n > 0)

@@ -5,11 +5,14 @@
  * atomically (new items, a 304, or a failure with its one-line reason).
  * Results that arrive close together share one commit (a batch of the
  * store, tm_store_batch_begin): it is committed when no job is left
- * running, after TM_HARVEST_BATCH_RESULTS results, at the first result
- * TM_HARVEST_BATCH_MS after it began, at tm_harvester_flush and when the
- * harvester is freed. A commit happens before `on_done` hears of the
- * result that triggered it: when the last running job's `on_done` runs,
- * every result is on disk. A
+ * running, after TM_HARVEST_BATCH_RESULTS results, at the first start or
+ * result TM_HARVEST_BATCH_MS after it began, at tm_harvester_flush (the
+ * daemon's publish) and when the harvester is freed. Past that second a
+ * batch waits for the next of those: a result waiting there is lost only
+ * to a crash, and its feed is then fetched again. A batch SQLite rolled
+ * back after an error is reported in the log at the next commit or start.
+ * A commit happens before `on_done` hears of the result that triggered it:
+ * when the last running job's `on_done` runs, every result is on disk. A
  * failing source stays local: its error becomes a status row, never an error
  * that travels. When the job ends, the sink `on_done` hears what happened, so
  * the daemon can reschedule and coalesce a publish. */

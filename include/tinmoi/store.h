@@ -92,13 +92,21 @@ void tm_store_close(struct tm_store *store);
  * feeds are fetched again). Reads on this connection see the batch.
  *
  * tm_store_batch_begin opens a batch (nothing when one is open; TM_ESTORE
- * when the database is locked or failing). tm_store_batch_commit commits
- * it; with no batch open it does nothing and returns 0. When an error made SQLite roll
- * the whole batch back (SQLITE_FULL, an I/O error), it returns TM_ESTORE
- * saying so: those writes are not kept. */
+ * when the database is locked or failing, or to report a lost batch, see
+ * below). tm_store_batch_commit commits it; with nothing pending it does
+ * nothing and returns 0. A COMMIT the database refuses for now
+ * (SQLITE_BUSY) returns TM_ESTORE and keeps the batch open for the next
+ * commit. When an error made SQLite roll the whole batch back
+ * (SQLITE_FULL, an I/O error, or a write's savepoint that could not be
+ * undone), the batch is "lost": the next tm_store_batch_commit or
+ * tm_store_batch_begin returns TM_ESTORE saying its writes are not kept,
+ * once. tm_store_batch_open says whether a batch is open;
+ * tm_store_batch_pending whether one is open or lost and not yet reported
+ * (a commit is due either way). */
 int tm_store_batch_begin(struct tm_store *store, struct tm_error *err);
 int tm_store_batch_commit(struct tm_store *store, struct tm_error *err);
 bool tm_store_batch_open(const struct tm_store *store);
+bool tm_store_batch_pending(const struct tm_store *store);
 
 /* The schema version of the open database (TM_STORE_SCHEMA_VERSION after
  * a successful open). */

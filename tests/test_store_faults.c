@@ -1,0 +1,158 @@
+/* Faults inside the store's batches that the public API cannot cause:
+ * SQLite rolling a transaction back by itself (SQLITE_FULL, an I/O error),
+ * and a COMMIT refused for now. This file includes store.c itself, so its
+ * definitions replace the library's (libtinmoi is a static archive: the
+ * linker never pulls store.o) and the tests can reach the connection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+
+#include "../src/store.c"
+
+#include "store_peek.h"
+
+#define T0 INT64_C(1653969300)
+
+static const struct tm_source src_a = {
+    .id = "huyen-nhu-thanh",
+    .title = "Huyện Như Thanh",
+    .url = "http://nhuthanh.example/rss",
+    .category = "district",
+};
+
+struct fixture {
+    char dir[64];
+    struct tm_store *store;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/tinmoi-faults-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tm_store_close(fx->store);
+    DIR *d = opendir(fx->dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", fx->dir, de->d_name);
+        if (de->d_name[0] != '.')
+            unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* One entry of its own for each call. */
+static void put_one(struct tm_store *s, char *guid)
+{
+    struct tm_entry e = {
+        .id = guid, .title = guid, .link = NULL, .published_utc = T0, .updated_utc = TM_TIME_NONE};
+    struct tm_feed f = {.format = TM_FORMAT_RSS20, .updated_utc = TM_TIME_NONE};
+    f.entries = &e;
+    f.n_entries = 1;
+    struct tm_error err = {0};
+    if (tm_store_put_feed(s, &src_a, &f, T0, NULL, NULL, NULL, &err) != 0)
+        fail_msg("put_feed: %s", err.msg);
+}
+
+/* SQLite ends the whole transaction (as SQLITE_FULL or an I/O error do):
+ * the batch is lost, reported once, and writing goes on. */
+static void test_lost_batch_reported_once(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    put_one(fx->store, "g1");
+    assert_int_equal(sqlite3_exec(fx->store->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_false(tm_store_batch_open(fx->store));
+    assert_true(tm_store_batch_pending(fx->store));
+
+    /* A write after it is its own transaction, and kept. */
+    put_one(fx->store, "g2");
+    assert_int_equal(committed_items(fx->dir), 1);
+
+    /* Entry ids do not fail on a loss that is the batch owner's to report. */
+    struct tm_item *items = NULL;
+    size_t n = 0;
+    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    struct tm_story story = {.entry_id = "urn:x", .members = (size_t[]){0}, .n_members = 1};
+    assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
+    tm_items_free(items, n);
+
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), TM_ESTORE);
+    assert_non_null(strstr(err.msg, "rolled back the batch"));
+    assert_false(tm_store_batch_pending(fx->store));
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), 0); /* once */
+
+    /* A loss nobody committed after is reported by the next begin. */
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    put_one(fx->store, "g3");
+    assert_int_equal(sqlite3_exec(fx->store->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    err = (struct tm_error){0};
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), TM_ESTORE);
+    assert_non_null(strstr(err.msg, "rolled back the batch"));
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    put_one(fx->store, "g4");
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), 0);
+    assert_int_equal(committed_items(fx->dir), 2);
+}
+
+/* A write that fails inside a batch takes only its own part back. */
+static void test_failed_write_keeps_the_batch(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    put_one(fx->store, "g1");
+    /* Make the next put fail after it has written: its item insert then
+     * breaks a constraint the test adds. */
+    assert_int_equal(sqlite3_exec(fx->store->db,
+                                  "CREATE TRIGGER no_g2 BEFORE INSERT ON items"
+                                  " WHEN NEW.guid = 'g2' BEGIN SELECT RAISE(ABORT, 'no g2'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct tm_entry e = {
+        .id = "g2", .title = "g2", .published_utc = T0, .updated_utc = TM_TIME_NONE};
+    struct tm_feed f = {.format = TM_FORMAT_RSS20, .updated_utc = TM_TIME_NONE};
+    f.entries = &e;
+    f.n_entries = 1;
+    assert_int_equal(tm_store_put_feed(fx->store, &src_a, &f, T0, "\"v2\"", NULL, NULL, &err),
+                     TM_ESTORE);
+    assert_true(tm_store_batch_open(fx->store));
+    put_one(fx->store, "g3");
+    assert_int_equal(tm_store_batch_commit(fx->store, &err), 0);
+    assert_int_equal(committed_items(fx->dir), 2);
+    /* The failed put's source row update went with it: no "v2" validator. */
+    struct tm_source_state st = {0};
+    assert_int_equal(tm_store_source_state(fx->store, src_a.id, &st, &err), 0);
+    assert_null(st.etag);
+    tm_source_state_clear(&st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lost_batch_reported_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_keeps_the_batch, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
