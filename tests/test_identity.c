@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,6 +13,8 @@
 #include "tinmoi/feed.h"
 #include "tinmoi/identity.h"
 #include "tinmoi/item.h"
+
+#include "identity_int.h"
 
 /* printf's %s with NULL is undefined. */
 static const char *show(const char *s)
@@ -300,9 +303,77 @@ static void test_entry_id(void **state)
     assert_null(tm_entry_id_new(NULL, NULL));
 }
 
+/* ---- the fast path of tm_title_normalize --------------------------------- */
+
+/* Appends code point cp to buf as UTF-8 (cp < 0x10000). */
+static size_t put_cp(char *buf, size_t w, int32_t cp)
+{
+    if (cp < 0x80) {
+        buf[w++] = (char)cp;
+    } else if (cp < 0x800) {
+        buf[w++] = (char)(0xC0 | (cp >> 6));
+        buf[w++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        buf[w++] = (char)(0xE0 | (cp >> 12));
+        buf[w++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[w++] = (char)(0x80 | (cp & 0x3F));
+    }
+    return w;
+}
+
+static void assert_same_as_utf8proc(const char *s)
+{
+    char *fast = tm_title_normalize(s);
+    char *ref = tm_identity_title_normalize_utf8proc(s);
+    if ((fast == NULL) != (ref == NULL) || (fast != NULL && strcmp(fast, ref) != 0))
+        fail_msg("\"%s\": \"%s\" but utf8proc gives \"%s\"", s, fast ? fast : "(null)",
+                 ref ? ref : "(null)");
+    free(fast);
+    free(ref);
+}
+
+/* Every code point of the fast ranges, alone and in every ordered pair
+ * (with a few neighbours of the ranges, and letters around), normalises as
+ * utf8proc does over the whole string: mapping one code point at a time is
+ * NFC of the whole. */
+static void test_title_fast_path_matches_utf8proc(void **state)
+{
+    (void)state;
+    int32_t cps[0x250 + 0x100 + 8];
+    size_t n = 0;
+    for (int32_t cp = 1; cp < 0x250; cp++)
+        cps[n++] = cp;
+    for (int32_t cp = 0x1E00; cp < 0x1F00; cp++)
+        cps[n++] = cp;
+    const int32_t edges[] = {0x250, 0x2BC, 0x300, 0x301, 0x323, 0x1DFF, 0x1F00, 0x2003};
+    for (size_t k = 0; k < sizeof edges / sizeof edges[0]; k++)
+        cps[n++] = edges[k];
+    char buf[32];
+    for (size_t a = 0; a < n; a++) {
+        size_t w = put_cp(buf, 0, cps[a]);
+        buf[w] = '\0';
+        assert_same_as_utf8proc(buf);
+        for (size_t b = 0; b < n; b++) {
+            size_t v = put_cp(buf, w, cps[b]);
+            buf[v] = '\0';
+            assert_same_as_utf8proc(buf);
+        }
+    }
+    /* In words, NFD among NFC, and invalid UTF-8. */
+    assert_same_as_utf8proc("  Kế hoạch – chuyển đổi số: NGÀNH Y TẾ!  ");
+    assert_same_as_utf8proc("Ke\xcc\x82\xcc\x81 hoa\xcc\xa3"
+                            "ch");
+    assert_same_as_utf8proc("Stra\xc3\x9f\x65 \xc4\xb0stanbul \xc5\x89");
+    assert_same_as_utf8proc("so\xc2\xad"
+                            "ft hy\xc2\xadphen");
+    assert_same_as_utf8proc("bad \xc3 utf-8");
+    assert_same_as_utf8proc("\xe1\xba");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_title_fast_path_matches_utf8proc),
         cmocka_unit_test(test_link_tracking_params),
         cmocka_unit_test(test_link_case_port_fragment),
         cmocka_unit_test(test_link_path),
