@@ -24,6 +24,7 @@
 #include "tinmoi/store.h"
 
 #include "store_peek.h"
+#include "tmpdir.h"
 
 #define PER_FEED 3 /* items in every generated feed */
 
@@ -92,17 +93,7 @@ static int teardown(void **state)
     assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     tm_store_close(fx->store);
-    DIR *d = opendir(fx->dir);
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", fx->dir, de->d_name);
-        if (de->d_name[0] != '.')
-            unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(fx->dir);
+    remove_tree(fx->dir);
     free(fx);
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "publish_fixture.h"
 #include "tinmoi/publish.h"
+#include "tmpdir.h"
 
 #define NOW_UTC 1654000000 /* 2022-05-31T12:26:40Z */
 
@@ -28,27 +29,6 @@ static char *make_tmpdir(void)
     assert_non_null(dir);
     assert_non_null(mkdtemp(dir));
     return dir;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static char *slurp(const char *dir, const char *name, size_t *len)

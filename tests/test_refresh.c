@@ -20,6 +20,7 @@
 #include "tinmoi/publish.h"
 #include "tinmoi/refresh.h"
 #include "tinmoi/store.h"
+#include "tmpdir.h"
 
 #define T0 INT64_C(1653969300) /* 2022-05-31T03:55:00Z */
 #define N_SOURCES 4
@@ -133,27 +134,6 @@ static int setup(void **state)
     fill_store(fx);
     *state = fx;
     return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static int teardown(void **state)

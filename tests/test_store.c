@@ -19,6 +19,7 @@
 #include "tinmoi/store.h"
 
 #include "store_peek.h"
+#include "tmpdir.h"
 
 /* 2022-05-31T03:55:00Z, the portal's newest story. */
 #define T0 INT64_C(1653969300)
@@ -111,28 +112,11 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
     tm_store_close(fx->store);
-    remove_dir(fx->dir);
+    remove_tree(fx->dir);
     free(fx);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "../src/store.c"
 
 #include "store_peek.h"
+#include "tmpdir.h"
 
 #define T0 INT64_C(1653969300)
 
@@ -46,17 +47,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     tm_store_close(fx->store);
-    DIR *d = opendir(fx->dir);
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", fx->dir, de->d_name);
-        if (de->d_name[0] != '.')
-            unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(fx->dir);
+    remove_tree(fx->dir);
     free(fx);
     return 0;
 }
