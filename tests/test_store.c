@@ -19,16 +19,11 @@
 #include "tinmoi/store.h"
 
 #include "store_peek.h"
-#include "tmpdir.h"
+#include "store_fixture.h"
 
 /* 2022-05-31T03:55:00Z, the portal's newest story. */
 #define T0 INT64_C(1653969300)
 #define DAY INT64_C(86400)
-
-struct fixture {
-    char dir[64];
-    struct tm_store *store;
-};
 
 static struct tm_source src_a = {
     .id = "huyen-nhu-thanh",
@@ -98,27 +93,6 @@ static struct tm_feed *feed_three(void)
     f->entries[0].categories[1] = dup_or_null("Xây dựng");
     f->entries[0].n_categories = 2;
     return f;
-}
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/tinmoi-store-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    struct tm_error err = {0};
-    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tm_store_close(fx->store);
-    remove_tree(fx->dir);
-    free(fx);
-    return 0;
 }
 
 static void put(struct fixture *fx, const struct tm_source *src, const struct tm_feed *f,

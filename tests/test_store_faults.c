@@ -15,7 +15,7 @@
 #include "../src/store.c"
 
 #include "store_peek.h"
-#include "tmpdir.h"
+#include "store_fixture.h"
 
 #define T0 INT64_C(1653969300)
 
@@ -25,32 +25,6 @@ static const struct tm_source src_a = {
     .url = "http://nhuthanh.example/rss",
     .category = "district",
 };
-
-struct fixture {
-    char dir[64];
-    struct tm_store *store;
-};
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/tinmoi-faults-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    struct tm_error err = {0};
-    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tm_store_close(fx->store);
-    remove_tree(fx->dir);
-    free(fx);
-    return 0;
-}
 
 /* One entry of its own for each call. */
 static void put_one(struct tm_store *s, char *guid)

@@ -1,0 +1,38 @@
+/* tinmoi tests — a fresh store in a fresh state_dir for each test
+ * (cmocka setup and teardown), for the store's tests. */
+#ifndef TINMOI_TESTS_STORE_FIXTURE_H
+#define TINMOI_TESTS_STORE_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tinmoi/store.h"
+#include "tmpdir.h"
+
+struct fixture {
+    char dir[64]; /* the state_dir, from mkdtemp */
+    struct tm_store *store;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/tinmoi-store-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tm_store_close(fx->store);
+    remove_tree(fx->dir);
+    free(fx);
+    return 0;
+}
+
+#endif
