@@ -285,23 +285,27 @@ char *tm_identity_title_normalize_utf8proc(const char *title)
     return (char *)s;
 }
 
-/* The fast path. Titles in ASCII, Latin-1, Latin Extended-A and -B and
- * precomposed Vietnamese (U+1E00..U+1EFF) are mapped one code point at a
- * time through a table that utf8proc itself fills at first use: each entry
- * is the code point's case fold in NFC with default-ignorables removed, or
- * "separator", or "slow". A code point outside these ranges, or whose
- * mapping would leave them (İ folds to i + U+0307) or mixes separators and
- * letters, sends the whole title to utf8proc. Every code point a mapping
- * may yield is a starter (canonical combining class 0) of these ranges,
- * and none of them composes with a neighbouring starter (only Hangul and
- * a few Indic vowel signs do), so NFC of the whole is the mappings side by
- * side; test_identity checks every code point and every pair of them
- * against tm_identity_title_normalize_utf8proc. At 200,000 titles this is
- * most of what utf8proc cost the store's inserts. */
-#define TITLE_FAST_LATIN_END 0x250 /* ASCII to the end of Latin Extended-B */
+/* The fast path. Titles whose code points are all NFC-inert
+ * (tm_text_cp_inert: Latin and spacing modifiers up to U+02FF, precomposed
+ * Vietnamese U+1E00..U+1EFF, general punctuation and currency
+ * U+2002..U+20CF) are mapped one code point at a time through a table that
+ * utf8proc itself fills at first use: each entry is the code point's case
+ * fold in NFC with default-ignorables removed, or "separator", or "slow".
+ * Any other code point (a combining mark of an NFD title, another script),
+ * or one whose mapping is not inert in turn (İ folds to i + U+0307) or
+ * mixes separators and letters, sends the whole title to utf8proc. A string
+ * of inert code points is its own NFC and none of them composes with a
+ * neighbour, so NFC of the whole is the mappings side by side;
+ * test_identity checks every code point of the table and every pair of
+ * them against tm_identity_title_normalize_utf8proc. */
+#define TITLE_FAST_LATIN_END 0x300 /* U+0001..U+02FF */
 #define TITLE_FAST_VI_FIRST 0x1E00 /* Latin Extended Additional (Vietnamese) */
 #define TITLE_FAST_VI_END 0x1F00
-#define TITLE_FAST_ENTRIES (TITLE_FAST_LATIN_END + (TITLE_FAST_VI_END - TITLE_FAST_VI_FIRST))
+#define TITLE_FAST_PUNCT_FIRST 0x2002 /* dashes, quotes, currency */
+#define TITLE_FAST_PUNCT_END 0x20D0
+#define TITLE_FAST_ENTRIES                                                                         \
+    (TITLE_FAST_LATIN_END + (TITLE_FAST_VI_END - TITLE_FAST_VI_FIRST) +                            \
+     (TITLE_FAST_PUNCT_END - TITLE_FAST_PUNCT_FIRST))
 #define TITLE_FAST_MAX_BYTES 12 /* room for a mapping: three 4-byte code points */
 /* Output bytes per input byte a fast mapping may take (ß → ss is 1:1; a
  * mapping that grows more goes the slow way), for the output's size. */
@@ -318,13 +322,17 @@ struct title_entry {
 static struct title_entry title_table[TITLE_FAST_ENTRIES];
 static pthread_once_t title_table_once = PTHREAD_ONCE_INIT;
 
-/* The table index of cp, or -1 outside the fast ranges. */
+/* The table index of cp, or -1 outside the table. */
 static int title_index(int32_t cp)
 {
     if (cp > 0 && cp < TITLE_FAST_LATIN_END)
         return (int)cp;
+    int base = TITLE_FAST_LATIN_END;
     if (cp >= TITLE_FAST_VI_FIRST && cp < TITLE_FAST_VI_END)
-        return TITLE_FAST_LATIN_END + (int)(cp - TITLE_FAST_VI_FIRST);
+        return base + (int)(cp - TITLE_FAST_VI_FIRST);
+    base += TITLE_FAST_VI_END - TITLE_FAST_VI_FIRST;
+    if (cp >= TITLE_FAST_PUNCT_FIRST && cp < TITLE_FAST_PUNCT_END)
+        return base + (int)(cp - TITLE_FAST_PUNCT_FIRST);
     return -1;
 }
 
@@ -338,23 +346,23 @@ static struct title_entry title_entry_of(int32_t cp)
     if (len < 0)
         return e;
     size_t n_sep = 0, n_cp = 0;
-    bool in_set = true;
+    bool inert = true;
     for (utf8proc_ssize_t r = 0; r < len;) {
         utf8proc_int32_t c;
         utf8proc_ssize_t n = utf8proc_iterate(out + r, len - r, &c);
         if (n <= 0) {
-            in_set = false;
+            inert = false;
             break;
         }
         n_cp++;
         n_sep += is_separator(c) != 0;
-        if (title_index(c) < 0 || utf8proc_get_property(c)->combining_class != 0)
-            in_set = false;
+        if (!tm_text_cp_inert(c))
+            inert = false;
         r += n;
     }
-    if (in_set && n_cp > 0 && n_sep == n_cp) {
+    if (inert && n_cp > 0 && n_sep == n_cp) {
         e.kind = TITLE_SEP;
-    } else if (in_set && n_sep == 0 && (size_t)len <= sizeof e.bytes &&
+    } else if (inert && n_sep == 0 && (size_t)len <= sizeof e.bytes &&
                len <= TITLE_FAST_MAX_GROWTH * in_len) {
         e.kind = TITLE_MAPPED;
         e.len = (uint8_t)len;
@@ -366,10 +374,11 @@ static struct title_entry title_entry_of(int32_t cp)
 
 static void on_title_table_once(void)
 {
-    for (int32_t cp = 1; cp < TITLE_FAST_LATIN_END; cp++)
-        title_table[title_index(cp)] = title_entry_of(cp);
-    for (int32_t cp = TITLE_FAST_VI_FIRST; cp < TITLE_FAST_VI_END; cp++)
-        title_table[title_index(cp)] = title_entry_of(cp);
+    for (int32_t cp = 1; cp < TITLE_FAST_PUNCT_END; cp++) {
+        int k = title_index(cp);
+        if (k >= 0)
+            title_table[k] = title_entry_of(cp);
+    }
 }
 
 /* The fast path: sets *slow and returns NULL when the title needs the

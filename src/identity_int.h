@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* tm_title_normalize done wholly by utf8proc: the reference its fast path
- * (one table lookup a code point for Latin and Vietnamese) must equal, which
+ * (one table lookup a code point for NFC-inert text) must equal, which
  * test_identity checks; the path every other title takes. Same contract as
  * tm_title_normalize. */
 char *tm_identity_title_normalize_utf8proc(const char *title);

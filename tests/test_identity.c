@@ -332,20 +332,22 @@ static void assert_same_as_utf8proc(const char *s)
     free(ref);
 }
 
-/* Every code point of the fast ranges, alone and in every ordered pair
+/* Every code point of the fast path's table, alone and in every ordered pair
  * (with a few neighbours of the ranges, and letters around), normalises as
  * utf8proc does over the whole string: mapping one code point at a time is
  * NFC of the whole. */
 static void test_title_fast_path_matches_utf8proc(void **state)
 {
     (void)state;
-    int32_t cps[0x250 + 0x100 + 8];
+    int32_t cps[0x300 + 0x100 + 0xCE + 8];
     size_t n = 0;
-    for (int32_t cp = 1; cp < 0x250; cp++)
+    for (int32_t cp = 1; cp < 0x300; cp++)
         cps[n++] = cp;
     for (int32_t cp = 0x1E00; cp < 0x1F00; cp++)
         cps[n++] = cp;
-    const int32_t edges[] = {0x250, 0x2BC, 0x300, 0x301, 0x323, 0x1DFF, 0x1F00, 0x2003};
+    for (int32_t cp = 0x2002; cp < 0x20D0; cp++)
+        cps[n++] = cp;
+    const int32_t edges[] = {0x300, 0x301, 0x323, 0x1DFF, 0x1F00, 0x2000, 0x20D0, 0x2126};
     for (size_t k = 0; k < sizeof edges / sizeof edges[0]; k++)
         cps[n++] = edges[k];
     char buf[32];
@@ -361,6 +363,7 @@ static void test_title_fast_path_matches_utf8proc(void **state)
     }
     /* In words, NFD among NFC, and invalid UTF-8. */
     assert_same_as_utf8proc("  Kế hoạch – chuyển đổi số: NGÀNH Y TẾ!  ");
+    assert_same_as_utf8proc("“Ngày hội” chuyển đổi số… 2022 ‰ €");
     assert_same_as_utf8proc("Ke\xcc\x82\xcc\x81 hoa\xcc\xa3"
                             "ch");
     assert_same_as_utf8proc("Stra\xc3\x9f\x65 \xc4\xb0stanbul \xc5\x89");
