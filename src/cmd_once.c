@@ -11,9 +11,9 @@
 #include "cmd.h"
 #include "cmd_common.h"
 #include "tinmoi/harvest.h"
-#include "tinmoi/state_lock.h"
 #include "tinmoi/log.h"
 #include "tinmoi/refresh.h"
+#include "tinmoi/state_lock.h"
 
 struct cycle {
     size_t n_ok;

@@ -17,13 +17,13 @@
 #include "tinmoi/feed.h"
 #include "tinmoi/fetch.h"
 #include "tinmoi/harvest.h"
-#include "tinmoi/state_lock.h"
 #include "tinmoi/log.h"
 #include "tinmoi/metrics.h"
 #include "tinmoi/notify.h"
 #include "tinmoi/refresh.h"
 #include "tinmoi/schedule.h"
 #include "tinmoi/serve.h"
+#include "tinmoi/state_lock.h"
 #include "tinmoi/store.h"
 
 /* One configured source and its schedule, in memory. */

@@ -72,10 +72,21 @@ static int cmp_ref_str(const struct ref *x, const struct ref *y)
     return x->s == y->s ? 0 : strcmp(x->s, y->s);
 }
 
-/* A ref on string `s` (never NULL). */
+/* A ref on string `s` (never NULL) whose hash `h` the caller has. */
+static struct ref ref_hashed(const char *s, uint64_t h, int src, int64_t t, int64_t rowid,
+                             uint32_t idx)
+{
+    return (struct ref){s, h, src, t, rowid, idx};
+}
+
 static struct ref ref_of(const char *s, int src, int64_t t, int64_t rowid, uint32_t idx)
 {
-    return (struct ref){s, tm_hash_str(s), src, t, rowid, idx};
+    return ref_hashed(s, tm_hash_str(s), src, t, rowid, idx);
+}
+
+static bool has_text(const char *s)
+{
+    return s != NULL && s[0] != '\0';
 }
 
 /* ---- hashes of the undecided items' strings ------------------------------
@@ -315,11 +326,6 @@ static bool decided(const struct ctx *c, uint32_t idx)
     return c->items[idx].entry_id != NULL;
 }
 
-static bool has_text(const char *s)
-{
-    return s != NULL && s[0] != '\0';
-}
-
 /* Fills new_links, new_titles and the window around the undecided items'
  * dates (their span widened by window_s on both sides). */
 static int index_undecided(struct ctx *c)
@@ -382,7 +388,7 @@ static int edges_entry(struct ctx *c)
     size_t n = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         const struct tm_item *it = &c->items[i];
-        if (it->entry_id != NULL && it->entry_id[0] != '\0')
+        if (has_text(it->entry_id))
             c->refs[n++] = ref_of(it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
@@ -410,7 +416,7 @@ static int edges_link(struct ctx *c)
         uint64_t h = tm_hash_str(it->canonical_link);
         if (hset_has(&c->new_links, h))
             c->refs[n++] =
-                (struct ref){it->canonical_link, h, c->src[i], it->published_utc, it->rowid, i};
+                ref_hashed(it->canonical_link, h, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
     for (size_t s = 0, e; s < n; s = e) {
@@ -462,7 +468,7 @@ static int edges_title(struct ctx *c)
         uint64_t h = tm_hash_str(it->norm_title);
         if (in_new_window(c, it->published_utc) || hset_has(&c->new_titles, h))
             c->refs[n++] =
-                (struct ref){it->norm_title, h, c->src[i], it->published_utc, it->rowid, i};
+                ref_hashed(it->norm_title, h, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     const size_t none = SIZE_MAX;
@@ -905,7 +911,7 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
     set.mask = cap - 1;
     size_t n_cl = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (items[i].entry_id != NULL && items[i].entry_id[0] != '\0')
+        if (has_text(items[i].entry_id))
             cl[n_cl++] = (struct claim){items[i].entry_id, items[i].first_seen_utc, items[i].rowid,
                                         i, story_of[i]};
     }

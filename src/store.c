@@ -154,7 +154,6 @@ enum stmt_id {
     ST_ITEM_UPDATE,
     ST_BODY_PUT,
     ST_ITEM_LOAD,
-    ST_ITEM_NTH_NEWEST,
     ST_ITEM_SET_ENTRY,
     ST_ITEM_LOAD_LEAN,
     ST_ITEM_DISPLAY,
@@ -241,9 +240,6 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " WHERE s.configured = 1"
                      " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
                      " ORDER BY i.published_utc DESC, i.id",
-    [ST_ITEM_NTH_NEWEST] = "SELECT min(p) FROM (SELECT i.published_utc AS p"
-                           " FROM items i JOIN sources s ON s.id = i.source_id"
-                           " WHERE s.configured = 1 ORDER BY i.published_utc DESC LIMIT ?1)",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
     [ST_ITEM_LOAD_LEAN] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
                           " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
@@ -1367,23 +1363,6 @@ int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **
     return 0;
 }
 
-int tm_store_nth_newest_utc(struct tm_store *s, size_t n, int64_t *out_utc, struct tm_error *err)
-{
-    *out_utc = TM_TIME_NONE;
-    sqlite3_stmt *st = s->st[ST_ITEM_NTH_NEWEST];
-    struct binder b = bind_start(st);
-    bind_int(&b, 1, n > INT64_MAX ? INT64_MAX : (int64_t)n);
-    int rc = bind_done(s, &b, err);
-    if (rc != 0)
-        return rc;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *out_utc = col_time(st, 0);
-    else
-        rc = store_fail(s, err, "newest items");
-    stmt_reset(st);
-    return rc;
-}
-
 /* ---- lean loads for the publishing half ------------------------------- */
 
 /* Bytes of one arena block: large enough that the per-block overhead is
@@ -1696,11 +1675,7 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
         }
     }
     qsort(w, n, sizeof *w, on_qsort_id_write);
-    /* The ids get a transaction of their own: an open batch is committed
-     * first (a lost one stays for its owner to report). */
-    int rc = s->batch ? tm_store_batch_commit(s, err) : 0;
-    if (rc == 0 && n > 0)
-        rc = cache_for(s, false, err);
+    int rc = n > 0 ? cache_for(s, false, err) : 0;
     if (rc == 0 && n > 0)
         rc = tx_begin(s, err);
     if (rc != 0 || n == 0) {

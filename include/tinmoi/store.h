@@ -5,7 +5,8 @@
  * fetching half records each source's outcome (tm_store_put_feed,
  * tm_store_put_not_modified, tm_store_put_failure), one transaction per
  * source (a savepoint of a batch, tm_store_batch_begin, when results share
- * a commit); the publishing half loads items (tm_store_load_items), merges them
+ * a commit); the publishing half loads items (tm_store_load_lean, then
+ * tm_store_load_display for what it renders), merges them
  * and writes back which published entry each item belongs to
  * (tm_store_set_entry_ids).
  *
@@ -177,13 +178,6 @@ int tm_store_put_not_modified(struct tm_store *store, const char *source_id, int
 int tm_store_put_failure(struct tm_store *store, const char *source_id, int64_t now_utc,
                          const char *reason, struct tm_error *err);
 
-/* The published_utc of the n-th newest item (1-based) of the configured
- * sources, or of the oldest when there are fewer; TM_TIME_NONE when there
- * are none. The publishing half derives its load horizon from it: the
- * newest items_limit items and a merge window before them. */
-int tm_store_nth_newest_utc(struct tm_store *store, size_t n, int64_t *out_utc,
-                            struct tm_error *err);
-
 /* Loads the items of the configured sources published or first seen at or
  * after `since_utc` (TM_TIME_NONE: all of them), newest published first
  * (ties by store id), with every tm_item field filled: source_priority from
@@ -225,8 +219,8 @@ int tm_store_load_display(struct tm_store *store, struct tm_store_items *set, co
  * empties the set. Accepts NULL. */
 void tm_store_items_clear(struct tm_store_items *set);
 
-/* Persists the merge's entry ids, in one transaction of their own (an open
- * batch is committed first): every member of each
+/* Persists the merge's entry ids, atomically (a transaction, or a savepoint
+ * of an open batch): every member of each
  * of `stories[0..n_stories)` (indexes into `items`, the array the stories
  * were built from, as loaded by tm_store_load_items or tm_store_load_lean)
  * gets its story's entry_id; members already carrying it are not written. The merge decides: it
