@@ -471,6 +471,33 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out)
+{
+    if (tm_identity_count_words(norm) < 2)
+        words = true;
+    size_t n = 0;
+    const char *prev = NULL, *w;
+    size_t prev_len = 0, wl;
+    for (const char *p = norm; p != NULL && (p = next_word(p, &w, &wl)) != NULL;) {
+        if (words) {
+            out[n++] = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, w, wl);
+        } else if (prev != NULL) {
+            uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, prev, prev_len);
+            h = tm_hash_fnv1a64(h, " ", 1);
+            out[n++] = tm_hash_fnv1a64(h, w, wl);
+        }
+        prev = w;
+        prev_len = wl;
+    }
+    qsort(out, n, sizeof *out, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u == 0 || out[u - 1] != out[i])
+            out[u++] = out[i];
+    }
+    return u;
+}
+
 int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out)
 {
     *out = NULL;
@@ -478,33 +505,11 @@ int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_
     size_t n_words = tm_identity_count_words(norm);
     if (n_words == 0)
         return 0;
-    if (n_words < 2)
-        words = true;
     uint64_t *t = malloc(n_words * sizeof *t);
     if (t == NULL)
         return TM_ENOMEM;
-    size_t n = 0;
-    const char *prev = NULL, *w;
-    size_t prev_len = 0, wl;
-    for (const char *p = norm; (p = next_word(p, &w, &wl)) != NULL;) {
-        if (words) {
-            t[n++] = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, w, wl);
-        } else if (prev != NULL) {
-            uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, prev, prev_len);
-            h = tm_hash_fnv1a64(h, " ", 1);
-            t[n++] = tm_hash_fnv1a64(h, w, wl);
-        }
-        prev = w;
-        prev_len = wl;
-    }
-    qsort(t, n, sizeof *t, cmp_u64);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (u == 0 || t[u - 1] != t[i])
-            t[u++] = t[i];
-    }
     *out = t;
-    *n_out = u;
+    *n_out = tm_identity_title_tokens_into(norm, words, t);
     return 0;
 }
 

@@ -22,6 +22,11 @@ size_t tm_identity_count_words(const char *norm);
  * (NULL when the set is empty); the caller frees it. Returns 0 or TM_ENOMEM. */
 int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out);
 
+/* tm_identity_title_tokens into the caller's `out`, which has room for
+ * tm_identity_count_words(norm) tokens (never more are written); returns
+ * how many the set holds. For callers that keep many sets in one array. */
+size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out);
+
 /* |A ∩ B| / |A ∪ B| of two sorted duplicate-free token sets; 0 when both are
  * empty. */
 double tm_identity_jaccard(const uint64_t *a, size_t n_a, const uint64_t *b, size_t n_b);

@@ -303,10 +303,12 @@ struct ctx {
     uint32_t n;
     double sim;
     int64_t window_s;
-    int *src;       /* source number of each item */
-    int *title_id;  /* equal normalised titles share a number; -1 none */
-    uint64_t **tok; /* word-pair set of each title with >= 2 words */
-    size_t *n_tok;
+    int *src;      /* source number of each item */
+    int *title_id; /* equal normalised titles share a number; -1 none */
+    /* Word-pair sets of the titles edges_similar compares, one array:
+     * item i's set is tok[tok_at[i] .. tok_at[i + 1]), empty for the rest. */
+    uint64_t *tok;
+    size_t *tok_at;   /* n + 1 offsets */
     struct ref *refs; /* scratch, n entries */
     struct edges edges;
     struct hset new_links;  /* hashes of the undecided items' canonical links */
@@ -507,37 +509,42 @@ static int edges_title(struct ctx *c)
     return rc;
 }
 
-/* Sorts v[0..n) ascending, LSD radix on bytes: the word pairs of 100,000
- * titles are over a million values, where qsort's indirect compares cost
- * more than the rest of the merge. `tmp` holds n values. */
-static void radix_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+/* Estimated document frequencies of word pairs: a counter per bucket of
+ * the pair's hash (hashes are uniform, so the low bits pick the bucket),
+ * saturating. Prefix filtering needs one global order of the pairs, not
+ * exact counts: (estimate, pair) is a function of the pair alone for one
+ * merge, so it is such an order, and no similar pair is missed however the
+ * pairs collide; collisions only make a rare pair look commoner and its
+ * posting lists longer. One counter a pair taking part (up to
+ * DF_MAX_BUCKETS) keeps them few, in a tenth of the memory an exact count
+ * (every pair sorted beside a copy) took. */
+#define DF_MAX_BUCKETS (1u << 22)
+
+struct df_sketch {
+    uint16_t *count;
+    uint64_t mask;
+};
+
+static int df_init(struct df_sketch *df, size_t n_tokens)
 {
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((v[i] >> shift) & 0xff) + 1]++;
-        if (count[1] == n) /* all zero in this byte: nothing moves */
-            continue;
-        for (int b = 0; b < 256; b++)
-            count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
-    }
+    size_t cap = 1024;
+    while (cap < n_tokens && cap < DF_MAX_BUCKETS)
+        cap *= 2;
+    df->count = calloc(cap, sizeof *df->count);
+    df->mask = cap - 1;
+    return df->count != NULL ? 0 : TM_ENOMEM;
 }
 
-/* Titles holding word pair `tok`: binary search in the sorted distinct pairs. */
-static uint32_t token_df(const uint64_t *uniq, const uint32_t *df, size_t n_uniq, uint64_t tok)
+static void df_add(struct df_sketch *df, uint64_t tok)
 {
-    size_t lo = 0, hi = n_uniq;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (uniq[mid] < tok)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n_uniq && uniq[lo] == tok ? df[lo] : 0;
+    uint16_t *c = &df->count[tok & df->mask];
+    if (*c != UINT16_MAX)
+        (*c)++;
+}
+
+static uint32_t df_of(const struct df_sketch *df, uint64_t tok)
+{
+    return df->count[tok & df->mask];
 }
 
 struct rare {
@@ -561,8 +568,7 @@ struct posting {
     int src;      /* the item's source number (c->src) */
     int title;    /* the item's title number (c->title_id) */
     uint16_t pos; /* rank of tok among the title's word pairs, rarest 0 */
-    uint16_t n;   /* word pairs in the title (c->n_tok) */
-    bool indexed; /* pos < index_len(n): see edges_similar */
+    uint16_t n;   /* word pairs in the title */
 };
 
 static int on_qsort_posting(const void *a, const void *b)
@@ -609,40 +615,40 @@ static size_t index_len(size_t n, double s)
     return need >= n ? 1 : n - need + 1;
 }
 
-/* The postings: for each title, its prefix_len rarest word pairs. */
-static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct posting **out,
-                          size_t *n_out)
+static size_t n_tok(const struct ctx *c, uint32_t i)
 {
+    return c->tok_at[i + 1] - c->tok_at[i];
+}
+
+/* Whether a posting is in its title's index prefix (see edges_similar). */
+static bool indexed(const struct ctx *c, const struct posting *p)
+{
+    return p->pos < index_len(p->n, c->sim);
+}
+
+/* The postings: for each title, its prefix_len rarest word pairs. */
+static int build_postings(struct ctx *c, size_t max_tok, struct posting **out, size_t *n_out)
+{
+    size_t total = c->tok_at[c->n];
     int rc = TM_ENOMEM;
-    uint64_t *all = malloc(total * sizeof *all);
-    uint64_t *tmp = malloc(total * sizeof *tmp);
-    uint32_t *df = malloc(total * sizeof *df);
+    struct df_sketch df = {NULL, 0};
     struct rare *rare = malloc(max_tok * sizeof *rare);
-    struct posting *post = malloc(total * sizeof *post);
-    if (all == NULL || tmp == NULL || df == NULL || rare == NULL || post == NULL)
-        goto done;
-    size_t k = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (c->n_tok[i] == 0)
-            continue;
-        memcpy(all + k, c->tok[i], c->n_tok[i] * sizeof *all);
-        k += c->n_tok[i];
-    }
-    radix_sort_u64(all, tmp, total);
-    size_t n_uniq = 0;
-    for (size_t s = 0, e; s < total; s = e) {
-        for (e = s + 1; e < total && all[e] == all[s]; e++)
-            ;
-        all[n_uniq] = all[s];
-        df[n_uniq++] = (uint32_t)(e - s);
-    }
     size_t n_post = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        n_post += n_tok(c, i) != 0 ? prefix_len(n_tok(c, i), c->sim) : 0;
+    struct posting *post = malloc((n_post != 0 ? n_post : 1) * sizeof *post);
+    if (rare == NULL || post == NULL || df_init(&df, total) != 0)
+        goto done;
+    for (size_t k = 0; k < total; k++)
+        df_add(&df, c->tok[k]);
+    n_post = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        size_t n = c->n_tok[i];
+        size_t n = n_tok(c, i);
+        const uint64_t *tok = c->tok + c->tok_at[i];
         if (n == 0)
             continue;
         for (size_t j = 0; j < n; j++)
-            rare[j] = (struct rare){token_df(all, df, n_uniq, c->tok[i][j]), c->tok[i][j]};
+            rare[j] = (struct rare){df_of(&df, tok[j]), tok[j]};
         if (n <= 32) { /* typical titles: cheaper than qsort's indirect calls */
             for (size_t j = 1; j < n; j++) {
                 struct rare x = rare[j];
@@ -654,22 +660,26 @@ static int build_postings(struct ctx *c, size_t total, size_t max_tok, struct po
         } else {
             qsort(rare, n, sizeof *rare, on_qsort_rare);
         }
-        size_t p = prefix_len(n, c->sim), q = index_len(n, c->sim);
+        size_t p = prefix_len(n, c->sim);
         const struct tm_item *it = &c->items[i];
         for (size_t j = 0; j < p; j++)
             post[n_post++] =
-                (struct posting){rare[j].tok,    it->published_utc, it->rowid,   i,    c->src[i],
-                                 c->title_id[i], (uint16_t)j,       (uint16_t)n, j < q};
+                (struct posting){rare[j].tok, it->published_utc, it->rowid,   i,
+                                 c->src[i],   c->title_id[i],    (uint16_t)j, (uint16_t)n};
     }
+    /* The sort's scratch (glibc's qsort takes a copy's worth) comes in
+     * their place: this is the merge's peak. */
+    free(df.count);
+    df.count = NULL;
+    free(rare);
+    rare = NULL;
     qsort(post, n_post, sizeof *post, on_qsort_posting);
     *out = post;
     *n_out = n_post;
     post = NULL;
     rc = 0;
 done:
-    free(all);
-    free(tmp);
-    free(df);
+    free(df.count);
     free(rare);
     free(post);
     return rc;
@@ -724,7 +734,7 @@ static int similar_edge(struct ctx *c, const struct posting *x, const struct pos
     uint32_t a = x->idx, b = y->idx;
     if (c->title_id[a] == c->title_id[b])
         return 0;
-    double sim = jaccard_at_least(c->tok[a], na, c->tok[b], nb, need);
+    double sim = jaccard_at_least(c->tok + c->tok_at[a], na, c->tok + c->tok_at[b], nb, need);
     if (sim + SIM_EPSILON < c->sim)
         return 0;
     return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
@@ -746,35 +756,48 @@ static int edges_similar(struct ctx *c)
 {
     if (!c->any_new)
         return 0; /* every pair is of two decided items */
+    /* Which titles are compared, and room for their word pairs (at most a
+     * pair a word). Single-word titles are not: against any longer title
+     * the word-set Jaccard is at most 1/2, below every allowed threshold;
+     * against another single word it is 1 only when equal, which
+     * edges_title covers. */
+    size_t room = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        size_t w = 0;
+        if (in_new_window(c, c->items[i].published_utc) && c->title_id[i] >= 0)
+            w = tm_identity_count_words(c->items[i].norm_title);
+        c->tok_at[i] = w >= 2 ? w : 0; /* words, until the pass below */
+        room += c->tok_at[i];
+    }
+    if (room == 0)
+        return 0;
+    c->tok = malloc(room * sizeof *c->tok);
+    if (c->tok == NULL)
+        return TM_ENOMEM;
     size_t total = 0, max_tok = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        c->tok[i] = NULL;
-        c->n_tok[i] = 0;
-        if (!in_new_window(c, c->items[i].published_utc))
+        size_t words = c->tok_at[i];
+        c->tok_at[i] = total;
+        if (words == 0)
             continue;
-        /* Single-word titles: against any longer title the word-set Jaccard
-         * is at most 1/2, below every allowed threshold; against another
-         * single word it is 1 only when equal, which edges_title covers. */
-        if (c->title_id[i] < 0 || tm_identity_count_words(c->items[i].norm_title) < 2)
+        size_t n = tm_identity_title_tokens_into(c->items[i].norm_title, false, c->tok + total);
+        if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
             continue;
-        int rc = tm_identity_title_tokens(c->items[i].norm_title, false, &c->tok[i], &c->n_tok[i]);
-        if (rc != 0)
-            return rc;
-        if (c->n_tok[i] > MAX_TITLE_PAIRS) { /* not compared: see MAX_TITLE_PAIRS */
-            free(c->tok[i]);
-            c->tok[i] = NULL;
-            c->n_tok[i] = 0;
-            continue;
-        }
-        total += c->n_tok[i];
-        if (c->n_tok[i] > max_tok)
-            max_tok = c->n_tok[i];
+        total += n;
+        if (n > max_tok)
+            max_tok = n;
     }
+    c->tok_at[c->n] = total;
     if (total == 0)
         return 0;
+    if (total < room) { /* duplicates and the first word of each title */
+        uint64_t *fit = realloc(c->tok, total * sizeof *fit);
+        if (fit != NULL)
+            c->tok = fit;
+    }
     struct posting *post = NULL;
     size_t n_post = 0;
-    int rc = build_postings(c, total, max_tok, &post, &n_post);
+    int rc = build_postings(c, max_tok, &post, &n_post);
     /* Postings of the title a posting belongs to are never a similar pair
      * (equal titles are edges_title's), and a flood of one title fills a
      * posting list with them: next_other[j] / prev_other[j] are the nearest
@@ -803,7 +826,7 @@ static int edges_similar(struct ctx *c)
         /* Each pair once, from its indexed end (from the earlier one when
          * both are indexed), and only with at least one undecided item. */
         for (size_t i = s; i < e && rc == 0; i++) {
-            if (!post[i].indexed)
+            if (!indexed(c, &post[i]))
                 continue;
             bool new_i = !decided(c, post[i].idx);
             for (size_t j = i + 1; j < e && rc == 0; j++) {
@@ -819,7 +842,7 @@ static int edges_similar(struct ctx *c)
                     j = prev_other[j];
                 if (j == none || post[i].t - post[j].t > c->window_s)
                     break;
-                if (!post[j].indexed && (new_i || !decided(c, post[j].idx)))
+                if (!indexed(c, &post[j]) && (new_i || !decided(c, post[j].idx)))
                     rc = similar_edge(c, &post[j], &post[i]);
             }
         }
@@ -1033,6 +1056,27 @@ fail:
     return rc;
 }
 
+/* Frees what only the link and title rules use, before the similar-title
+ * rule takes its memory. Safe to call twice. */
+static void free_lookups(struct ctx *c)
+{
+    free(c->refs);
+    free(c->new_links.slot);
+    free(c->new_titles.slot);
+    c->refs = NULL;
+    c->new_links.slot = NULL;
+    c->new_titles.slot = NULL;
+}
+
+/* Frees the similar-title rule's word pairs. Safe to call twice. */
+static void free_titles(struct ctx *c)
+{
+    free(c->tok);
+    free(c->tok_at);
+    c->tok = NULL;
+    c->tok_at = NULL;
+}
+
 /* Frees what the edges needed (and the components' source sets); safe to
  * call twice. */
 static void free_scratch(struct ctx *c, struct comp *uf)
@@ -1043,25 +1087,13 @@ static void free_scratch(struct ctx *c, struct comp *uf)
             uf[i].srcs = NULL;
         }
     }
-    if (c->tok != NULL) {
-        for (uint32_t i = 0; i < c->n; i++)
-            free(c->tok[i]);
-    }
-    free(c->tok);
-    free(c->n_tok);
+    free_titles(c);
+    free_lookups(c);
     free(c->src);
     free(c->title_id);
-    free(c->refs);
-    free(c->new_links.slot);
-    free(c->new_titles.slot);
     free(c->edges.v);
-    c->tok = NULL;
-    c->n_tok = NULL;
     c->src = NULL;
     c->title_id = NULL;
-    c->refs = NULL;
-    c->new_links.slot = NULL;
-    c->new_titles.slot = NULL;
     c->edges.v = NULL;
     c->edges.n = 0;
     c->edges.cap = 0;
@@ -1109,21 +1141,30 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
     int rc = TM_ENOMEM;
     c.src = malloc(n_items * sizeof *c.src);
     c.title_id = malloc(n_items * sizeof *c.title_id);
-    c.tok = calloc(n_items, sizeof *c.tok);
-    c.n_tok = calloc(n_items, sizeof *c.n_tok);
+    c.tok_at = calloc(n_items + 1, sizeof *c.tok_at);
     c.refs = malloc(n_items * sizeof *c.refs);
-    uf = calloc(n_items, sizeof *uf);
-    if (c.src == NULL || c.title_id == NULL || c.tok == NULL || c.n_tok == NULL || c.refs == NULL ||
-        uf == NULL)
+    if (c.src == NULL || c.title_id == NULL || c.tok_at == NULL || c.refs == NULL)
         goto done;
 
+    /* Each part's memory is freed as soon as the rules after it no longer
+     * need it: the similar-title rule's word pairs and postings are the
+     * merge's peak, so nothing else is held beside them. */
     number_sources(&c);
     if ((rc = index_undecided(&c)) != 0 || (rc = edges_entry(&c)) != 0 ||
-        (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0 || (rc = edges_similar(&c)) != 0)
+        (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0)
         goto done;
+    free_lookups(&c);
+    if ((rc = edges_similar(&c)) != 0)
+        goto done;
+    free_titles(&c);
 
     if (c.edges.n > 0) /* qsort(NULL, 0) is undefined */
         qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
+
+    rc = TM_ENOMEM;
+    uf = calloc(n_items, sizeof *uf);
+    if (uf == NULL)
+        goto done;
 
     for (uint32_t i = 0; i < c.n; i++)
         uf[i] = (struct comp){i, 1, c.src[i], NULL, 0};
