@@ -305,9 +305,10 @@ struct ctx {
     int64_t window_s;
     int *src;      /* source number of each item */
     int *title_id; /* equal normalised titles share a number; -1 none */
-    /* Word-pair sets of the titles edges_similar compares, one array:
-     * item i's set is tok[tok_at[i] .. tok_at[i + 1]), empty for the rest. */
-    uint64_t *tok;
+    /* Word-pair sets of the titles edges_similar compares, as ranks (see
+     * split_titles), one array: item i's set is tok[tok_at[i] ..
+     * tok_at[i + 1]), empty for the rest. */
+    uint32_t *tok;
     size_t *tok_at;   /* n + 1 offsets */
     struct ref *refs; /* scratch, n entries */
     struct edges edges;
@@ -509,47 +510,102 @@ static int edges_title(struct ctx *c)
     return rc;
 }
 
-/* Estimated document frequencies of word pairs: a counter per bucket of
- * the pair's hash (hashes are uniform, so the low bits pick the bucket),
- * saturating. Prefix filtering needs one global order of the pairs, not
- * exact counts: (estimate, pair) is a function of the pair alone for one
- * merge, so it is such an order, and no similar pair is missed however the
- * pairs collide; collisions only make a rare pair look commoner and its
- * posting lists longer. One counter a pair taking part (up to
- * DF_MAX_BUCKETS) keeps them few, in a tenth of the memory an exact count
- * (every pair sorted beside a copy) took. */
-#define DF_MAX_BUCKETS (1u << 22)
+/* ---- word pairs as ranks -----------------------------------------------
+ * Prefix filtering needs one global order of the word pairs, rarest first
+ * (rarity counted over the titles taking part). While the titles are split,
+ * each distinct pair gets a number (pair_ids); the numbers are then replaced
+ * by the pairs' ranks in that order, ties broken by the pair's hash so that
+ * the order depends on the titles, not on the order of the items. A title's
+ * set is then its ranks sorted ascending: its prefix is its first entries,
+ * the postings are grouped by a counting sort on the rank, and two sets are
+ * compared as 32-bit numbers. */
 
-struct df_sketch {
-    uint16_t *count;
-    uint64_t mask;
+/* Distinct word pairs: open addressing from a pair's hash to its number.
+ * Grows by doubling at half full. */
+struct pair_ids {
+    uint64_t *key;
+    uint32_t *id; /* NO_PAIR: empty slot */
+    size_t mask;
+    uint32_t n; /* numbers given: 0 .. n-1 */
 };
 
-static int df_init(struct df_sketch *df, size_t n_tokens)
+#define NO_PAIR UINT32_MAX
+#define PAIR_IDS_MIN_SLOTS 1024u
+
+static size_t pair_slot(const struct pair_ids *t, uint64_t key)
 {
-    size_t cap = 1024;
-    while (cap < n_tokens && cap < DF_MAX_BUCKETS)
-        cap *= 2;
-    df->count = calloc(cap, sizeof *df->count);
-    df->mask = cap - 1;
-    return df->count != NULL ? 0 : TM_ENOMEM;
+    return (size_t)((key * 0x9E3779B97F4A7C15u) >> 32) & t->mask;
 }
 
-static void df_add(struct df_sketch *df, uint64_t tok)
+static int pair_ids_alloc(struct pair_ids *t, size_t slots)
 {
-    uint16_t *c = &df->count[tok & df->mask];
-    if (*c != UINT16_MAX)
-        (*c)++;
+    uint64_t *key = malloc(slots * sizeof *key);
+    uint32_t *id = malloc(slots * sizeof *id);
+    if (key == NULL || id == NULL) {
+        free(key);
+        free(id);
+        return TM_ENOMEM;
+    }
+    memset(id, 0xff, slots * sizeof *id); /* NO_PAIR */
+    *t = (struct pair_ids){key, id, slots - 1, t->n};
+    return 0;
 }
 
-static uint32_t df_of(const struct df_sketch *df, uint64_t tok)
+static void pair_ids_free(struct pair_ids *t)
 {
-    return df->count[tok & df->mask];
+    free(t->key);
+    free(t->id);
+    t->key = NULL;
+    t->id = NULL;
+}
+
+static int pair_ids_grow(struct pair_ids *t)
+{
+    struct pair_ids old = *t;
+    int rc = pair_ids_alloc(t, (old.mask + 1) * 2);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i <= old.mask; i++) {
+        if (old.id[i] == NO_PAIR)
+            continue;
+        size_t k = pair_slot(t, old.key[i]);
+        while (t->id[k] != NO_PAIR)
+            k = (k + 1) & t->mask;
+        t->key[k] = old.key[i];
+        t->id[k] = old.id[i];
+    }
+    pair_ids_free(&old);
+    return 0;
+}
+
+/* The number of pair `key`, given now when it has none. TM_ELIMIT past
+ * 2^32 - 1 distinct pairs (more than TM_MERGE_MAX_ITEMS titles hold). */
+static int pair_ids_get(struct pair_ids *t, uint64_t key, uint32_t *out)
+{
+    if (2 * ((size_t)t->n + 1) > t->mask + 1) {
+        int rc = pair_ids_grow(t);
+        if (rc != 0)
+            return rc;
+    }
+    size_t k = pair_slot(t, key);
+    for (; t->id[k] != NO_PAIR; k = (k + 1) & t->mask) {
+        if (t->key[k] == key) {
+            *out = t->id[k];
+            return 0;
+        }
+    }
+    if (t->n == NO_PAIR)
+        return TM_ELIMIT;
+    t->key[k] = key;
+    t->id[k] = t->n;
+    *out = t->n++;
+    return 0;
 }
 
 struct rare {
-    uint32_t df;
-    uint64_t tok;
+    uint32_t df; /* titles holding the pair */
+    uint32_t id; /* its number in pair_ids */
+    uint64_t key;
 };
 
 /* Rarest word pairs first, the one global order prefix filtering needs. */
@@ -557,26 +613,44 @@ static int on_qsort_rare(const void *a, const void *b)
 {
     const struct rare *x = a, *y = b;
     int c = (x->df > y->df) - (x->df < y->df);
-    return c != 0 ? c : (x->tok > y->tok) - (x->tok < y->tok);
+    return c != 0 ? c : (x->key > y->key) - (x->key < y->key);
+}
+
+static int on_qsort_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_u32(uint32_t *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof *v, on_qsort_u32);
+        return;
+    }
+    for (size_t j = 1; j < n; j++) { /* typical titles: cheaper than qsort */
+        uint32_t x = v[j];
+        size_t h = j;
+        for (; h > 0 && v[h - 1] > x; h--)
+            v[h] = v[h - 1];
+        v[h] = x;
+    }
 }
 
 struct posting {
-    uint64_t tok;
     int64_t t;
     int64_t rowid;
     uint32_t idx;
     int src;      /* the item's source number (c->src) */
     int title;    /* the item's title number (c->title_id) */
-    uint16_t pos; /* rank of tok among the title's word pairs, rarest 0 */
+    uint16_t pos; /* place of the pair in the title's set, rarest 0 */
     uint16_t n;   /* word pairs in the title */
 };
 
 static int on_qsort_posting(const void *a, const void *b)
 {
     const struct posting *x = a, *y = b;
-    int c = (x->tok > y->tok) - (x->tok < y->tok);
-    if (c == 0)
-        c = cmp_i64(x->t, y->t);
+    int c = cmp_i64(x->t, y->t);
     if (c == 0)
         c = cmp_i64(x->rowid, y->rowid);
     if (c == 0)
@@ -626,69 +700,138 @@ static bool indexed(const struct ctx *c, const struct posting *p)
     return p->pos < index_len(p->n, c->sim);
 }
 
-/* The postings: for each title, its prefix_len rarest word pairs. */
-static int build_postings(struct ctx *c, size_t max_tok, struct posting **out, size_t *n_out)
+/* Splits the titles edges_similar compares into word pairs, as numbers:
+ * item i's set is c->tok[tok_at[i] .. tok_at[i + 1]), empty for the rest.
+ * Sets *n_pairs to the numbers given. */
+static int split_titles(struct ctx *c, uint32_t *n_pairs)
 {
-    size_t total = c->tok_at[c->n];
+    /* Which titles are compared, and room for their word pairs (at most a
+     * pair a word). Single-word titles are not: against any longer title
+     * the word-set Jaccard is at most 1/2, below every allowed threshold;
+     * against another single word it is 1 only when equal, which
+     * edges_title covers. */
+    size_t room = 0, max_words = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        size_t w = 0;
+        if (in_new_window(c, c->items[i].published_utc) && c->title_id[i] >= 0)
+            w = tm_identity_count_words(c->items[i].norm_title);
+        c->tok_at[i] = w >= 2 ? w : 0; /* words, until the pass below */
+        room += c->tok_at[i];
+        if (c->tok_at[i] > max_words)
+            max_words = c->tok_at[i];
+    }
+    *n_pairs = 0;
+    if (room == 0)
+        return 0;
+    struct pair_ids ids = {0};
+    uint64_t *hashes = malloc(max_words * sizeof *hashes);
+    c->tok = malloc(room * sizeof *c->tok);
     int rc = TM_ENOMEM;
-    struct df_sketch df = {NULL, 0};
-    struct rare *rare = malloc(max_tok * sizeof *rare);
-    size_t n_post = 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        n_post += n_tok(c, i) != 0 ? prefix_len(n_tok(c, i), c->sim) : 0;
-    struct posting *post = malloc((n_post != 0 ? n_post : 1) * sizeof *post);
-    if (rare == NULL || post == NULL || df_init(&df, total) != 0)
+    if (hashes == NULL || c->tok == NULL || pair_ids_alloc(&ids, PAIR_IDS_MIN_SLOTS) != 0)
         goto done;
-    for (size_t k = 0; k < total; k++)
-        df_add(&df, c->tok[k]);
-    n_post = 0;
+    size_t total = 0;
+    rc = 0;
+    for (uint32_t i = 0; i < c->n && rc == 0; i++) {
+        size_t words = c->tok_at[i];
+        c->tok_at[i] = total;
+        if (words == 0)
+            continue;
+        size_t n = tm_identity_title_tokens_into(c->items[i].norm_title, false, hashes);
+        if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
+            continue;
+        for (size_t j = 0; j < n && rc == 0; j++)
+            rc = pair_ids_get(&ids, hashes[j], &c->tok[total + j]);
+        total += n;
+    }
+    c->tok_at[c->n] = total;
+    if (rc == 0 && total < room) { /* duplicates and the first word of each title */
+        uint32_t *fit = realloc(c->tok, total * sizeof *fit);
+        if (fit != NULL || total == 0)
+            c->tok = fit;
+    }
+    *n_pairs = ids.n;
+    if (rc != 0 || ids.n == 0)
+        goto done;
+
+    /* Numbers become ranks: count each pair's titles, sort the pairs
+     * rarest first, renumber, and sort each set. */
+    rc = TM_ENOMEM;
+    struct rare *rare = calloc(ids.n, sizeof *rare);
+    uint32_t *rank = malloc(ids.n * sizeof *rank);
+    if (rare != NULL && rank != NULL) {
+        for (size_t k = 0; k <= ids.mask; k++) {
+            if (ids.id[k] != NO_PAIR)
+                rare[ids.id[k]] = (struct rare){0, ids.id[k], ids.key[k]};
+        }
+        pair_ids_free(&ids);
+        for (size_t k = 0; k < total; k++)
+            rare[c->tok[k]].df++;
+        qsort(rare, *n_pairs, sizeof *rare, on_qsort_rare);
+        for (uint32_t r = 0; r < *n_pairs; r++)
+            rank[rare[r].id] = r;
+        for (size_t k = 0; k < total; k++)
+            c->tok[k] = rank[c->tok[k]];
+        for (uint32_t i = 0; i < c->n; i++)
+            sort_u32(c->tok + c->tok_at[i], n_tok(c, i));
+        rc = 0;
+    }
+    free(rare);
+    free(rank);
+done:
+    pair_ids_free(&ids);
+    free(hashes);
+    return rc;
+}
+
+/* The postings: for each title, its prefix_len rarest word pairs, grouped
+ * by pair (a counting sort on the rank) and each group in time order.
+ * Sets *post (caller frees), and *at (caller frees; n_pairs + 1 offsets:
+ * pair r's group is post[at[r] .. at[r + 1])). */
+static int build_postings(struct ctx *c, uint32_t n_pairs, struct posting **post_out,
+                          size_t **at_out)
+{
+    size_t *at = calloc((size_t)n_pairs + 1, sizeof *at);
+    if (at == NULL)
+        return TM_ENOMEM;
     for (uint32_t i = 0; i < c->n; i++) {
         size_t n = n_tok(c, i);
-        const uint64_t *tok = c->tok + c->tok_at[i];
-        if (n == 0)
-            continue;
-        for (size_t j = 0; j < n; j++)
-            rare[j] = (struct rare){df_of(&df, tok[j]), tok[j]};
-        if (n <= 32) { /* typical titles: cheaper than qsort's indirect calls */
-            for (size_t j = 1; j < n; j++) {
-                struct rare x = rare[j];
-                size_t h = j;
-                for (; h > 0 && on_qsort_rare(&rare[h - 1], &x) > 0; h--)
-                    rare[h] = rare[h - 1];
-                rare[h] = x;
-            }
-        } else {
-            qsort(rare, n, sizeof *rare, on_qsort_rare);
-        }
-        size_t p = prefix_len(n, c->sim);
-        const struct tm_item *it = &c->items[i];
-        for (size_t j = 0; j < p; j++)
-            post[n_post++] =
-                (struct posting){rare[j].tok, it->published_utc, it->rowid,   i,
-                                 c->src[i],   c->title_id[i],    (uint16_t)j, (uint16_t)n};
+        const uint32_t *tok = c->tok + c->tok_at[i];
+        for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
+            at[tok[j] + 1]++;
     }
-    /* The sort's scratch (glibc's qsort takes a copy's worth) comes in
-     * their place: this is the merge's peak. */
-    free(df.count);
-    df.count = NULL;
-    free(rare);
-    rare = NULL;
-    qsort(post, n_post, sizeof *post, on_qsort_posting);
-    *out = post;
-    *n_out = n_post;
-    post = NULL;
-    rc = 0;
-done:
-    free(df.count);
-    free(rare);
-    free(post);
-    return rc;
+    for (uint32_t r = 0; r < n_pairs; r++)
+        at[r + 1] += at[r];
+    struct posting *post = malloc((at[n_pairs] != 0 ? at[n_pairs] : 1) * sizeof *post);
+    if (post == NULL) {
+        free(at);
+        return TM_ENOMEM;
+    }
+    /* at[r] is group r's next free place while filling, its end after. */
+    for (uint32_t i = 0; i < c->n; i++) {
+        size_t n = n_tok(c, i);
+        const uint32_t *tok = c->tok + c->tok_at[i];
+        const struct tm_item *it = &c->items[i];
+        for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
+            post[at[tok[j]]++] =
+                (struct posting){it->published_utc, it->rowid,   i,          c->src[i],
+                                 c->title_id[i],    (uint16_t)j, (uint16_t)n};
+    }
+    for (uint32_t r = n_pairs; r > 0; r--)
+        at[r] = at[r - 1];
+    at[0] = 0;
+    for (uint32_t r = 0; r < n_pairs; r++) {
+        if (at[r + 1] - at[r] > 1)
+            qsort(post + at[r], at[r + 1] - at[r], sizeof *post, on_qsort_posting);
+    }
+    *post_out = post;
+    *at_out = at;
+    return 0;
 }
 
 /* tm_identity_jaccard of the sorted sets a and b, or 0 as soon as more of
  * either is missing from the other than an overlap of `need` allows (two
  * titles that are not similar part ways within a few steps). */
-static double jaccard_at_least(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+static double jaccard_at_least(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
                                size_t need)
 {
     size_t miss_a = na > need ? na - need : 0, miss_b = nb > need ? nb - need : 0;
@@ -756,48 +899,14 @@ static int edges_similar(struct ctx *c)
 {
     if (!c->any_new)
         return 0; /* every pair is of two decided items */
-    /* Which titles are compared, and room for their word pairs (at most a
-     * pair a word). Single-word titles are not: against any longer title
-     * the word-set Jaccard is at most 1/2, below every allowed threshold;
-     * against another single word it is 1 only when equal, which
-     * edges_title covers. */
-    size_t room = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        size_t w = 0;
-        if (in_new_window(c, c->items[i].published_utc) && c->title_id[i] >= 0)
-            w = tm_identity_count_words(c->items[i].norm_title);
-        c->tok_at[i] = w >= 2 ? w : 0; /* words, until the pass below */
-        room += c->tok_at[i];
-    }
-    if (room == 0)
-        return 0;
-    c->tok = malloc(room * sizeof *c->tok);
-    if (c->tok == NULL)
-        return TM_ENOMEM;
-    size_t total = 0, max_tok = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        size_t words = c->tok_at[i];
-        c->tok_at[i] = total;
-        if (words == 0)
-            continue;
-        size_t n = tm_identity_title_tokens_into(c->items[i].norm_title, false, c->tok + total);
-        if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
-            continue;
-        total += n;
-        if (n > max_tok)
-            max_tok = n;
-    }
-    c->tok_at[c->n] = total;
-    if (total == 0)
-        return 0;
-    if (total < room) { /* duplicates and the first word of each title */
-        uint64_t *fit = realloc(c->tok, total * sizeof *fit);
-        if (fit != NULL)
-            c->tok = fit;
-    }
+    uint32_t n_pairs = 0;
+    int rc = split_titles(c, &n_pairs);
+    if (rc != 0 || n_pairs == 0)
+        return rc;
     struct posting *post = NULL;
-    size_t n_post = 0;
-    int rc = build_postings(c, max_tok, &post, &n_post);
+    size_t *at = NULL;
+    rc = build_postings(c, n_pairs, &post, &at);
+    size_t n_post = rc == 0 ? at[n_pairs] : 0;
     /* Postings of the title a posting belongs to are never a similar pair
      * (equal titles are edges_title's), and a flood of one title fills a
      * posting list with them: next_other[j] / prev_other[j] are the nearest
@@ -812,9 +921,8 @@ static int edges_similar(struct ctx *c)
         if (next_other == NULL || prev_other == NULL)
             rc = TM_ENOMEM;
     }
-    for (size_t s = 0, e; s < n_post && rc == 0; s = e) {
-        for (e = s + 1; e < n_post && post[e].tok == post[s].tok; e++)
-            ;
+    for (uint32_t r = 0; r < n_pairs && rc == 0; r++) {
+        size_t s = at[r], e = at[r + 1];
         for (size_t j = s; j < e; j++)
             prev_other[j] = j == s                               ? none
                             : post[j - 1].title != post[j].title ? j - 1
@@ -850,6 +958,7 @@ static int edges_similar(struct ctx *c)
     free(next_other);
     free(prev_other);
     free(post);
+    free(at);
     return rc;
 }
 
