@@ -906,31 +906,33 @@ static int edges_similar(struct ctx *c)
     struct posting *post = NULL;
     size_t *at = NULL;
     rc = build_postings(c, n_pairs, &post, &at);
-    size_t n_post = rc == 0 ? at[n_pairs] : 0;
     /* Postings of the title a posting belongs to are never a similar pair
      * (equal titles are edges_title's), and a flood of one title fills a
      * posting list with them: next_other[j] / prev_other[j] are the nearest
      * later / earlier positions in j's list holding another title, so the
      * scan steps over a run of equal titles at once instead of visiting
-     * each of its k² pairs. */
+     * each of its k² pairs. They are kept for one list at a time: the
+     * entry of position j is at [j - s]. */
     const size_t none = SIZE_MAX;
-    size_t *next_other = NULL, *prev_other = NULL;
+    size_t *next_other = NULL, *prev_other = NULL, longest = 1;
+    for (uint32_t r = 0; rc == 0 && r < n_pairs; r++)
+        longest = at[r + 1] - at[r] > longest ? at[r + 1] - at[r] : longest;
     if (rc == 0) {
-        next_other = malloc(n_post * sizeof *next_other);
-        prev_other = malloc(n_post * sizeof *prev_other);
+        next_other = malloc(longest * sizeof *next_other);
+        prev_other = malloc(longest * sizeof *prev_other);
         if (next_other == NULL || prev_other == NULL)
             rc = TM_ENOMEM;
     }
     for (uint32_t r = 0; r < n_pairs && rc == 0; r++) {
         size_t s = at[r], e = at[r + 1];
         for (size_t j = s; j < e; j++)
-            prev_other[j] = j == s                               ? none
-                            : post[j - 1].title != post[j].title ? j - 1
-                                                                 : prev_other[j - 1];
+            prev_other[j - s] = j == s                               ? none
+                                : post[j - 1].title != post[j].title ? j - 1
+                                                                     : prev_other[j - 1 - s];
         for (size_t j = e; j-- > s;)
-            next_other[j] = j + 1 == e                           ? e
-                            : post[j + 1].title != post[j].title ? j + 1
-                                                                 : next_other[j + 1];
+            next_other[j - s] = j + 1 == e                           ? e
+                                : post[j + 1].title != post[j].title ? j + 1
+                                                                     : next_other[j + 1 - s];
         /* Each pair once, from its indexed end (from the earlier one when
          * both are indexed), and only with at least one undecided item. */
         for (size_t i = s; i < e && rc == 0; i++) {
@@ -939,7 +941,7 @@ static int edges_similar(struct ctx *c)
             bool new_i = !decided(c, post[i].idx);
             for (size_t j = i + 1; j < e && rc == 0; j++) {
                 if (post[j].title == post[i].title)
-                    j = next_other[j];
+                    j = next_other[j - s];
                 if (j == e || post[j].t - post[i].t > c->window_s)
                     break;
                 if (new_i || !decided(c, post[j].idx))
@@ -947,7 +949,7 @@ static int edges_similar(struct ctx *c)
             }
             for (size_t j = i; rc == 0 && j-- > s;) {
                 if (post[j].title == post[i].title)
-                    j = prev_other[j];
+                    j = prev_other[j - s];
                 if (j == none || post[i].t - post[j].t > c->window_s)
                     break;
                 if (!indexed(c, &post[j]) && (new_i || !decided(c, post[j].idx)))
