@@ -39,7 +39,7 @@ void tm_stories_free(struct tm_story *stories, size_t n)
         return;
     for (size_t i = 0; i < n; i++) {
         free(stories[i].members);
-        free(stories[i].entry_id);
+        free(stories[i].new_entry_id);
     }
     free(stories);
 }

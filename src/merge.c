@@ -1029,6 +1029,10 @@ static bool idset_insert(struct idset *set, const char *id)
     return true;
 }
 
+/* Gives each story its entry id (see tm_merge): first the ids the members
+ * carry, claimed in the order their items were first seen, then new ones.
+ * The claims and the order of the new ids are sorted one after the other,
+ * so only one of the two lists is held at a time. */
 static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_story *st,
                             size_t n_st, const uint32_t *story_of, const char *public_url)
 {
@@ -1038,12 +1042,16 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
     while (cap < 2 * n_st)
         cap *= 2;
     set.slot = calloc(cap, sizeof *set.slot);
-    struct claim *cl = malloc((n != 0 ? n : 1) * sizeof *cl);
-    struct claim *order = malloc((n_st != 0 ? n_st : 1) * sizeof *order);
-    if (set.slot == NULL || cl == NULL || order == NULL)
-        goto done;
+    if (set.slot == NULL)
+        return TM_ENOMEM;
     set.mask = cap - 1;
     size_t n_cl = 0;
+    for (uint32_t i = 0; i < n; i++)
+        n_cl += has_text(items[i].entry_id);
+    struct claim *cl = malloc((n_cl != 0 ? n_cl : 1) * sizeof *cl);
+    if (cl == NULL)
+        goto done;
+    n_cl = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (has_text(items[i].entry_id))
             cl[n_cl++] = (struct claim){items[i].entry_id, items[i].first_seen_utc, items[i].rowid,
@@ -1052,36 +1060,36 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
     qsort(cl, n_cl, sizeof *cl, on_qsort_claim);
     for (size_t k = 0; k < n_cl; k++) {
         struct tm_story *s = &st[cl[k].story];
-        if (s->entry_id != NULL)
-            continue;
-        char *id = strdup(cl[k].id);
-        if (id == NULL)
-            goto done;
-        if (!idset_insert(&set, id)) {
-            free(id);
-            continue;
-        }
-        s->entry_id = id;
+        if (s->entry_id == NULL && idset_insert(&set, cl[k].id))
+            s->entry_id = cl[k].id;
     }
+    free(cl);
     /* New ids in the order of their primaries' rowids, so that which of two
      * colliding ids gets the "~2" does not depend on the input order. */
+    size_t n_new = 0;
     for (size_t k = 0; k < n_st; k++)
-        order[k] = (struct claim){NULL, 0, items[st[k].primary].rowid, (uint32_t)st[k].primary,
-                                  (uint32_t)k};
-    qsort(order, n_st, sizeof *order, on_qsort_claim);
+        n_new += st[k].entry_id == NULL;
+    struct claim *order = malloc((n_new != 0 ? n_new : 1) * sizeof *order);
+    if (order == NULL)
+        goto done;
+    n_new = 0;
     for (size_t k = 0; k < n_st; k++) {
+        if (st[k].entry_id == NULL)
+            order[n_new++] = (struct claim){NULL, 0, items[st[k].primary].rowid,
+                                            (uint32_t)st[k].primary, (uint32_t)k};
+    }
+    qsort(order, n_new, sizeof *order, on_qsort_claim);
+    for (size_t k = 0; k < n_new; k++) {
         struct tm_story *s = &st[order[k].story];
-        if (s->entry_id != NULL)
-            continue;
         char *id = tm_entry_id_new(&items[s->primary], public_url);
         if (id == NULL)
-            goto done;
+            goto done_order;
         for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {
             size_t len = strlen(id) + 16;
             char *alt = malloc(len);
             if (alt == NULL) {
                 free(id);
-                goto done;
+                goto done_order;
             }
             snprintf(alt, len, "%s~%u", id, suffix);
             if (idset_insert(&set, alt)) {
@@ -1091,13 +1099,13 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
             }
             free(alt);
         }
-        s->entry_id = id;
+        s->entry_id = s->new_entry_id = id;
     }
     rc = 0;
+done_order:
+    free(order);
 done:
     free(set.slot);
-    free(cl);
-    free(order);
     return rc;
 }
 
@@ -1108,28 +1116,42 @@ static int on_qsort_story(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->entry_id, y->entry_id);
 }
 
-static int build_stories(struct ctx *c, struct comp *uf, const struct tm_merge_opts *o,
-                         struct tm_story **out, size_t *n_out)
+/* Numbers the components of `uf` as stories: *story_of (caller frees)
+ * maps each item to its story, *n_st counts them. */
+static int number_stories(struct comp *uf, uint32_t n, uint32_t **story_of, size_t *n_st)
 {
-    uint32_t n = c->n;
-    int rc = TM_ENOMEM;
-    uint32_t *story_of = malloc(n * sizeof *story_of);
+    uint32_t *of = malloc(n * sizeof *of);
     uint32_t *root_story = malloc(n * sizeof *root_story);
-    struct rank *rk = malloc(n * sizeof *rk);
-    struct tm_story *st = NULL;
-    size_t n_st = 0;
-    if (story_of == NULL || root_story == NULL || rk == NULL)
-        goto fail;
+    if (of == NULL || root_story == NULL) {
+        free(of);
+        free(root_story);
+        return TM_ENOMEM;
+    }
+    size_t k = 0;
     for (uint32_t i = 0; i < n; i++)
         root_story[i] = UINT32_MAX;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r = uf_find(uf, i);
         if (root_story[r] == UINT32_MAX)
-            root_story[r] = (uint32_t)n_st++;
-        story_of[i] = root_story[r];
+            root_story[r] = (uint32_t)k++;
+        of[i] = root_story[r];
     }
-    st = calloc(n_st, sizeof *st);
-    if (st == NULL)
+    free(root_story);
+    *story_of = of;
+    *n_st = k;
+    return 0;
+}
+
+/* The stories of `story_of` (n_st of them): members best first, entry ids,
+ * newest first. */
+static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
+                         const struct tm_merge_opts *o, struct tm_story **out, size_t *n_out)
+{
+    uint32_t n = c->n;
+    int rc = TM_ENOMEM;
+    struct rank *rk = malloc(n * sizeof *rk);
+    struct tm_story *st = calloc(n_st, sizeof *st);
+    if (rk == NULL || st == NULL)
         goto fail;
     for (uint32_t i = 0; i < n; i++) {
         const struct tm_item *it = &c->items[i];
@@ -1149,19 +1171,16 @@ static int build_stories(struct ctx *c, struct comp *uf, const struct tm_merge_o
         s->sort_utc = c->items[s->primary].published_utc;
         i += (uint32_t)s->n_members;
     }
+    free(rk);
+    rk = NULL;
     rc = assign_entry_ids(c->items, n, st, n_st, story_of, o->public_url);
     if (rc != 0)
         goto fail;
     qsort(st, n_st, sizeof *st, on_qsort_story);
-    free(story_of);
-    free(root_story);
-    free(rk);
     *out = st;
     *n_out = n_st;
     return 0;
 fail:
-    free(story_of);
-    free(root_story);
     free(rk);
     tm_stories_free(st, n_st);
     return rc;
@@ -1286,7 +1305,14 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
     /* Only the components are needed from here: the scratch goes first,
      * so the stories are built within the memory the edges took. */
     free_scratch(&c, uf);
-    rc = build_stories(&c, uf, &o, out, n_out);
+    uint32_t *story_of = NULL;
+    size_t n_st = 0;
+    rc = number_stories(uf, c.n, &story_of, &n_st);
+    free(uf);
+    uf = NULL;
+    if (rc == 0)
+        rc = build_stories(&c, story_of, n_st, &o, out, n_out);
+    free(story_of);
     if (rc == 0 && stats != NULL)
         stats->pairs_dropped = c.edges.dropped;
 done:

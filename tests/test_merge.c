@@ -570,14 +570,19 @@ static size_t assert_same_stories(const struct tm_story *a, size_t n_a, const st
 }
 
 /* Gives every member of the stories its story's entry id, as the store
- * does after a publish. */
+ * does after a publish. A story's id may be its member's own string
+ * (borrowed), so it is copied before any member's is replaced; the stories'
+ * ids are not to be read afterwards. */
 static void publish_ids(struct tm_item *items, const struct tm_story *st, size_t n_st)
 {
-    for (size_t s = 0; s < n_st; s++)
+    for (size_t s = 0; s < n_st; s++) {
+        char *id = dup_or_null(st[s].entry_id);
         for (size_t m = 0; m < st[s].n_members; m++) {
             free(items[st[s].members[m]].entry_id);
-            items[st[s].members[m]].entry_id = strdup(st[s].entry_id);
+            items[st[s].members[m]].entry_id = dup_or_null(id);
         }
+        free(id);
+    }
 }
 
 /* Merges items[0..half), publishes that, then merges items[0..n) (the

@@ -35,8 +35,11 @@ struct tm_story {
     size_t primary;  /* index into the item array of the primary item */
     size_t *members; /* indexes of every item in the story, primary first */
     size_t n_members;
-    char *entry_id;   /* stable published id (existing or newly assigned) */
-    int64_t sort_utc; /* the primary's published_utc: the story's place in the list */
+    /* The stable published id: the id of the member it was claimed from
+     * (borrowed: the items outlive their stories) or new_entry_id. */
+    const char *entry_id;
+    char *new_entry_id; /* owned: an id this merge assigned, NULL when claimed */
+    int64_t sort_utc;   /* the primary's published_utc: the story's place in the list */
 };
 
 void tm_item_clear(struct tm_item *item);

@@ -105,8 +105,10 @@ struct tm_merge_stats {
  * ties by entry_id (strcmp). Items with NULL canonical_link or norm_title
  * simply do not match by that rule.
  *
- * `items` is not modified and must outlive the stories, whose members are
- * indexes into it. `opts` may be NULL (defaults). On success returns 0 and
+ * `items` is not modified and must outlive the stories, unchanged: members
+ * are indexes into it, and a story whose id was claimed from a member
+ * borrows that member's entry_id string (entry_id; only new ids are the
+ * story's own, new_entry_id). `opts` may be NULL (defaults). On success returns 0 and
  * sets *out (free with tm_stories_free(*out, *n_out); NULL when n_items is
  * 0) and *n_out. Errors: TM_EINVAL (NULL out or n_out, NULL items with
  * n_items > 0, similarity or window out of range), TM_ELIMIT (n_items over
