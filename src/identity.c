@@ -666,7 +666,6 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
 {
     if (primary == NULL)
         return NULL;
-    const char *source = primary->source_id != NULL ? primary->source_id : "";
     char *computed = NULL;
     const char *key = primary->key;
     if (key == NULL) {
@@ -676,15 +675,25 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
             return NULL;
         key = computed;
     }
+    char *id = tm_entry_id_make(primary->source_id, key, primary->first_seen_utc, public_url);
+    free(computed);
+    return id;
+}
+
+char *tm_entry_id_make(const char *source_id, const char *key, int64_t first_seen_utc,
+                       const char *public_url)
+{
+    if (key == NULL)
+        return NULL;
+    const char *source = source_id != NULL ? source_id : "";
     uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, source, strlen(source));
     h = tm_hash_fnv1a64(h, "\n", 1);
     h = tm_hash_fnv1a64(h, key, strlen(key));
-    free(computed);
 
     char date[32] = "1970-01-01";
     struct tm tm;
-    time_t t = (time_t)primary->first_seen_utc;
-    if (primary->first_seen_utc != TM_TIME_NONE && gmtime_r(&t, &tm) != NULL &&
+    time_t t = (time_t)first_seen_utc;
+    if (first_seen_utc != TM_TIME_NONE && gmtime_r(&t, &tm) != NULL &&
         tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999)
         snprintf(date, sizeof date, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 

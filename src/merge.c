@@ -61,18 +61,19 @@ static int cmp_ref_tail(const struct ref *x, const struct ref *y)
     return c;
 }
 
-/* Groups equal strings: by hash, then the string (only hashes that collide
- * or strings that are equal pay for a strcmp). The order between groups is
- * the hashes', which no result depends on: groups only ever test equality,
- * and the edges are sorted into their own total order. */
+/* Groups equal strings: by hash, then the string when the refs carry one
+ * (entry ids; links and titles are grouped by their hashes alone, see
+ * tm_merge_row). The order between groups is the hashes', which no result
+ * depends on: groups only ever test equality, and the edges are sorted
+ * into their own total order. */
 static int cmp_ref_str(const struct ref *x, const struct ref *y)
 {
     if (x->h != y->h)
         return x->h < y->h ? -1 : 1;
-    return x->s == y->s ? 0 : strcmp(x->s, y->s);
+    return x->s == y->s || x->s == NULL || y->s == NULL ? 0 : strcmp(x->s, y->s);
 }
 
-/* A ref on string `s` (never NULL) whose hash `h` the caller has. */
+/* A ref on hash `h` of string `s` (NULL: compared by the hash alone). */
 static struct ref ref_hashed(const char *s, uint64_t h, int src, int64_t t, int64_t rowid,
                              uint32_t idx)
 {
@@ -136,7 +137,7 @@ static bool hset_has(const struct hset *set, uint64_t h)
 
 static bool same_str(const struct ref *x, const struct ref *y)
 {
-    return x->h == y->h && (x->s == y->s || strcmp(x->s, y->s) == 0);
+    return cmp_ref_str(x, y) == 0;
 }
 
 static int on_qsort_ref(const void *a, const void *b)
@@ -183,8 +184,8 @@ struct edges {
 /* Adds an edge. The rules other than similar titles add at most
  * 1 + 1 + TITLE_PARTNERS edges an item, bounded by TM_MERGE_MAX_ITEMS;
  * similar-title edges past max_similar are counted and left out. */
-static int edge_add(struct edges *e, const struct tm_item *items, uint32_t a, uint32_t b, int kind,
-                    double sim)
+static int edge_add(struct edges *e, const struct tm_merge_row *items, uint32_t a, uint32_t b,
+                    int kind, double sim)
 {
     if (kind == EDGE_SIMILAR) {
         if (e->n_similar >= e->max_similar) {
@@ -299,7 +300,8 @@ static int uf_union(struct comp *c, uint32_t a, uint32_t b)
 /* ---- candidate pairs per rule ------------------------------------------- */
 
 struct ctx {
-    const struct tm_item *items;
+    const struct tm_merge_row *items;
+    const char *const *source_ids; /* by tm_merge_row.source */
     uint32_t n;
     double sim;
     int64_t window_s;
@@ -342,13 +344,13 @@ static int index_undecided(struct ctx *c)
     if (rc != 0)
         return rc;
     for (uint32_t i = 0; i < c->n; i++) {
-        const struct tm_item *it = &c->items[i];
+        const struct tm_merge_row *it = &c->items[i];
         if (decided(c, i))
             continue;
-        if (has_text(it->canonical_link))
-            hset_add(&c->new_links, tm_hash_str(it->canonical_link));
-        if (has_text(it->norm_title))
-            hset_add(&c->new_titles, tm_hash_str(it->norm_title));
+        if (it->link_hash != 0)
+            hset_add(&c->new_links, it->link_hash);
+        if (it->title_hash != 0)
+            hset_add(&c->new_titles, it->title_hash);
         int64_t t = it->published_utc;
         if (!c->any_new || t < c->new_lo)
             c->new_lo = t;
@@ -368,20 +370,11 @@ static bool in_new_window(const struct ctx *c, int64_t t)
     return c->any_new && t >= c->new_lo && t <= c->new_hi;
 }
 
-/* Numbers the sources so that the rest compares ints, not strings. */
+/* The source number of each item, as an int for the comparisons. */
 static void number_sources(struct ctx *c)
 {
-    for (uint32_t i = 0; i < c->n; i++) {
-        const char *s = c->items[i].source_id;
-        c->refs[i] = ref_of(s != NULL ? s : "", 0, 0, c->items[i].rowid, i);
-    }
-    qsort(c->refs, c->n, sizeof *c->refs, on_qsort_ref);
-    int id = -1;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (i == 0 || !same_str(&c->refs[i], &c->refs[i - 1]))
-            id++;
-        c->src[c->refs[i].idx] = id;
-    }
+    for (uint32_t i = 0; i < c->n; i++)
+        c->src[i] = (int)c->items[i].source;
 }
 
 /* Items already published as one entry stay one story: star edges from the
@@ -390,7 +383,7 @@ static int edges_entry(struct ctx *c)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        const struct tm_item *it = &c->items[i];
+        const struct tm_merge_row *it = &c->items[i];
         if (has_text(it->entry_id))
             c->refs[n++] = ref_of(it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i);
     }
@@ -413,13 +406,10 @@ static int edges_link(struct ctx *c)
 {
     size_t n = 0;
     for (uint32_t i = 0; c->any_new && i < c->n; i++) {
-        const struct tm_item *it = &c->items[i];
-        if (!has_text(it->canonical_link))
-            continue;
-        uint64_t h = tm_hash_str(it->canonical_link);
-        if (hset_has(&c->new_links, h))
-            c->refs[n++] =
-                ref_hashed(it->canonical_link, h, c->src[i], it->published_utc, it->rowid, i);
+        const struct tm_merge_row *it = &c->items[i];
+        uint64_t h = it->link_hash;
+        if (h != 0 && hset_has(&c->new_links, h))
+            c->refs[n++] = ref_hashed(NULL, h, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
     for (size_t s = 0, e; s < n; s = e) {
@@ -461,17 +451,16 @@ static int edges_title(struct ctx *c)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        const struct tm_item *it = &c->items[i];
+        const struct tm_merge_row *it = &c->items[i];
         c->title_id[i] = -1;
-        if (!c->any_new || !has_text(it->norm_title))
+        if (!c->any_new || it->title_hash == 0)
             continue;
         /* The groups that can gain an edge, and every title edges_similar
          * looks at (those in the window around the undecided items), which
          * it tells apart by their numbers. */
-        uint64_t h = tm_hash_str(it->norm_title);
+        uint64_t h = it->title_hash;
         if (in_new_window(c, it->published_utc) || hset_has(&c->new_titles, h))
-            c->refs[n++] =
-                ref_hashed(it->norm_title, h, c->src[i], it->published_utc, it->rowid, i);
+            c->refs[n++] = ref_hashed(NULL, h, c->src[i], it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     const size_t none = SIZE_MAX;
@@ -714,8 +703,8 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
     for (uint32_t i = 0; i < c->n; i++) {
         size_t w = 0;
         if (in_new_window(c, c->items[i].published_utc) && c->title_id[i] >= 0)
-            w = tm_identity_count_words(c->items[i].norm_title);
-        c->tok_at[i] = w >= 2 ? w : 0; /* words, until the pass below */
+            w = tm_identity_count_words(c->items[i].norm_title); /* 0 for NULL */
+        c->tok_at[i] = w >= 2 ? w : 0;                           /* words, until the pass below */
         room += c->tok_at[i];
         if (c->tok_at[i] > max_words)
             max_words = c->tok_at[i];
@@ -810,7 +799,7 @@ static int build_postings(struct ctx *c, uint32_t n_pairs, struct posting **post
     for (uint32_t i = 0; i < c->n; i++) {
         size_t n = n_tok(c, i);
         const uint32_t *tok = c->tok + c->tok_at[i];
-        const struct tm_item *it = &c->items[i];
+        const struct tm_merge_row *it = &c->items[i];
         for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
             post[at[tok[j]]++] =
                 (struct posting){it->published_utc, it->rowid,   i,          c->src[i],
@@ -1033,9 +1022,11 @@ static bool idset_insert(struct idset *set, const char *id)
  * carry, claimed in the order their items were first seen, then new ones.
  * The claims and the order of the new ids are sorted one after the other,
  * so only one of the two lists is held at a time. */
-static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_story *st,
-                            size_t n_st, const uint32_t *story_of, const char *public_url)
+static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_st,
+                            const uint32_t *story_of, const char *public_url)
 {
+    const struct tm_merge_row *items = c->items;
+    uint32_t n = c->n;
     int rc = TM_ENOMEM;
     struct idset set = {NULL, 0};
     size_t cap = 16;
@@ -1081,7 +1072,9 @@ static int assign_entry_ids(const struct tm_item *items, uint32_t n, struct tm_s
     qsort(order, n_new, sizeof *order, on_qsort_claim);
     for (size_t k = 0; k < n_new; k++) {
         struct tm_story *s = &st[order[k].story];
-        char *id = tm_entry_id_new(&items[s->primary], public_url);
+        const struct tm_merge_row *p = &items[s->primary];
+        char *id =
+            tm_entry_id_make(c->source_ids[p->source], p->key, p->first_seen_utc, public_url);
         if (id == NULL)
             goto done_order;
         for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {
@@ -1154,9 +1147,9 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     if (rk == NULL || st == NULL)
         goto fail;
     for (uint32_t i = 0; i < n; i++) {
-        const struct tm_item *it = &c->items[i];
-        rk[i] = (struct rank){story_of[i],        it->source_priority, it->published_utc,
-                              it->first_seen_utc, it->rowid,           i};
+        const struct tm_merge_row *it = &c->items[i];
+        rk[i] = (struct rank){story_of[i],        it->priority, it->published_utc,
+                              it->first_seen_utc, it->rowid,    i};
         st[story_of[i]].n_members++;
     }
     qsort(rk, n, sizeof *rk, on_qsort_rank);
@@ -1173,7 +1166,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     }
     free(rk);
     rk = NULL;
-    rc = assign_entry_ids(c->items, n, st, n_st, story_of, o->public_url);
+    rc = assign_entry_ids(c, st, n_st, story_of, o->public_url);
     if (rc != 0)
         goto fail;
     qsort(st, n_st, sizeof *st, on_qsort_story);
@@ -1229,6 +1222,14 @@ static void free_scratch(struct ctx *c, struct comp *uf)
     c->edges.cap = 0;
 }
 
+uint64_t tm_merge_hash(const char *s)
+{
+    if (!has_text(s))
+        return 0;
+    uint64_t h = tm_hash_str(s);
+    return h != 0 ? h : 1;
+}
+
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out)
 {
@@ -1246,6 +1247,98 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
     *n_out = 0;
     if (items == NULL && n_items > 0)
         return TM_EINVAL;
+    if (n_items > TM_MERGE_MAX_ITEMS)
+        return TM_ELIMIT;
+    struct tm_merge_input in;
+    int rc = tm_merge_input_of(items, n_items, &in);
+    if (rc == 0)
+        rc = tm_merge_rows(in.rows, in.n, in.source_ids, in.n_sources, opts, out, n_out, stats);
+    /* The stories borrow entry ids from the items, never from `in`. */
+    tm_merge_input_clear(&in);
+    return rc;
+}
+
+static int on_qsort_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_merge_input *out)
+{
+    *out = (struct tm_merge_input){0};
+    size_t n = n_items != 0 ? n_items : 1;
+    out->rows = calloc(n, sizeof *out->rows);
+    out->made_keys = calloc(n, sizeof *out->made_keys);
+    out->source_ids = malloc(n * sizeof *out->source_ids);
+    if (out->rows == NULL || out->made_keys == NULL || out->source_ids == NULL) {
+        tm_merge_input_clear(out);
+        return TM_ENOMEM;
+    }
+    for (size_t i = 0; i < n_items; i++)
+        out->source_ids[i] = items[i].source_id != NULL ? items[i].source_id : "";
+    qsort(out->source_ids, n_items, sizeof *out->source_ids, on_qsort_str);
+    size_t n_src = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        if (n_src == 0 || strcmp(out->source_ids[n_src - 1], out->source_ids[i]) != 0)
+            out->source_ids[n_src++] = out->source_ids[i];
+    }
+    out->n_sources = n_src;
+    for (size_t i = 0; i < n_items; i++) {
+        const struct tm_item *it = &items[i];
+        const char *sid = it->source_id != NULL ? it->source_id : "";
+        const char **hit =
+            bsearch(&sid, out->source_ids, n_src, sizeof *out->source_ids, on_qsort_str);
+        const char *key = it->key;
+        if (key == NULL) { /* as tm_entry_id_new does */
+            out->made_keys[i] =
+                tm_item_key(it->guid, it->canonical_link, it->title, it->published_utc);
+            if (out->made_keys[i] == NULL) {
+                tm_merge_input_clear(out);
+                return TM_ENOMEM;
+            }
+            key = out->made_keys[i];
+        }
+        out->rows[i] = (struct tm_merge_row){
+            .rowid = it->rowid,
+            .published_utc = it->published_utc,
+            .first_seen_utc = it->first_seen_utc,
+            .link_hash = tm_merge_hash(it->canonical_link),
+            .title_hash = tm_merge_hash(it->norm_title),
+            .norm_title = it->norm_title,
+            .entry_id = it->entry_id,
+            .key = key,
+            .source = (uint32_t)(hit - out->source_ids),
+            .priority = it->source_priority,
+        };
+    }
+    out->n = n_items;
+    return 0;
+}
+
+void tm_merge_input_clear(struct tm_merge_input *in)
+{
+    if (in == NULL)
+        return;
+    for (size_t i = 0; in->made_keys != NULL && i < in->n; i++)
+        free(in->made_keys[i]);
+    free(in->made_keys);
+    free(in->rows);
+    free(in->source_ids);
+    *in = (struct tm_merge_input){0};
+}
+
+int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *const *source_ids,
+                  size_t n_sources, const struct tm_merge_opts *opts, struct tm_story **out,
+                  size_t *n_out, struct tm_merge_stats *stats)
+{
+    if (stats != NULL)
+        *stats = (struct tm_merge_stats){0};
+    if (out == NULL || n_out == NULL)
+        return TM_EINVAL;
+    *out = NULL;
+    *n_out = 0;
+    if ((rows == NULL && n_rows > 0) || (source_ids == NULL && n_sources > 0))
+        return TM_EINVAL;
     struct tm_merge_opts o = {TM_MERGE_DEFAULT_SIMILARITY, TM_MERGE_DEFAULT_WINDOW_S, NULL,
                               TM_MERGE_MAX_PAIRS};
     if (opts != NULL) {
@@ -1259,13 +1352,21 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
     }
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
-    if (n_items == 0)
+    for (size_t i = 0; i < n_rows; i++) {
+        if (rows[i].source >= n_sources || rows[i].key == NULL)
+            return TM_EINVAL;
+    }
+    if (n_rows == 0)
         return 0;
-    if (n_items > TM_MERGE_MAX_ITEMS)
+    if (n_rows > TM_MERGE_MAX_ITEMS)
         return TM_ELIMIT;
+    size_t n_items = n_rows;
 
-    struct ctx c = {
-        .items = items, .n = (uint32_t)n_items, .sim = o.similarity, .window_s = o.window_s};
+    struct ctx c = {.items = rows,
+                    .source_ids = source_ids,
+                    .n = (uint32_t)n_items,
+                    .sim = o.similarity,
+                    .window_s = o.window_s};
     c.edges.max_similar = o.max_pairs;
     struct comp *uf = NULL;
     int rc = TM_ENOMEM;

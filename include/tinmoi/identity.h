@@ -106,4 +106,9 @@ char *tm_item_key(const char *guid, const char *canonical_link, const char *titl
  * on OOM. */
 char *tm_entry_id_new(const struct tm_item *primary, const char *public_url);
 
+/* The same id from its parts: the source id (NULL as ""), the item's key
+ * (NULL: returns NULL) and the time it was first seen. */
+char *tm_entry_id_make(const char *source_id, const char *key, int64_t first_seen_utc,
+                       const char *public_url);
+
 #endif

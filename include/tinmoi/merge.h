@@ -135,4 +135,53 @@ int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_
 int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
                 struct tm_story **out, size_t *n_out, struct tm_merge_stats *stats);
 
+/* ---- the merge's own input ----------------------------------------------
+ * What tm_merge reads of an item, and nothing else: the publishing half
+ * loads the whole archive in this form (tm_store_load_rows, about 72 bytes
+ * and the strings below an item) and the display fields only for what it
+ * renders. Links and titles are compared by their hashes (tm_merge_hash):
+ * two different strings with one 64-bit hash would count as equal. */
+struct tm_merge_row {
+    int64_t rowid;
+    int64_t published_utc;  /* after SPEC §7's rules, as tm_item's */
+    int64_t first_seen_utc; /* the day of a new entry id */
+    uint64_t link_hash;     /* tm_merge_hash of the canonical link; 0: none */
+    uint64_t title_hash;    /* tm_merge_hash of the normalised title; 0: none */
+    /* The normalised title, needed only for the similar-title rule: for
+     * items published within window_s of an undecided item's date (an
+     * item of another date may have NULL here and its hash above). */
+    const char *norm_title;
+    const char *entry_id; /* the published entry it belongs to; NULL: undecided */
+    const char *key;      /* per-source identity: a new entry id is made from it */
+    uint32_t source;      /* index into the source ids handed over with the rows */
+    int32_t priority;     /* the source's priority */
+};
+
+/* The hash links and titles are compared by: tm_hash_str, with 0 (no
+ * string, or an empty one) kept apart from every string's. */
+uint64_t tm_merge_hash(const char *s);
+
+/* tm_merge_ex over rows: the same rules, order and result. `source_ids`
+ * (n_sources of them) gives each row's source its id, which new entry ids
+ * are made of; rows[i].source < n_sources (TM_EINVAL otherwise). Stories'
+ * members index `rows`; a claimed id borrows the row's entry_id string, so
+ * the rows and their strings must outlive the stories, unchanged. */
+int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *const *source_ids,
+                  size_t n_sources, const struct tm_merge_opts *opts, struct tm_story **out,
+                  size_t *n_out, struct tm_merge_stats *stats);
+
+/* Rows for items (what tm_merge does with its input): the hashes computed,
+ * the strings borrowed from the items, the keys of items without one made
+ * (tm_item_key) and owned here. Free with tm_merge_input_clear. */
+struct tm_merge_input {
+    struct tm_merge_row *rows;
+    size_t n;
+    const char **source_ids; /* borrowed from the items, sorted */
+    size_t n_sources;
+    char **made_keys; /* n entries, NULL where the item had its own key */
+};
+
+int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_merge_input *out);
+void tm_merge_input_clear(struct tm_merge_input *in);
+
 #endif
