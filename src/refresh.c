@@ -53,12 +53,12 @@ static int on_qsort_cat_ref(const void *a, const void *b)
     return strcmp(((const struct cat_ref *)a)->id, ((const struct cat_ref *)b)->id);
 }
 
-/* The items the writers render: every member of the stories within the
- * first `limit` of the merged list (latest.atom, snapshot.json) or of their
- * primary's category (<category>.atom and .json; a story is in the
- * category of its primary's source, tm_view_story_category). Sets *idx
- * (caller frees) and *n_idx. */
-static int render_set(const struct tm_config *cfg, const struct tm_item *items,
+/* The stories the writers render: those within the first `limit` of the
+ * merged list (latest.atom, snapshot.json) or of their primary's category
+ * (<category>.atom and .json; a story is in the category of its primary's
+ * source, tm_view_story_category). Sets *idx (indexes into `stories`, in
+ * their order; caller frees) and *n_idx. */
+static int render_set(const struct tm_config *cfg, const struct tm_store_rows *set,
                       const struct tm_story *stories, size_t n_stories, size_t **idx, size_t *n_idx)
 {
     size_t limit = cfg->items_limit > 0 ? (size_t)cfg->items_limit : 0;
@@ -80,10 +80,9 @@ static int render_set(const struct tm_config *cfg, const struct tm_item *items,
                                    cfg->sources[i].category};
     qsort(refs, n_src, sizeof *refs, on_qsort_cat_ref);
     for (size_t i = 0; i < n_stories; i++) {
-        const struct tm_story *s = &stories[i];
-        const char *sid = items[s->primary].source_id;
+        const char *sid = set->source_ids[set->rows[stories[i].primary].source];
         const char *cat = NULL;
-        if (sid != NULL && n_src > 0) {
+        if (n_src > 0) {
             struct cat_ref key = {sid, NULL};
             const struct cat_ref *hit = bsearch(&key, refs, n_src, sizeof *refs, on_qsort_cat_ref);
             cat = hit != NULL ? hit->category : NULL;
@@ -100,18 +99,15 @@ static int render_set(const struct tm_config *cfg, const struct tm_item *items,
         }
         if (!take)
             continue;
-        if (n + s->n_members > cap) {
+        if (n == cap) {
             size_t ncap = cap ? cap * 2 : 256;
-            while (ncap < n + s->n_members)
-                ncap *= 2;
             size_t *nv = realloc(v, ncap * sizeof *nv);
             if (nv == NULL)
                 goto done;
             v = nv;
             cap = ncap;
         }
-        for (size_t m = 0; m < s->n_members; m++)
-            v[n++] = s->members[m];
+        v[n++] = i;
     }
     *idx = v;
     *n_idx = n;
@@ -125,48 +121,141 @@ done:
     return rc;
 }
 
+/* What the writers get: the rendered stories, their members renumbered into
+ * `items` (loaded whole for them alone). The stories borrow their entry
+ * ids; `members` holds every story's member list. */
+struct shown {
+    struct tm_item *items;
+    size_t n_items;
+    struct tm_story *stories;
+    size_t n_stories;
+    size_t *members;
+};
+
+static void shown_clear(struct shown *sh)
+{
+    tm_items_free(sh->items, sh->n_items);
+    free(sh->stories);
+    free(sh->members);
+    *sh = (struct shown){0};
+}
+
+static int load_shown(struct tm_store *store, const struct tm_store_rows *set,
+                      const struct tm_story *stories, const size_t *idx, size_t n_idx,
+                      struct shown *sh, struct tm_error *err)
+{
+    *sh = (struct shown){0};
+    size_t n = 0;
+    for (size_t k = 0; k < n_idx; k++)
+        n += stories[idx[k]].n_members;
+    int64_t *rowids = malloc((n != 0 ? n : 1) * sizeof *rowids);
+    sh->members = malloc((n != 0 ? n : 1) * sizeof *sh->members);
+    sh->stories = calloc(n_idx != 0 ? n_idx : 1, sizeof *sh->stories);
+    if (rowids == NULL || sh->members == NULL || sh->stories == NULL) {
+        free(rowids);
+        shown_clear(sh);
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    }
+    /* An item is in one story only: the members are numbered in turn. */
+    size_t at = 0;
+    for (size_t k = 0; k < n_idx; k++) {
+        const struct tm_story *s = &stories[idx[k]];
+        struct tm_story *d = &sh->stories[k];
+        *d = (struct tm_story){.primary = at,
+                               .members = sh->members + at,
+                               .n_members = s->n_members,
+                               .entry_id = s->entry_id,
+                               .sort_utc = s->sort_utc};
+        for (size_t m = 0; m < s->n_members; m++) {
+            rowids[at] = set->rows[s->members[m]].rowid;
+            sh->members[at] = at;
+            at++;
+        }
+    }
+    sh->n_stories = n_idx;
+    int rc = tm_store_load_shown(store, rowids, n, &sh->items, err);
+    free(rowids);
+    if (rc != 0) {
+        shown_clear(sh);
+        return rc;
+    }
+    sh->n_items = n;
+    return 0;
+}
+
+/* The latest item date of each configured source, from the rows' per-source
+ * dates (both sorted lists of ids would do; the config's is not sorted). */
+static int source_dates(const struct tm_config *cfg, const struct tm_store_rows *set, int64_t **out)
+{
+    *out = malloc((cfg->n_sources != 0 ? cfg->n_sources : 1) * sizeof **out);
+    if (*out == NULL)
+        return TM_ENOMEM;
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        const char *id = cfg->sources[i].id != NULL ? cfg->sources[i].id : "";
+        size_t lo = 0, hi = set->n_sources;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(set->source_ids[mid], id) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        (*out)[i] = lo < set->n_sources && strcmp(set->source_ids[lo], id) == 0
+                        ? set->source_updated_utc[lo]
+                        : TM_TIME_NONE;
+    }
+    return 0;
+}
+
 int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
                struct tm_publish_result *res, struct tm_refresh_stats *stats, struct tm_error *err)
 {
     struct tm_source_state *states = NULL;
-    struct tm_store_items set = {NULL, 0, NULL};
+    struct tm_store_rows set = {0};
     struct tm_story *stories = NULL;
     size_t n_stories = 0;
     size_t *idx = NULL, n_idx = 0;
+    struct shown sh = {0};
+    int64_t *dates = NULL;
 
     int rc = load_states(store, cfg, &states, err);
     if (rc < 0)
         return rc;
     /* Every stored item takes part: a category feed's newest items may be
      * older than the merged list's, and the merge must see both sides of a
-     * story to keep its entry id. They are loaded lean (the merge's fields
-     * only); the display fields are read for the items the writers render,
-     * so memory follows the archive's rows, not its content. */
-    rc = tm_store_load_lean(store, TM_TIME_NONE, &set, err);
+     * story to keep its entry id. They are loaded as the merge's rows
+     * (hashes, dates, ids; titles only where the similar-title rule needs
+     * them); whole items are read for the stories the writers render, so
+     * memory follows the archive's rows, not its content. */
+    struct tm_merge_opts mopts = {.public_url = cfg->public_url};
+    rc = tm_store_load_rows(store, TM_MERGE_DEFAULT_WINDOW_S, &set, err);
     if (rc < 0)
         goto out;
-    struct tm_merge_opts mopts = {.public_url = cfg->public_url};
     struct tm_merge_stats mstats;
-    rc = tm_merge_ex(set.items, set.n, &mopts, &stories, &n_stories, &mstats);
+    rc = tm_merge_rows(set.rows, set.n, set.source_ids, set.n_sources, &mopts, &stories, &n_stories,
+                       &mstats);
     if (rc < 0) {
         tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
         goto out;
     }
-    rc = render_set(cfg, set.items, stories, n_stories, &idx, &n_idx);
+    rc = render_set(cfg, &set, stories, n_stories, &idx, &n_idx);
+    if (rc == 0)
+        rc = source_dates(cfg, &set, &dates);
     if (rc < 0) {
         tm_error_set(err, rc, "%s", tm_strerror(rc));
         goto out;
     }
-    rc = tm_store_load_display(store, &set, idx, n_idx, err);
+    rc = load_shown(store, &set, stories, idx, n_idx, &sh, err);
     if (rc < 0)
         goto out;
     struct tm_publish_input in = {
         .config = cfg,
         .states = states,
-        .items = set.items,
-        .n_items = set.n,
-        .stories = stories,
-        .n_stories = n_stories,
+        .items = sh.items,
+        .n_items = sh.n_items,
+        .stories = sh.stories,
+        .n_stories = sh.n_stories,
+        .source_updated_utc = dates,
         .now_utc = now_utc,
     };
     rc = tm_publish_all(&in, res, err);
@@ -174,7 +263,7 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
         goto out;
     /* Only ids that are out in the world need to be remembered; recording
      * them after the files are in place keeps a failed publish harmless. */
-    rc = tm_store_set_entry_ids(store, set.items, stories, n_stories, err);
+    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, err);
     if (rc < 0) {
         tm_publish_result_clear(res);
         goto out;
@@ -185,9 +274,11 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
         stats->merge_pairs_dropped = mstats.pairs_dropped;
     }
 out:
+    free(dates);
+    shown_clear(&sh);
     free(idx);
     tm_stories_free(stories, n_stories);
-    tm_store_items_clear(&set);
+    tm_store_rows_clear(&set);
     states_free(states, cfg->n_sources);
     return rc;
 }

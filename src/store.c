@@ -126,6 +126,11 @@ static const char *const migrations[] = {
      * of that index (bench/cycle.sh, 10,000 sources: see PERFORMANCE.md). */
     "DROP INDEX items_published;"
     "DROP INDEX items_first_seen;",
+    /* 5 -> 6: the dates of the items not yet published, which the
+     * publishing half asks for first (tm_store_load_rows: which titles the
+     * similar-title rule needs). Partial: an item leaves it when it is
+     * published, so it holds the new items, not the archive. */
+    "CREATE INDEX items_undecided ON items(published_utc, source_id) WHERE entry_id IS NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -155,8 +160,9 @@ enum stmt_id {
     ST_BODY_PUT,
     ST_ITEM_LOAD,
     ST_ITEM_SET_ENTRY,
-    ST_ITEM_LOAD_LEAN,
-    ST_ITEM_DISPLAY,
+    ST_ITEM_ROWS,
+    ST_ITEM_UNDECIDED_SPAN,
+    ST_ITEM_SHOWN,
     ST_COUNT
 };
 
@@ -241,23 +247,29 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
                      " ORDER BY i.published_utc DESC, i.id",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
-    [ST_ITEM_LOAD_LEAN] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
-                          " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
-                          " i.entry_id"
-                          " FROM items i JOIN sources s ON s.id = i.source_id"
-                          " WHERE s.configured = 1"
-                          " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
-                          " ORDER BY i.id", /* the table's order: one pass, no index */
-    [ST_ITEM_DISPLAY] = "SELECT i.guid, i.title, i.link, b.author, b.summary, b.content,"
-                        " b.categories FROM items i LEFT JOIN item_bodies b ON b.item_id = i.id"
-                        " WHERE i.id = ?1",
+    [ST_ITEM_ROWS] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
+                     " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
+                     " i.entry_id"
+                     " FROM items i JOIN sources s ON s.id = i.source_id"
+                     " WHERE s.configured = 1"
+                     " ORDER BY i.id", /* the table's order: one pass, no index */
+    [ST_ITEM_UNDECIDED_SPAN] = "SELECT min(i.published_utc), max(i.published_utc)"
+                               " FROM items i JOIN sources s ON s.id = i.source_id"
+                               " WHERE i.entry_id IS NULL AND s.configured = 1",
+    [ST_ITEM_SHOWN] = "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"
+                      " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"
+                      " i.first_seen_utc, b.author, b.summary, b.content, b.categories,"
+                      " i.entry_id"
+                      " FROM items i JOIN sources s ON s.id = i.source_id"
+                      " LEFT JOIN item_bodies b ON b.item_id = i.id"
+                      " WHERE i.id = ?1",
 };
 
 struct tm_store {
     sqlite3 *db;
     char *path; /* state_dir/tinmoi.db, for messages */
     int schema_version;
-    bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_lean) */
+    bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_rows) */
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
     bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
@@ -1363,7 +1375,55 @@ int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **
     return 0;
 }
 
-/* ---- lean loads for the publishing half ------------------------------- */
+/* Item read as by tm_store_load_items, reporting as it does. */
+static int item_read_reported(struct tm_store *s, sqlite3_stmt *st, struct tm_item *it,
+                              struct tm_error *err)
+{
+    int rc = item_read(st, it);
+    if (rc == TM_ESTORE)
+        tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
+                     (long long)it->rowid);
+    else if (rc != 0)
+        tm_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+int tm_store_load_shown(struct tm_store *s, const int64_t *rowids, size_t n_rowids,
+                        struct tm_item **items, struct tm_error *err)
+{
+    *items = NULL;
+    if (n_rowids == 0)
+        return 0;
+    struct tm_item *v = calloc(n_rowids, sizeof *v);
+    if (v == NULL)
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    sqlite3_stmt *st = s->st[ST_ITEM_SHOWN];
+    int rc = 0;
+    for (size_t k = 0; k < n_rowids && rc == 0; k++) {
+        struct binder b = bind_start(st);
+        bind_int(&b, 1, rowids[k]);
+        rc = bind_done(s, &b, err);
+        if (rc != 0)
+            break;
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = item_read_reported(s, st, &v[k], err);
+        else if (step == SQLITE_DONE)
+            rc = tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path,
+                              (long long)rowids[k]);
+        else
+            rc = store_fail(s, err, "load shown items");
+        stmt_reset(st);
+    }
+    if (rc != 0) {
+        tm_items_free(v, n_rowids);
+        return rc;
+    }
+    *items = v;
+    return 0;
+}
+
+/* ---- the merge's rows ---------------------------------------------------- */
 
 /* Bytes of one arena block: large enough that the per-block overhead is
  * nothing, small enough that the last, partly used block wastes little. */
@@ -1375,12 +1435,10 @@ struct arena_block {
     char data[];
 };
 
-/* Every string of a tm_store_items, bump-allocated: one malloc per MiB
- * instead of five per item, and a source id stored once per source. */
+/* Every string of a tm_store_rows, bump-allocated: one malloc per MiB
+ * instead of three per item. */
 struct tm_store_arena {
     struct arena_block *head;
-    char **intern; /* open addressing over source ids */
-    size_t intern_mask, n_intern;
 };
 
 static void *arena_alloc(struct tm_store_arena *a, size_t n, size_t align)
@@ -1413,7 +1471,7 @@ static char *arena_str(struct tm_store_arena *a, const char *t, size_t len)
 }
 
 /* A text column copied into the arena; NULL stays NULL. */
-static int col_arena(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **out)
+static int col_arena(struct tm_store_arena *a, sqlite3_stmt *st, int i, const char **out)
 {
     *out = NULL;
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
@@ -1425,101 +1483,190 @@ static int col_arena(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **o
     return *out != NULL ? 0 : TM_ENOMEM;
 }
 
-/* The arena's one copy of source id `t`. */
-static int col_intern(struct tm_store_arena *a, sqlite3_stmt *st, int i, char **out)
+/* tm_merge_hash of a text column, without a copy. */
+static uint64_t col_hash(sqlite3_stmt *st, int i)
 {
-    *out = NULL;
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return 0;
-    const char *t = (const char *)sqlite3_column_text(st, i);
+    return tm_merge_hash((const char *)sqlite3_column_text(st, i));
+}
+
+/* Numbers the source ids of a rows load as they come: open addressing from
+ * an id to its number, the ids (in the arena) and their dates growing in
+ * `out`. Grows by doubling at half full. */
+struct source_numbers {
+    uint32_t *slot; /* number + 1; 0: empty */
+    size_t mask;
+    size_t cap; /* room in out->source_ids and out->source_updated_utc */
+};
+
+static int source_number(struct tm_store_rows *out, struct source_numbers *sn, sqlite3_stmt *st,
+                         int col, uint32_t *number)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
     if (t == NULL)
-        return TM_ENOMEM;
-    if (2 * (a->n_intern + 1) > a->intern_mask + 1 || a->intern == NULL) {
-        size_t cap = a->intern != NULL ? 2 * (a->intern_mask + 1) : 1024;
-        char **v = calloc(cap, sizeof *v);
-        if (v == NULL)
-            return TM_ENOMEM;
-        for (size_t k = 0; a->intern != NULL && k <= a->intern_mask; k++) {
-            if (a->intern[k] == NULL)
-                continue;
-            size_t h = (size_t)tm_hash_str(a->intern[k]) & (cap - 1);
-            while (v[h] != NULL)
-                h = (h + 1) & (cap - 1);
-            v[h] = a->intern[k];
-        }
-        free(a->intern);
-        a->intern = v;
-        a->intern_mask = cap - 1;
-    }
-    size_t h = (size_t)tm_hash_str(t) & a->intern_mask;
-    for (; a->intern[h] != NULL; h = (h + 1) & a->intern_mask) {
-        if (strcmp(a->intern[h], t) == 0) {
-            *out = a->intern[h];
+        return TM_ENOMEM; /* NOT NULL column: only OOM gives NULL */
+    uint64_t h = tm_hash_str(t);
+    size_t k = (size_t)h & sn->mask;
+    for (; sn->slot != NULL && sn->slot[k] != 0; k = (k + 1) & sn->mask) {
+        if (strcmp(out->source_ids[sn->slot[k] - 1], t) == 0) {
+            *number = sn->slot[k] - 1;
             return 0;
         }
     }
-    char *copy = arena_str(a, t, strlen(t));
+    if (out->n_sources == sn->cap) {
+        size_t cap = sn->cap != 0 ? 2 * sn->cap : 256;
+        const char **ids = realloc(out->source_ids, cap * sizeof *ids);
+        if (ids != NULL)
+            out->source_ids = ids;
+        int64_t *dates = realloc(out->source_updated_utc, cap * sizeof *dates);
+        if (dates != NULL)
+            out->source_updated_utc = dates;
+        uint32_t *slot = calloc(2 * cap, sizeof *slot);
+        if (ids == NULL || dates == NULL || slot == NULL) {
+            free(slot);
+            return TM_ENOMEM;
+        }
+        free(sn->slot);
+        sn->slot = slot;
+        sn->mask = 2 * cap - 1;
+        sn->cap = cap;
+        for (size_t n = 0; n < out->n_sources; n++) {
+            size_t j = (size_t)tm_hash_str(out->source_ids[n]) & sn->mask;
+            while (sn->slot[j] != 0)
+                j = (j + 1) & sn->mask;
+            sn->slot[j] = (uint32_t)n + 1;
+        }
+        k = (size_t)h & sn->mask;
+        while (sn->slot[k] != 0)
+            k = (k + 1) & sn->mask;
+    }
+    const char *copy = arena_str(out->arena, t, strlen(t));
     if (copy == NULL)
         return TM_ENOMEM;
-    a->intern[h] = copy;
-    a->n_intern++;
-    *out = copy;
+    *number = (uint32_t)out->n_sources;
+    out->source_ids[out->n_sources] = copy;
+    out->source_updated_utc[out->n_sources++] = TM_TIME_NONE;
+    sn->slot[k] = *number + 1;
     return 0;
 }
 
-void tm_store_items_clear(struct tm_store_items *set)
+struct by_id {
+    const char *id;
+    int64_t updated_utc;
+    uint32_t number;
+};
+
+static int on_qsort_by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct by_id *)a)->id, ((const struct by_id *)b)->id);
+}
+
+/* Sorts out->source_ids (and their dates) and renumbers the rows. */
+static int sort_sources(struct tm_store_rows *out)
+{
+    size_t n = out->n_sources;
+    struct by_id *v = malloc((n != 0 ? n : 1) * sizeof *v);
+    uint32_t *renumber = malloc((n != 0 ? n : 1) * sizeof *renumber);
+    if (v == NULL || renumber == NULL) {
+        free(v);
+        free(renumber);
+        return TM_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        v[k] = (struct by_id){out->source_ids[k], out->source_updated_utc[k], (uint32_t)k};
+    qsort(v, n, sizeof *v, on_qsort_by_id);
+    for (size_t k = 0; k < n; k++) {
+        out->source_ids[k] = v[k].id;
+        out->source_updated_utc[k] = v[k].updated_utc;
+        renumber[v[k].number] = (uint32_t)k;
+    }
+    for (size_t i = 0; i < out->n; i++)
+        out->rows[i].source = renumber[out->rows[i].source];
+    free(v);
+    free(renumber);
+    return 0;
+}
+
+/* The dates within window_s of an undecided item's: *lo > *hi when there
+ * is none. */
+static int undecided_span(struct tm_store *s, int64_t window_s, int64_t *lo, int64_t *hi,
+                          struct tm_error *err)
+{
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    sqlite3_stmt *st = s->st[ST_ITEM_UNDECIDED_SPAN];
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        int64_t a = sqlite3_column_int64(st, 0), b = sqlite3_column_int64(st, 1);
+        *lo = a > INT64_MIN + window_s ? a - window_s : INT64_MIN;
+        *hi = b < INT64_MAX - window_s ? b + window_s : INT64_MAX;
+    }
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : store_fail(s, err, "undecided items");
+    stmt_reset(st);
+    return rc;
+}
+
+/* One row of ST_ITEM_ROWS; the norm_title only when its date is in
+ * [lo, hi]. */
+static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite3_stmt *st,
+                    int64_t lo, int64_t hi, struct tm_merge_row *r)
+{
+    struct tm_store_arena *a = out->arena;
+    *r = (struct tm_merge_row){
+        .rowid = sqlite3_column_int64(st, 0),
+        .priority = sqlite3_column_int(st, 2),
+        .link_hash = col_hash(st, 4),
+        .title_hash = col_hash(st, 5),
+        .published_utc = sqlite3_column_int64(st, 6),
+        .first_seen_utc = sqlite3_column_int64(st, 8),
+    };
+    int64_t updated = col_time(st, 7);
+    if (source_number(out, sn, st, 1, &r->source) != 0 || col_arena(a, st, 3, &r->key) != 0 ||
+        col_arena(a, st, 9, &r->entry_id) != 0)
+        return TM_ENOMEM;
+    if (r->published_utc >= lo && r->published_utc <= hi &&
+        col_arena(a, st, 5, &r->norm_title) != 0)
+        return TM_ENOMEM;
+    int64_t t = updated != TM_TIME_NONE && updated > r->published_utc ? updated : r->published_utc;
+    int64_t *latest = &out->source_updated_utc[r->source];
+    if (*latest == TM_TIME_NONE || t > *latest)
+        *latest = t;
+    return 0;
+}
+
+void tm_store_rows_clear(struct tm_store_rows *set)
 {
     if (set == NULL)
         return;
-    free(set->items); /* every string is in the arena */
+    free(set->rows);
+    free(set->source_ids); /* the ids themselves are in the arena */
+    free(set->source_updated_utc);
     if (set->arena != NULL) {
         for (struct arena_block *b = set->arena->head, *next; b != NULL; b = next) {
             next = b->next;
             free(b);
         }
-        free(set->arena->intern);
         free(set->arena);
     }
-    *set = (struct tm_store_items){NULL, 0, NULL};
+    *set = (struct tm_store_rows){0};
 }
 
-static int lean_read(struct tm_store_arena *a, sqlite3_stmt *st, struct tm_item *it)
-{
-    it->rowid = sqlite3_column_int64(st, 0);
-    it->source_priority = sqlite3_column_int(st, 2);
-    it->published_utc = sqlite3_column_int64(st, 6);
-    it->updated_utc = col_time(st, 7);
-    it->first_seen_utc = sqlite3_column_int64(st, 8);
-    if (col_intern(a, st, 1, &it->source_id) != 0 ||
-        col_arena(a, st, 4, &it->canonical_link) != 0 ||
-        col_arena(a, st, 5, &it->norm_title) != 0 || col_arena(a, st, 9, &it->entry_id) != 0)
-        return TM_ENOMEM;
-    /* The key is most often the guid or the canonical link: shared. */
-    const char *key = (const char *)sqlite3_column_text(st, 3);
-    if (key != NULL && it->canonical_link != NULL && strcmp(key, it->canonical_link) == 0) {
-        it->key = it->canonical_link;
-        return 0;
-    }
-    return col_arena(a, st, 3, &it->key);
-}
-
-int tm_store_load_lean(struct tm_store *s, int64_t since_utc, struct tm_store_items *out,
+int tm_store_load_rows(struct tm_store *s, int64_t window_s, struct tm_store_rows *out,
                        struct tm_error *err)
 {
-    *out = (struct tm_store_items){NULL, 0, NULL};
+    *out = (struct tm_store_rows){0};
     out->arena = calloc(1, sizeof *out->arena);
     if (out->arena == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
-    sqlite3_stmt *st = s->st[ST_ITEM_LOAD_LEAN];
+    int64_t lo, hi;
     int rc = cache_for(s, true, err);
-    struct binder b = bind_start(st);
-    bind_int(&b, 1, since_utc); /* TM_TIME_NONE is INT64_MIN: every item */
     if (rc == 0)
-        rc = bind_done(s, &b, err);
+        rc = undecided_span(s, window_s > 0 ? window_s : 0, &lo, &hi, err);
     if (rc != 0) {
-        tm_store_items_clear(out);
+        tm_store_rows_clear(out);
         return rc;
     }
+    sqlite3_stmt *st = s->st[ST_ITEM_ROWS];
+    struct source_numbers sn = {NULL, 0, 0};
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1530,33 +1677,35 @@ int tm_store_load_lean(struct tm_store *s, int64_t since_utc, struct tm_store_it
         }
         if (out->n == cap) {
             size_t ncap = cap == 0 ? 1024 : cap * 2;
-            struct tm_item *nv = realloc(out->items, ncap * sizeof *nv);
+            struct tm_merge_row *nv = realloc(out->rows, ncap * sizeof *nv);
             if (nv == NULL) {
                 rc = tm_error_set(err, TM_ENOMEM, "out of memory");
                 break;
             }
-            out->items = nv;
+            out->rows = nv;
             cap = ncap;
         }
-        struct tm_item *it = &out->items[out->n++];
-        memset(it, 0, sizeof *it);
-        if (lean_read(out->arena, st, it) != 0) {
+        if (row_read(out, &sn, st, lo, hi, &out->rows[out->n]) != 0) {
             rc = tm_error_set(err, TM_ENOMEM, "out of memory");
             break;
         }
+        out->n++;
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_fail(s, err, "load items");
     stmt_reset(st);
+    free(sn.slot);
+    if (rc == 0 && sort_sources(out) != 0)
+        rc = tm_error_set(err, TM_ENOMEM, "out of memory");
     if (rc != 0) {
-        tm_store_items_clear(out);
+        tm_store_rows_clear(out);
         return rc;
     }
     /* The doubling's slack back (mremap for an array this size: no copy). */
     if (out->n > 0 && out->n < cap) {
-        struct tm_item *nv = realloc(out->items, out->n * sizeof *nv);
+        struct tm_merge_row *nv = realloc(out->rows, out->n * sizeof *nv);
         if (nv != NULL)
-            out->items = nv;
+            out->rows = nv;
     }
     return 0;
 }
@@ -1571,74 +1720,6 @@ static int cache_for(struct tm_store *s, bool small, struct tm_error *err)
     return rc;
 }
 
-/* categories_decode into the arena. */
-static int categories_arena(struct tm_store_arena *a, const char *text, struct tm_item *it)
-{
-    struct tm_item tmp = {0};
-    int rc = categories_decode(text, &tmp);
-    if (rc == 0 && tmp.n_categories > 0) {
-        it->categories =
-            arena_alloc(a, tmp.n_categories * sizeof *it->categories, _Alignof(char *));
-        if (it->categories == NULL)
-            rc = TM_ENOMEM;
-        for (size_t i = 0; rc == 0 && i < tmp.n_categories; i++) {
-            it->categories[i] = arena_str(a, tmp.categories[i], strlen(tmp.categories[i]));
-            if (it->categories[i] == NULL)
-                rc = TM_ENOMEM;
-        }
-        if (rc == 0)
-            it->n_categories = tmp.n_categories;
-    }
-    for (size_t i = 0; i < tmp.n_categories; i++)
-        free(tmp.categories[i]);
-    free(tmp.categories);
-    return rc;
-}
-
-int tm_store_load_display(struct tm_store *s, struct tm_store_items *set, const size_t *idx,
-                          size_t n_idx, struct tm_error *err)
-{
-    sqlite3_stmt *st = s->st[ST_ITEM_DISPLAY];
-    for (size_t k = 0; k < n_idx; k++) {
-        if (idx[k] >= set->n)
-            return tm_error_set(err, TM_EINVAL, "load display: index %zu out of range", idx[k]);
-        struct tm_item *it = &set->items[idx[k]];
-        if (it->title != NULL || it->link != NULL || it->guid != NULL)
-            continue; /* filled already (an item in several stories' lists) */
-        struct binder b = bind_start(st);
-        bind_int(&b, 1, it->rowid);
-        int rc = bind_done(s, &b, err);
-        if (rc != 0)
-            return rc;
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            struct tm_store_arena *a = set->arena;
-            if (col_arena(a, st, 0, &it->guid) != 0 || col_arena(a, st, 1, &it->title) != 0 ||
-                col_arena(a, st, 2, &it->link) != 0 || col_arena(a, st, 3, &it->author) != 0 ||
-                col_arena(a, st, 4, &it->summary) != 0 || col_arena(a, st, 5, &it->content) != 0) {
-                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
-            } else {
-                const char *cats = (const char *)sqlite3_column_text(st, 6);
-                rc = categories_arena(a, cats, it);
-                if (rc == TM_ESTORE)
-                    tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
-                                 (long long)it->rowid);
-                else if (rc != 0)
-                    tm_error_set(err, rc, "out of memory");
-            }
-        } else if (step == SQLITE_DONE) {
-            rc = tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path,
-                              (long long)it->rowid);
-        } else {
-            rc = store_fail(s, err, "load display fields");
-        }
-        stmt_reset(st);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* One entry id to write: the row and its story's id (borrowed). */
 struct id_write {
     int64_t rowid;
@@ -1651,7 +1732,7 @@ static int on_qsort_id_write(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
+int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
     /* The rows to write, in rowid order: the table's own order, so each
@@ -1669,7 +1750,7 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_item *items,
         if (stories[i].entry_id == NULL)
             continue;
         for (size_t m = 0; m < stories[i].n_members; m++) {
-            const struct tm_item *it = &items[stories[i].members[m]];
+            const struct tm_merge_row *it = &rows[stories[i].members[m]];
             if (it->entry_id == NULL || strcmp(it->entry_id, stories[i].entry_id) != 0)
                 w[n++] = (struct id_write){it->rowid, stories[i].entry_id};
         }

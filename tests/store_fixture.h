@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tinmoi/merge.h"
 #include "tinmoi/store.h"
 #include "tmpdir.h"
 
@@ -33,6 +34,19 @@ static int teardown(void **state)
     remove_tree(fx->dir);
     free(fx);
     return 0;
+}
+
+/* tm_store_set_entry_ids for stories whose members index `items` (as
+ * tm_store_load_items loads them), through the merge's rows of the items. */
+static inline int set_entry_ids_of(struct tm_store *store, const struct tm_item *items, size_t n,
+                                   const struct tm_story *stories, size_t n_stories,
+                                   struct tm_error *err)
+{
+    struct tm_merge_input in;
+    assert_int_equal(tm_merge_input_of(items, n, &in), 0);
+    int rc = tm_store_set_entry_ids(store, in.rows, stories, n_stories, err);
+    tm_merge_input_clear(&in);
+    return rc;
 }
 
 #endif

@@ -147,7 +147,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What tm_refresh did before the lean load: every item whole. */
+/* What tm_refresh did before the rows load: every item whole. */
 static void publish_full(struct fixture *fx, struct tm_publish_result *res)
 {
     struct tm_item *items = NULL;
@@ -183,7 +183,7 @@ static void publish_full(struct fixture *fx, struct tm_publish_result *res)
     tm_items_free(items, n);
 }
 
-static void test_lean_equals_full(void **state)
+static void test_rows_equal_full(void **state)
 {
     struct fixture *fx = *state;
     struct tm_publish_result full = {0}, lean = {0};
@@ -205,7 +205,7 @@ static void test_lean_equals_full(void **state)
         assert_int_equal(full.files[i].len, lean.files[i].len);
         assert_memory_equal(full.files[i].data, lean.files[i].data, full.files[i].len);
     }
-    /* The rendered bytes carry display fields: the lean path filled them. */
+    /* The rendered bytes carry display fields: the shown items have them. */
     assert_non_null(strstr(lean.files[0].data, "Nội dung"));
     tm_publish_result_clear(&full);
     tm_publish_result_clear(&lean);
@@ -222,15 +222,17 @@ static void test_second_refresh_idle(void **state)
         fail_msg("refresh: %s", err.msg);
     assert_true(res.n_changed > 0);
     tm_publish_result_clear(&res);
-    /* The entry ids are stored: every item has one now. */
-    struct tm_store_items set = {0};
-    assert_int_equal(tm_store_load_lean(fx->store, TM_TIME_NONE, &set, &err), 0);
+    /* The entry ids are stored: every item has one now, so no title is in
+     * the window of a new item and none is loaded. */
+    struct tm_store_rows set = {0};
+    assert_int_equal(tm_store_load_rows(fx->store, TM_MERGE_DEFAULT_WINDOW_S, &set, &err), 0);
+    assert_int_equal(set.n, N_SOURCES * N_ENTRIES);
     for (size_t i = 0; i < set.n; i++) {
-        assert_non_null(set.items[i].entry_id);
-        assert_null(set.items[i].summary);
-        assert_null(set.items[i].title);
+        assert_non_null(set.rows[i].entry_id);
+        assert_null(set.rows[i].norm_title);
+        assert_true(set.rows[i].title_hash != 0);
     }
-    tm_store_items_clear(&set);
+    tm_store_rows_clear(&set);
     if (tm_refresh(fx->store, &cfg, T0 + 180, &res, NULL, &err) != 0)
         fail_msg("refresh: %s", err.msg);
     assert_int_equal(res.n_changed, 0);
@@ -240,7 +242,7 @@ static void test_second_refresh_idle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lean_equals_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_equal_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_refresh_idle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

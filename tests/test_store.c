@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tinmoi/store.h"
+#include "tinmoi/view.h"
 
 #include "store_peek.h"
 #include "store_fixture.h"
@@ -217,9 +218,10 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* Schema 3 kept an item's body in its items row; 4 moves it to
- * item_bodies, and 5 drops the two date indexes. A store written by schema
- * 3 (rebuilt here from a current one by undoing both steps) keeps every
- * body, loses the indexes, and a re-put of the same feed finds nothing
+ * item_bodies, 5 drops the two date indexes and 6 adds the index of the
+ * undecided items. A store written by schema 3 (rebuilt here from a
+ * current one by undoing the three steps) keeps every body, has the
+ * indexes of schema 6, and a re-put of the same feed finds nothing
  * changed. */
 static void test_migration_moves_bodies(void **state)
 {
@@ -242,6 +244,7 @@ static void test_migration_moves_bodies(void **state)
                        " content = b.content, categories = b.categories"
                        " FROM item_bodies b WHERE b.item_id = items.id;"
                        "DROP TABLE item_bodies;"
+                       "DROP INDEX items_undecided;"
                        "CREATE INDEX items_published ON items(published_utc);"
                        "CREATE INDEX items_first_seen ON items(first_seen_utc);"
                        "PRAGMA user_version = 3;"
@@ -254,16 +257,17 @@ static void test_migration_moves_bodies(void **state)
     struct tm_error err = {0};
     assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
     assert_int_equal(tm_store_schema_version(fx->store), TM_STORE_SCHEMA_VERSION);
-    /* 4 -> 5 dropped the two date indexes. */
+    /* 4 -> 5 dropped the two date indexes, 5 -> 6 added one. */
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                        " AND name IN ('items_published', 'items_first_seen')",
+                                        "SELECT group_concat(name) FROM sqlite_master"
+                                        " WHERE type = 'index' AND name IN ('items_published',"
+                                        " 'items_first_seen', 'items_undecided')",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "items_undecided");
     sqlite3_finalize(st);
     sqlite3_close(db);
     struct tm_item *items = NULL;
@@ -281,9 +285,10 @@ static void test_migration_moves_bodies(void **state)
     tm_feed_free(f);
 }
 
-/* The lean load carries the merge's fields and no body; display fields
- * come from tm_store_load_display, equal to the full load's. */
-static void test_lean_load_and_display(void **state)
+/* The rows carry the merge's fields (titles while some item is undecided),
+ * the per-source dates; tm_store_load_shown gives whole items equal to the
+ * full load's. */
+static void test_rows_and_shown(void **state)
 {
     struct fixture *fx = *state;
     struct tm_feed *f = feed_three();
@@ -291,34 +296,54 @@ static void test_lean_load_and_display(void **state)
     tm_feed_free(f);
     struct tm_item *full = NULL;
     size_t n = load_all(fx, &full);
-    struct tm_store_items set = {0};
+    struct tm_store_rows set = {0};
     struct tm_error err = {0};
-    assert_int_equal(tm_store_load_lean(fx->store, TM_TIME_NONE, &set, &err), 0);
+    assert_int_equal(tm_store_load_rows(fx->store, TM_MERGE_DEFAULT_WINDOW_S, &set, &err), 0);
     assert_int_equal(set.n, n);
-    size_t idx[1] = {0};
+    assert_int_equal(set.n_sources, 1);
+    assert_string_equal(set.source_ids[0], src_a.id);
+    int64_t latest = TM_TIME_NONE, rowids[2] = {0, 0};
+    size_t with_summary = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct tm_item *a = &full[i], *b = &set.items[i];
-        assert_int_equal(a->rowid, b->rowid);
-        assert_string_equal(a->source_id, b->source_id);
-        assert_string_equal(a->key, b->key);
-        assert_string_equal(a->norm_title, b->norm_title);
-        assert_int_equal(a->published_utc, b->published_utc);
-        assert_null(b->title);
-        assert_null(b->summary);
+        const struct tm_item *a = &full[i];
+        const struct tm_merge_row *b = NULL;
+        for (size_t k = 0; k < set.n; k++)
+            b = set.rows[k].rowid == a->rowid ? &set.rows[k] : b;
+        assert_non_null(b);
+        assert_string_equal(set.source_ids[b->source], a->source_id);
+        assert_string_equal(b->key, a->key);
+        assert_true(b->link_hash == tm_merge_hash(a->canonical_link));
+        assert_true(b->title_hash == tm_merge_hash(a->norm_title));
+        assert_string_equal(b->norm_title, a->norm_title); /* all undecided */
+        assert_null(b->entry_id);
+        assert_int_equal(b->published_utc, a->published_utc);
+        assert_int_equal(b->first_seen_utc, a->first_seen_utc);
+        assert_int_equal(b->priority, a->source_priority);
+        int64_t t = tm_view_item_updated_utc(a);
+        latest = latest == TM_TIME_NONE || t > latest ? t : latest;
         if (a->summary != NULL)
-            idx[0] = i;
+            with_summary = i;
     }
-    assert_int_equal(tm_store_load_display(fx->store, &set, idx, 1, &err), 0);
-    const struct tm_item *a = &full[idx[0]], *b = &set.items[idx[0]];
+    assert_int_equal(set.source_updated_utc[0], latest);
+    tm_store_rows_clear(&set);
+    tm_store_rows_clear(&set); /* cleared twice: still fine */
+
+    struct tm_item *shown = NULL;
+    rowids[0] = full[with_summary].rowid;
+    rowids[1] = full[0].rowid;
+    assert_int_equal(tm_store_load_shown(fx->store, rowids, 2, &shown, &err), 0);
+    const struct tm_item *a = &full[with_summary], *b = &shown[0];
+    assert_int_equal(a->rowid, b->rowid);
     assert_string_equal(a->title, b->title);
     assert_string_equal(a->link, b->link);
     assert_string_equal(a->summary, b->summary);
     assert_int_equal(a->n_categories, b->n_categories);
     assert_string_equal(a->categories[0], b->categories[0]);
-    size_t bad = n;
-    assert_int_equal(tm_store_load_display(fx->store, &set, &bad, 1, &err), TM_EINVAL);
-    tm_store_items_clear(&set);
-    tm_store_items_clear(&set); /* cleared twice: still fine */
+    assert_int_equal(shown[1].rowid, full[0].rowid);
+    tm_items_free(shown, 2);
+    rowids[1] = 999999;
+    assert_int_equal(tm_store_load_shown(fx->store, rowids, 2, &shown, &err), TM_ENOENT);
+    assert_null(shown);
     tm_items_free(full, n);
 }
 
@@ -486,7 +511,7 @@ static void test_title_update_keeps_identity(void **state)
                              .n_members = 1,
                              .entry_id = "tag:tinmoi.invalid,2022-05-31:huyen-nhu-thanh/1"};
     struct tm_error err = {0};
-    assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
     int64_t rowid = items[0].rowid;
     tm_items_free(items, n);
 
@@ -712,7 +737,7 @@ static void test_entry_ids_persist(void **state)
         {.primary = 2, .members = (size_t[]){2}, .n_members = 1, .entry_id = "E2"},
     };
     struct tm_error err = {0};
-    assert_int_equal(tm_store_set_entry_ids(fx->store, items, stories, 2, &err), 0);
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, stories, 2, &err), 0);
     tm_items_free(items, n);
 
     tm_store_close(fx->store);
@@ -726,7 +751,7 @@ static void test_entry_ids_persist(void **state)
     /* The merge folds E2's story into E1's: the store writes what it says. */
     stories[0].members = (size_t[]){1, 0, 2};
     stories[0].n_members = 3;
-    assert_int_equal(tm_store_set_entry_ids(fx->store, items, stories, 1, &err), 0);
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, stories, 1, &err), 0);
     tm_items_free(items, n);
     n = load_all(fx, &items);
     assert_string_equal(items[2].entry_id, "E1");
@@ -877,7 +902,7 @@ static void test_batch(void **state)
     put(fx, &src_b, g, T0, NULL);
     n = load_all(fx, &items);
     struct tm_story story = {.entry_id = "urn:uuid:1", .members = (size_t[]){0}, .n_members = 1};
-    assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
     tm_items_free(items, n);
     assert_true(tm_store_batch_open(fx->store));
     assert_int_equal(committed_items(fx->dir), 3);
@@ -954,7 +979,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_state_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_moves_bodies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lean_load_and_display, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_and_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reput_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_keeps_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_without_link, setup, teardown),

@@ -60,7 +60,7 @@ static void test_lost_batch_reported_once(void **state)
     size_t n = 0;
     assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
     struct tm_story story = {.entry_id = "urn:x", .members = (size_t[]){0}, .n_members = 1};
-    assert_int_equal(tm_store_set_entry_ids(fx->store, items, &story, 1, &err), 0);
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
     tm_items_free(items, n);
 
     assert_int_equal(tm_store_batch_commit(fx->store, &err), TM_ESTORE);

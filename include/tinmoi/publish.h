@@ -40,6 +40,10 @@ struct tm_publish_input {
     size_t n_items;
     const struct tm_story *stories; /* merged, newest first, entry_id set */
     size_t n_stories;
+    /* Per configured source (aligned with config->sources): the latest date
+     * among all its items (tm_view.source_updated_utc), when `items` holds
+     * only the items rendered; NULL: taken from `items`. */
+    const int64_t *source_updated_utc;
     int64_t now_utc; /* generated_at of a JSON file whose content changed */
 };
 

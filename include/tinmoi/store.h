@@ -5,10 +5,10 @@
  * fetching half records each source's outcome (tm_store_put_feed,
  * tm_store_put_not_modified, tm_store_put_failure), one transaction per
  * source (a savepoint of a batch, tm_store_batch_begin, when results share
- * a commit); the publishing half loads items (tm_store_load_lean, then
- * tm_store_load_display for what it renders), merges them
- * and writes back which published entry each item belongs to
- * (tm_store_set_entry_ids).
+ * a commit); the publishing half loads the archive as the merge's rows
+ * (tm_store_load_rows), merges them, loads whole items only for what it
+ * renders (tm_store_load_shown), and writes back which published entry
+ * each item belongs to (tm_store_set_entry_ids).
  *
  * Items are never deleted: not when they leave their feed, not when a feed
  * has zero entries, not when a fetch fails, not when their source leaves the
@@ -27,6 +27,7 @@
 #include "tinmoi/error.h"
 #include "tinmoi/feed.h"
 #include "tinmoi/item.h"
+#include "tinmoi/merge.h"
 #include "tinmoi/source.h"
 
 /* The file inside state_dir. */
@@ -34,7 +35,7 @@
 
 /* The schema version this program writes (PRAGMA user_version). A database
  * with a higher version was written by a newer tinmoi and is refused. */
-#define TM_STORE_SCHEMA_VERSION 5
+#define TM_STORE_SCHEMA_VERSION 6
 
 /* Opaque handle: the connection and its cached prepared statements. */
 struct tm_store;
@@ -187,46 +188,51 @@ int tm_store_put_failure(struct tm_store *store, const char *source_id, int64_t 
 int tm_store_load_items(struct tm_store *store, int64_t since_utc, struct tm_item **items,
                         size_t *n, struct tm_error *err);
 
-/* Items loaded for the publishing half, every string in one arena the set
- * owns (never pass them to tm_items_free). */
 struct tm_store_arena;
-struct tm_store_items {
-    struct tm_item *items;
+
+/* The archive as the merge reads it: one tm_merge_row per item of the
+ * configured sources, in store order (the merge does not depend on the
+ * order), every string in an arena the set owns. */
+struct tm_store_rows {
+    struct tm_merge_row *rows;
     size_t n;
+    const char **source_ids; /* sorted; rows[i].source indexes them */
+    /* Per source id: the latest date among its items (max of published and
+     * updated, tm_view_item_updated_utc), TM_TIME_NONE if none. */
+    int64_t *source_updated_utc;
+    size_t n_sources;
     struct tm_store_arena *arena;
 };
 
-/* As tm_store_load_items, but in store order (tm_merge does not depend on
- * the order) and lean: only the fields tm_merge and the
- * writers' dates read (rowid, source_id, source_priority, key,
- * canonical_link, norm_title, published_utc, updated_utc, first_seen_utc,
- * entry_id); guid, title, link, author, summary, content and categories
- * stay NULL until tm_store_load_display fills them. So the memory held is
- * bounded by the archive's lean rows (about 0.4 KB an item), not by its
- * content. On 0 *out is owned by the caller (tm_store_items_clear); on
- * error it is empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
-int tm_store_load_lean(struct tm_store *store, int64_t since_utc, struct tm_store_items *out,
+/* Loads the rows. Normalised titles are read only for items published
+ * within `window_s` of an item not yet published (entry_id NULL): the only
+ * titles the similar-title rule compares (tm_merge_row); every other row
+ * has its title's hash alone. So memory follows the archive's rows (about
+ * 72 bytes, the key and the entry id an item), not its titles or content.
+ * On 0 *out is owned by the caller (tm_store_rows_clear); on error it is
+ * empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
+int tm_store_load_rows(struct tm_store *store, int64_t window_s, struct tm_store_rows *out,
                        struct tm_error *err);
 
-/* Fills the display fields (guid, title, link, author, summary, content,
- * categories) of set->items[idx[k]] for k < n_idx from the store, into the
- * set's arena; items already filled are skipped. TM_EINVAL for an index
- * out of range, TM_ENOENT for an item no longer stored, TM_ESTORE. */
-int tm_store_load_display(struct tm_store *store, struct tm_store_items *set, const size_t *idx,
-                          size_t n_idx, struct tm_error *err);
+/* Frees what tm_store_load_rows allocated and empties the set. Accepts NULL. */
+void tm_store_rows_clear(struct tm_store_rows *set);
 
-/* Frees what tm_store_load_lean and tm_store_load_display allocated and
- * empties the set. Accepts NULL. */
-void tm_store_items_clear(struct tm_store_items *set);
+/* Loads the items with store ids rowids[0..n_rowids) into items[0..n_rowids),
+ * in that order, every tm_item field filled as by tm_store_load_items: what
+ * the publishing half renders. On 0 *items (NULL when n_rowids is 0) is
+ * owned by the caller, freed with tm_items_free; on error it is NULL.
+ * TM_ENOENT for an item no longer stored, TM_ESTORE. */
+int tm_store_load_shown(struct tm_store *store, const int64_t *rowids, size_t n_rowids,
+                        struct tm_item **items, struct tm_error *err);
 
 /* Persists the merge's entry ids, atomically (a transaction, or a savepoint
- * of an open batch): every member of each
- * of `stories[0..n_stories)` (indexes into `items`, the array the stories
- * were built from, as loaded by tm_store_load_items or tm_store_load_lean)
- * gets its story's entry_id; members already carrying it are not written. The merge decides: it
- * replaces an item's entry id only when its story merged into an older one. Stories with a NULL
- * entry_id are skipped. Items are not modified in memory. */
-int tm_store_set_entry_ids(struct tm_store *store, const struct tm_item *items,
+ * of an open batch): every member of each of `stories[0..n_stories)`
+ * (indexes into `rows`, the rows the stories were merged from) gets its
+ * story's entry_id; members already carrying it are not written. The merge
+ * decides: it replaces an item's entry id only when its story merged into
+ * an older one. Stories with a NULL entry_id are skipped. Rows are not
+ * modified in memory. */
+int tm_store_set_entry_ids(struct tm_store *store, const struct tm_merge_row *rows,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err);
 
 /* Lists the configured sources, ordered by id, for the snapshot's source
@@ -276,7 +282,7 @@ int tm_store_gone_for(struct tm_store *store, const char *source_id, const char 
 /* Longest last_error kept: one line of a status page or snapshot. */
 #define TM_STORE_MAX_ERROR_BYTES 512
 
-/* Most items one tm_store_load_items returns: 10,000 sources × 20 items ×
+/* Most items one tm_store_load_items or tm_store_load_rows returns: 10,000 sources × 20 items ×
  * a few days' horizon, held in memory by the merge; more means the caller's
  * horizon is wrong, not that memory should grow without bound. */
 #define TM_STORE_MAX_LOAD_ITEMS 1000000
