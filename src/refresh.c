@@ -238,6 +238,7 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
         tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
         goto out;
     }
+    tm_store_rows_drop_titles(&set);
     rc = render_set(cfg, &set, stories, n_stories, &idx, &n_idx);
     if (rc == 0)
         rc = source_dates(cfg, &set, &dates);

@@ -1624,13 +1624,32 @@ static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite
         col_arena(a, st, 9, &r->entry_id) != 0)
         return TM_ENOMEM;
     if (r->published_utc >= lo && r->published_utc <= hi &&
-        col_arena(a, st, 5, &r->norm_title) != 0)
+        col_arena(out->titles, st, 5, &r->norm_title) != 0)
         return TM_ENOMEM;
     int64_t t = updated != TM_TIME_NONE && updated > r->published_utc ? updated : r->published_utc;
     int64_t *latest = &out->source_updated_utc[r->source];
     if (*latest == TM_TIME_NONE || t > *latest)
         *latest = t;
     return 0;
+}
+
+static void arena_free(struct tm_store_arena *a)
+{
+    if (a == NULL)
+        return;
+    for (struct arena_block *b = a->head, *next; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(a);
+}
+
+void tm_store_rows_drop_titles(struct tm_store_rows *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        set->rows[i].norm_title = NULL;
+    arena_free(set->titles);
+    set->titles = NULL;
 }
 
 void tm_store_rows_clear(struct tm_store_rows *set)
@@ -1640,13 +1659,8 @@ void tm_store_rows_clear(struct tm_store_rows *set)
     free(set->rows);
     free(set->source_ids); /* the ids themselves are in the arena */
     free(set->source_updated_utc);
-    if (set->arena != NULL) {
-        for (struct arena_block *b = set->arena->head, *next; b != NULL; b = next) {
-            next = b->next;
-            free(b);
-        }
-        free(set->arena);
-    }
+    arena_free(set->arena);
+    arena_free(set->titles);
     *set = (struct tm_store_rows){0};
 }
 
@@ -1655,8 +1669,11 @@ int tm_store_load_rows(struct tm_store *s, int64_t window_s, struct tm_store_row
 {
     *out = (struct tm_store_rows){0};
     out->arena = calloc(1, sizeof *out->arena);
-    if (out->arena == NULL)
+    out->titles = calloc(1, sizeof *out->titles);
+    if (out->arena == NULL || out->titles == NULL) {
+        tm_store_rows_clear(out);
         return tm_error_set(err, TM_ENOMEM, "out of memory");
+    }
     int64_t lo, hi;
     int rc = cache_for(s, true, err);
     if (rc == 0)

@@ -201,7 +201,8 @@ struct tm_store_rows {
      * updated, tm_view_item_updated_utc), TM_TIME_NONE if none. */
     int64_t *source_updated_utc;
     size_t n_sources;
-    struct tm_store_arena *arena;
+    struct tm_store_arena *arena;  /* keys, entry ids, source ids */
+    struct tm_store_arena *titles; /* the normalised titles */
 };
 
 /* Loads the rows. Normalised titles are read only for items published
@@ -213,6 +214,11 @@ struct tm_store_rows {
  * empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
 int tm_store_load_rows(struct tm_store *store, int64_t window_s, struct tm_store_rows *out,
                        struct tm_error *err);
+
+/* Frees the titles (every row's norm_title becomes NULL): once merged, the
+ * rows need them no more, and they are the biggest part of a cold cycle's
+ * rows. */
+void tm_store_rows_drop_titles(struct tm_store_rows *set);
 
 /* Frees what tm_store_load_rows allocated and empties the set. Accepts NULL. */
 void tm_store_rows_clear(struct tm_store_rows *set);
