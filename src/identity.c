@@ -675,26 +675,30 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
             return NULL;
         key = computed;
     }
-    char *id = tm_entry_id_make(primary->source_id, key, primary->first_seen_utc, public_url);
+    char *id = tm_entry_id_make(primary->source_id, tm_entry_id_hash(primary->source_id, key),
+                                primary->first_seen_utc, public_url);
     free(computed);
     return id;
 }
 
-char *tm_entry_id_make(const char *source_id, const char *key, int64_t first_seen_utc,
-                       const char *public_url)
+uint64_t tm_entry_id_hash(const char *source_id, const char *key)
 {
-    if (key == NULL)
-        return NULL;
     const char *source = source_id != NULL ? source_id : "";
     uint64_t h = tm_hash_fnv1a64(TM_HASH_FNV1A64_INIT, source, strlen(source));
     h = tm_hash_fnv1a64(h, "\n", 1);
-    h = tm_hash_fnv1a64(h, key, strlen(key));
+    return tm_hash_fnv1a64(h, key != NULL ? key : "", key != NULL ? strlen(key) : 0);
+}
+
+char *tm_entry_id_make(const char *source_id, uint64_t h, int64_t first_seen_utc,
+                       const char *public_url)
+{
+    const char *source = source_id != NULL ? source_id : "";
 
     char date[32] = "1970-01-01";
     struct tm tm;
     time_t t = (time_t)first_seen_utc;
-    if (first_seen_utc != TM_TIME_NONE && gmtime_r(&t, &tm) != NULL &&
-        tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999)
+    if (first_seen_utc != TM_TIME_NONE && gmtime_r(&t, &tm) != NULL && tm.tm_year + 1900 >= 0 &&
+        tm.tm_year + 1900 <= 9999)
         snprintf(date, sizeof date, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 
     char *host = entry_host(public_url);

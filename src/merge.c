@@ -1074,7 +1074,7 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
         struct tm_story *s = &st[order[k].story];
         const struct tm_merge_row *p = &items[s->primary];
         char *id =
-            tm_entry_id_make(c->source_ids[p->source], p->key, p->first_seen_utc, public_url);
+            tm_entry_id_make(c->source_ids[p->source], p->id_hash, p->first_seen_utc, public_url);
         if (id == NULL)
             goto done_order;
         for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {
@@ -1268,9 +1268,8 @@ int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_mer
     *out = (struct tm_merge_input){0};
     size_t n = n_items != 0 ? n_items : 1;
     out->rows = calloc(n, sizeof *out->rows);
-    out->made_keys = calloc(n, sizeof *out->made_keys);
     out->source_ids = malloc(n * sizeof *out->source_ids);
-    if (out->rows == NULL || out->made_keys == NULL || out->source_ids == NULL) {
+    if (out->rows == NULL || out->source_ids == NULL) {
         tm_merge_input_clear(out);
         return TM_ENOMEM;
     }
@@ -1288,16 +1287,16 @@ int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_mer
         const char *sid = it->source_id != NULL ? it->source_id : "";
         const char **hit =
             bsearch(&sid, out->source_ids, n_src, sizeof *out->source_ids, on_qsort_str);
-        const char *key = it->key;
-        if (key == NULL) { /* as tm_entry_id_new does */
-            out->made_keys[i] =
-                tm_item_key(it->guid, it->canonical_link, it->title, it->published_utc);
-            if (out->made_keys[i] == NULL) {
+        char *made = NULL;
+        if (it->key == NULL) { /* as tm_entry_id_new does */
+            made = tm_item_key(it->guid, it->canonical_link, it->title, it->published_utc);
+            if (made == NULL) {
                 tm_merge_input_clear(out);
                 return TM_ENOMEM;
             }
-            key = out->made_keys[i];
         }
+        uint64_t id_hash = tm_entry_id_hash(sid, made != NULL ? made : it->key);
+        free(made);
         out->rows[i] = (struct tm_merge_row){
             .rowid = it->rowid,
             .published_utc = it->published_utc,
@@ -1306,7 +1305,7 @@ int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_mer
             .title_hash = tm_merge_hash(it->norm_title),
             .norm_title = it->norm_title,
             .entry_id = it->entry_id,
-            .key = key,
+            .id_hash = id_hash,
             .source = (uint32_t)(hit - out->source_ids),
             .priority = it->source_priority,
         };
@@ -1319,9 +1318,6 @@ void tm_merge_input_clear(struct tm_merge_input *in)
 {
     if (in == NULL)
         return;
-    for (size_t i = 0; in->made_keys != NULL && i < in->n; i++)
-        free(in->made_keys[i]);
-    free(in->made_keys);
     free(in->rows);
     free(in->source_ids);
     *in = (struct tm_merge_input){0};
@@ -1353,7 +1349,7 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
     for (size_t i = 0; i < n_rows; i++) {
-        if (rows[i].source >= n_sources || rows[i].key == NULL)
+        if (rows[i].source >= n_sources)
             return TM_EINVAL;
     }
     if (n_rows == 0)

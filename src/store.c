@@ -1620,9 +1620,10 @@ static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite
         .first_seen_utc = sqlite3_column_int64(st, 8),
     };
     int64_t updated = col_time(st, 7);
-    if (source_number(out, sn, st, 1, &r->source) != 0 || col_arena(a, st, 3, &r->key) != 0 ||
-        col_arena(a, st, 9, &r->entry_id) != 0)
+    if (source_number(out, sn, st, 1, &r->source) != 0 || col_arena(a, st, 9, &r->entry_id) != 0)
         return TM_ENOMEM;
+    r->id_hash =
+        tm_entry_id_hash(out->source_ids[r->source], (const char *)sqlite3_column_text(st, 3));
     if (r->published_utc >= lo && r->published_utc <= hi &&
         col_arena(out->titles, st, 5, &r->norm_title) != 0)
         return TM_ENOMEM;

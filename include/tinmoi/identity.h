@@ -106,9 +106,13 @@ char *tm_item_key(const char *guid, const char *canonical_link, const char *titl
  * on OOM. */
 char *tm_entry_id_new(const struct tm_item *primary, const char *public_url);
 
-/* The same id from its parts: the source id (NULL as ""), the item's key
- * (NULL: returns NULL) and the time it was first seen. */
-char *tm_entry_id_make(const char *source_id, const char *key, int64_t first_seen_utc,
+/* The hash part of that id: FNV-1a 64 of the source id (NULL as ""), a
+ * newline and the item's key. */
+uint64_t tm_entry_id_hash(const char *source_id, const char *key);
+
+/* The same id from its parts: the source id (NULL as ""), the hash
+ * (tm_entry_id_hash) and the time the item was first seen. NULL on OOM. */
+char *tm_entry_id_make(const char *source_id, uint64_t hash, int64_t first_seen_utc,
                        const char *public_url);
 
 #endif

@@ -137,8 +137,8 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
 
 /* ---- the merge's own input ----------------------------------------------
  * What tm_merge reads of an item, and nothing else: the publishing half
- * loads the whole archive in this form (tm_store_load_rows, about 72 bytes
- * and the strings below an item) and the display fields only for what it
+ * loads the whole archive in this form (tm_store_load_rows, 72 bytes and
+ * the strings below an item) and the display fields only for what it
  * renders. Links and titles are compared by their hashes (tm_merge_hash):
  * two different strings with one 64-bit hash would count as equal. */
 struct tm_merge_row {
@@ -152,7 +152,7 @@ struct tm_merge_row {
      * item of another date may have NULL here and its hash above). */
     const char *norm_title;
     const char *entry_id; /* the published entry it belongs to; NULL: undecided */
-    const char *key;      /* per-source identity: a new entry id is made from it */
+    uint64_t id_hash;     /* tm_entry_id_hash of its source and key: a new id's */
     uint32_t source;      /* index into the source ids handed over with the rows */
     int32_t priority;     /* the source's priority */
 };
@@ -170,15 +170,15 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
                   size_t n_sources, const struct tm_merge_opts *opts, struct tm_story **out,
                   size_t *n_out, struct tm_merge_stats *stats);
 
-/* Rows for items (what tm_merge does with its input): the hashes computed,
- * the strings borrowed from the items, the keys of items without one made
- * (tm_item_key) and owned here. Free with tm_merge_input_clear. */
+/* Rows for items (what tm_merge does with its input): the hashes computed
+ * (an item without a key hashed with tm_item_key's, as tm_entry_id_new
+ * does), the strings borrowed from the items. Free with
+ * tm_merge_input_clear. */
 struct tm_merge_input {
     struct tm_merge_row *rows;
     size_t n;
     const char **source_ids; /* borrowed from the items, sorted */
     size_t n_sources;
-    char **made_keys; /* n entries, NULL where the item had its own key */
 };
 
 int tm_merge_input_of(const struct tm_item *items, size_t n_items, struct tm_merge_input *out);
