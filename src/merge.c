@@ -301,7 +301,9 @@ static int uf_union(struct comp *c, uint32_t a, uint32_t b)
 
 struct ctx {
     const struct tm_merge_row *items;
-    const char *const *source_ids; /* by tm_merge_row.source */
+    const char *const *source_ids;  /* by tm_merge_row.source */
+    void (*titles_done)(void *arg); /* tm_merge_opts' */
+    void *titles_done_arg;
     uint32_t n;
     double sim;
     int64_t window_s;
@@ -886,10 +888,10 @@ static int similar_edge(struct ctx *c, const struct posting *x, const struct pos
  *     its indexed entries times its length, not its length squared. */
 static int edges_similar(struct ctx *c)
 {
-    if (!c->any_new)
-        return 0; /* every pair is of two decided items */
     uint32_t n_pairs = 0;
-    int rc = split_titles(c, &n_pairs);
+    int rc = c->any_new ? split_titles(c, &n_pairs) : 0; /* else every pair is decided */
+    if (c->titles_done != NULL)
+        c->titles_done(c->titles_done_arg);
     if (rc != 0 || n_pairs == 0)
         return rc;
     struct posting *post = NULL;
@@ -1335,8 +1337,9 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
     *n_out = 0;
     if ((rows == NULL && n_rows > 0) || (source_ids == NULL && n_sources > 0))
         return TM_EINVAL;
-    struct tm_merge_opts o = {TM_MERGE_DEFAULT_SIMILARITY, TM_MERGE_DEFAULT_WINDOW_S, NULL,
-                              TM_MERGE_MAX_PAIRS};
+    struct tm_merge_opts o = {.similarity = TM_MERGE_DEFAULT_SIMILARITY,
+                              .window_s = TM_MERGE_DEFAULT_WINDOW_S,
+                              .max_pairs = TM_MERGE_MAX_PAIRS};
     if (opts != NULL) {
         if (opts->similarity != 0.0)
             o.similarity = opts->similarity;
@@ -1345,6 +1348,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
         o.public_url = opts->public_url;
         if (opts->max_pairs != 0)
             o.max_pairs = opts->max_pairs;
+        o.titles_done = opts->titles_done;
+        o.titles_done_arg = opts->titles_done_arg;
     }
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
@@ -1360,6 +1365,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
 
     struct ctx c = {.items = rows,
                     .source_ids = source_ids,
+                    .titles_done = o.titles_done,
+                    .titles_done_arg = o.titles_done_arg,
                     .n = (uint32_t)n_items,
                     .sim = o.similarity,
                     .window_s = o.window_s};

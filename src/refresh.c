@@ -207,6 +207,12 @@ static int source_dates(const struct tm_config *cfg, const struct tm_store_rows 
     return 0;
 }
 
+/* The merge has split the titles: they go before its postings come. */
+static void on_titles_done(void *arg)
+{
+    tm_store_rows_drop_titles(arg);
+}
+
 int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
                struct tm_publish_result *res, struct tm_refresh_stats *stats, struct tm_error *err)
 {
@@ -227,7 +233,8 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
      * (hashes, dates, ids; titles only where the similar-title rule needs
      * them); whole items are read for the stories the writers render, so
      * memory follows the archive's rows, not its content. */
-    struct tm_merge_opts mopts = {.public_url = cfg->public_url};
+    struct tm_merge_opts mopts = {
+        .public_url = cfg->public_url, .titles_done = on_titles_done, .titles_done_arg = &set};
     rc = tm_store_load_rows(store, TM_MERGE_DEFAULT_WINDOW_S, &set, err);
     if (rc < 0)
         goto out;
@@ -238,7 +245,6 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
         tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
         goto out;
     }
-    tm_store_rows_drop_titles(&set);
     rc = render_set(cfg, &set, stories, n_stories, &idx, &n_idx);
     if (rc == 0)
         rc = source_dates(cfg, &set, &dates);

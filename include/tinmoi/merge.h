@@ -37,6 +37,12 @@ struct tm_merge_opts {
      * are the first found (by rarest shared word pair, then date), not the
      * most similar: past the cap the merge is a partial one, reported. */
     size_t max_pairs;
+    /* Called once, as soon as the merge has read every normalised title it
+     * needs (tm_merge_rows: before the similar-title rule's biggest
+     * allocations; the titles are not read again, and the caller may free
+     * them); NULL: not called. */
+    void (*titles_done)(void *arg);
+    void *titles_done_arg;
 };
 
 /* What a merge had to leave out (tm_merge_ex). */

@@ -215,9 +215,9 @@ struct tm_store_rows {
 int tm_store_load_rows(struct tm_store *store, int64_t window_s, struct tm_store_rows *out,
                        struct tm_error *err);
 
-/* Frees the titles (every row's norm_title becomes NULL): once merged, the
- * rows need them no more, and they are the biggest part of a cold cycle's
- * rows. */
+/* Frees the titles (every row's norm_title becomes NULL): once the merge
+ * has split them (tm_merge_opts.titles_done) they are not needed, and they
+ * are the biggest part of a cold cycle's rows. */
 void tm_store_rows_drop_titles(struct tm_store_rows *set);
 
 /* Frees what tm_store_load_rows allocated and empties the set. Accepts NULL. */
