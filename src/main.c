@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "tinmoi/heap.h"
 
 struct command {
     const char *name;
@@ -28,6 +29,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    tm_heap_init();
     if (argc < 2) {
         usage(stderr);
         return TM_EXIT_USAGE;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tinmoi/heap.h"
 #include "tinmoi/item.h"
 #include "tinmoi/merge.h"
 
@@ -224,6 +225,9 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     struct shown sh = {0};
     int64_t *dates = NULL;
 
+    /* The peak of the process is here: what the fetching half freed goes
+     * back to the system first, and what this half frees on the way out. */
+    tm_heap_release();
     int rc = load_states(store, cfg, &states, err);
     if (rc < 0)
         return rc;
@@ -287,5 +291,6 @@ out:
     tm_stories_free(stories, n_stories);
     tm_store_rows_clear(&set);
     states_free(states, cfg->n_sources);
+    tm_heap_release();
     return rc;
 }
