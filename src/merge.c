@@ -315,6 +315,8 @@ struct ctx {
     uint32_t *tok;
     size_t *tok_at;   /* n + 1 offsets */
     struct ref *refs; /* scratch, n entries */
+    uint32_t *by_seq; /* item at each place of (rowid, index) order; NULL: the input's */
+    uint32_t *seq_of; /* its inverse; NULL with by_seq */
     struct edges edges;
     struct hset new_links;  /* hashes of the undecided items' canonical links */
     struct hset new_titles; /* ... and of their normalised titles */
@@ -628,25 +630,72 @@ static void sort_u32(uint32_t *v, size_t n)
     }
 }
 
+/* One title's entry in the list of one word pair: 16 bytes, the item's
+ * other fields are looked up by its index (posting_item). */
 struct posting {
-    int64_t t;
-    int64_t rowid;
-    uint32_t idx;
-    int src;      /* the item's source number (c->src) */
-    int title;    /* the item's title number (c->title_id) */
+    int64_t t;    /* the item's published date */
+    uint32_t seq; /* the item's place in (rowid, index) order: c->by_seq */
     uint16_t pos; /* place of the pair in the title's set, rarest 0 */
     uint16_t n;   /* word pairs in the title */
 };
 
+/* A list in time order, ties by rowid (then index): the order does not
+ * depend on the input's. */
 static int on_qsort_posting(const void *a, const void *b)
 {
     const struct posting *x = a, *y = b;
     int c = cmp_i64(x->t, y->t);
-    if (c == 0)
-        c = cmp_i64(x->rowid, y->rowid);
-    if (c == 0)
-        c = (x->idx > y->idx) - (x->idx < y->idx);
-    return c;
+    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static uint32_t posting_item(const struct ctx *c, const struct posting *p)
+{
+    return c->by_seq != NULL ? c->by_seq[p->seq] : p->seq;
+}
+
+static int posting_title(const struct ctx *c, const struct posting *p)
+{
+    return c->title_id[posting_item(c, p)];
+}
+
+struct seq_key {
+    int64_t rowid;
+    uint32_t idx;
+};
+
+static int on_qsort_seq_key(const void *a, const void *b)
+{
+    const struct seq_key *x = a, *y = b;
+    int c = cmp_i64(x->rowid, y->rowid);
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* The items in (rowid, index) order: c->by_seq stays NULL when that is the
+ * input's own order (the store loads by rowid), else it and c->seq_of are
+ * the permutation and its inverse. */
+static int order_items(struct ctx *c)
+{
+    bool sorted = true;
+    for (uint32_t i = 1; i < c->n && sorted; i++)
+        sorted = c->items[i - 1].rowid < c->items[i].rowid;
+    if (sorted)
+        return 0;
+    struct seq_key *v = malloc(c->n * sizeof *v);
+    c->by_seq = malloc(c->n * sizeof *c->by_seq);
+    c->seq_of = malloc(c->n * sizeof *c->seq_of);
+    if (v == NULL || c->by_seq == NULL || c->seq_of == NULL) {
+        free(v);
+        return TM_ENOMEM;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        v[i] = (struct seq_key){c->items[i].rowid, i};
+    qsort(v, c->n, sizeof *v, on_qsort_seq_key);
+    for (uint32_t k = 0; k < c->n; k++) {
+        c->by_seq[k] = v[k].idx;
+        c->seq_of[v[k].idx] = k;
+    }
+    free(v);
+    return 0;
 }
 
 /* Number of rarest tokens of a set of n that two sets at Jaccard >= s
@@ -803,9 +852,8 @@ static int build_postings(struct ctx *c, uint32_t n_pairs, struct posting **post
         const uint32_t *tok = c->tok + c->tok_at[i];
         const struct tm_merge_row *it = &c->items[i];
         for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
-            post[at[tok[j]]++] =
-                (struct posting){it->published_utc, it->rowid,   i,          c->src[i],
-                                 c->title_id[i],    (uint16_t)j, (uint16_t)n};
+            post[at[tok[j]]++] = (struct posting){
+                it->published_utc, c->seq_of != NULL ? c->seq_of[i] : i, (uint16_t)j, (uint16_t)n};
     }
     for (uint32_t r = n_pairs; r > 0; r--)
         at[r] = at[r - 1];
@@ -854,8 +902,9 @@ static double jaccard_at_least(const uint32_t *a, size_t na, const uint32_t *b, 
  * are not similar. */
 static int similar_edge(struct ctx *c, const struct posting *x, const struct posting *y)
 {
-    /* The filters first, on what the postings carry: no item memory read. */
-    if (x->src == y->src)
+    /* The cheap filters first (sources, set sizes, positions), the sets last. */
+    uint32_t a = posting_item(c, x), b = posting_item(c, y);
+    if (c->src[a] == c->src[b])
         return 0;
     size_t na = x->n, nb = y->n;
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
@@ -865,7 +914,6 @@ static int similar_edge(struct ctx *c, const struct posting *x, const struct pos
     size_t need = overlap_needed(na, nb, c->sim);
     if ((rest_a < rest_b ? rest_a : rest_b) < need)
         return 0;
-    uint32_t a = x->idx, b = y->idx;
     if (c->title_id[a] == c->title_id[b])
         return 0;
     double sim = jaccard_at_least(c->tok + c->tok_at[a], na, c->tok + c->tok_at[b], nb, need);
@@ -896,7 +944,9 @@ static int edges_similar(struct ctx *c)
         return rc;
     struct posting *post = NULL;
     size_t *at = NULL;
-    rc = build_postings(c, n_pairs, &post, &at);
+    rc = order_items(c);
+    if (rc == 0)
+        rc = build_postings(c, n_pairs, &post, &at);
     /* Postings of the title a posting belongs to are never a similar pair
      * (equal titles are edges_title's), and a flood of one title fills a
      * posting list with them: next_other[j] / prev_other[j] are the nearest
@@ -917,33 +967,36 @@ static int edges_similar(struct ctx *c)
     for (uint32_t r = 0; r < n_pairs && rc == 0; r++) {
         size_t s = at[r], e = at[r + 1];
         for (size_t j = s; j < e; j++)
-            prev_other[j - s] = j == s                               ? none
-                                : post[j - 1].title != post[j].title ? j - 1
-                                                                     : prev_other[j - 1 - s];
+            prev_other[j - s] = j == s ? none
+                                : posting_title(c, &post[j - 1]) != posting_title(c, &post[j])
+                                    ? j - 1
+                                    : prev_other[j - 1 - s];
         for (size_t j = e; j-- > s;)
-            next_other[j - s] = j + 1 == e                           ? e
-                                : post[j + 1].title != post[j].title ? j + 1
-                                                                     : next_other[j + 1 - s];
+            next_other[j - s] = j + 1 == e ? e
+                                : posting_title(c, &post[j + 1]) != posting_title(c, &post[j])
+                                    ? j + 1
+                                    : next_other[j + 1 - s];
         /* Each pair once, from its indexed end (from the earlier one when
          * both are indexed), and only with at least one undecided item. */
         for (size_t i = s; i < e && rc == 0; i++) {
             if (!indexed(c, &post[i]))
                 continue;
-            bool new_i = !decided(c, post[i].idx);
+            int title_i = posting_title(c, &post[i]);
+            bool new_i = !decided(c, posting_item(c, &post[i]));
             for (size_t j = i + 1; j < e && rc == 0; j++) {
-                if (post[j].title == post[i].title)
+                if (posting_title(c, &post[j]) == title_i)
                     j = next_other[j - s];
                 if (j == e || post[j].t - post[i].t > c->window_s)
                     break;
-                if (new_i || !decided(c, post[j].idx))
+                if (new_i || !decided(c, posting_item(c, &post[j])))
                     rc = similar_edge(c, &post[i], &post[j]);
             }
             for (size_t j = i; rc == 0 && j-- > s;) {
-                if (post[j].title == post[i].title)
+                if (posting_title(c, &post[j]) == title_i)
                     j = prev_other[j - s];
                 if (j == none || post[i].t - post[j].t > c->window_s)
                     break;
-                if (!indexed(c, &post[j]) && (new_i || !decided(c, post[j].idx)))
+                if (!indexed(c, &post[j]) && (new_i || !decided(c, posting_item(c, &post[j]))))
                     rc = similar_edge(c, &post[j], &post[i]);
             }
         }
@@ -1198,8 +1251,12 @@ static void free_titles(struct ctx *c)
 {
     free(c->tok);
     free(c->tok_at);
+    free(c->by_seq);
+    free(c->seq_of);
     c->tok = NULL;
     c->tok_at = NULL;
+    c->by_seq = NULL;
+    c->seq_of = NULL;
 }
 
 /* Frees what the edges needed (and the components' source sets); safe to
