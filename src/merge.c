@@ -40,9 +40,9 @@
 struct ref {
     const char *s; /* the string grouped on */
     uint64_t h;    /* its hash: equal strings are adjacent, compared once */
-    int src;
     int64_t t;
     int64_t rowid;
+    int src;
     uint32_t idx;
 };
 
@@ -77,7 +77,7 @@ static int cmp_ref_str(const struct ref *x, const struct ref *y)
 static struct ref ref_hashed(const char *s, uint64_t h, int src, int64_t t, int64_t rowid,
                              uint32_t idx)
 {
-    return (struct ref){s, h, src, t, rowid, idx};
+    return (struct ref){.s = s, .h = h, .t = t, .rowid = rowid, .src = src, .idx = idx};
 }
 
 static struct ref ref_of(const char *s, int src, int64_t t, int64_t rowid, uint32_t idx)
@@ -1438,11 +1438,16 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
         goto done;
 
     /* Each part's memory is freed as soon as the rules after it no longer
-     * need it: the similar-title rule's word pairs and postings are the
-     * merge's peak, so nothing else is held beside them. */
+     * need it: the equal-title rule (beside the caller's titles) and the
+     * similar-title rule's word pairs and postings are the merge's peaks,
+     * so nothing else is held beside them. */
     number_sources(&c);
     if ((rc = index_undecided(&c)) != 0 || (rc = edges_entry(&c)) != 0 ||
-        (rc = edges_link(&c)) != 0 || (rc = edges_title(&c)) != 0)
+        (rc = edges_link(&c)) != 0)
+        goto done;
+    free(c.new_links.slot);
+    c.new_links.slot = NULL;
+    if ((rc = edges_title(&c)) != 0)
         goto done;
     free_lookups(&c);
     if ((rc = edges_similar(&c)) != 0)
