@@ -13,6 +13,7 @@
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
 #include "text_int.h"
+#include "utf8_scan_int.h"
 
 #include <libxml/uri.h>
 #include <limits.h>
@@ -635,6 +636,17 @@ static const unsigned char byte_class[256] = {
     HIGH16,
 };
 
+/* What put_text copies without a look (utf8_scan_int.h): ASCII but what it
+ * escapes and the C0 controls, and the two- and three-byte characters of
+ * U+0080-U+02FF and U+1E00-U+1EFF. '"' is escaped in attribute values only. */
+#define PLAIN_SET(quote)                                                                           \
+    {                                                                                              \
+        .stop = {'&', '<', '>', quote}, .lead2_lo = 0xC2, .lead2_hi = 0xCB, .lead3_lo = 0xE1,      \
+        .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
+    }
+static const struct tm_utf8_plain plain_text = PLAIN_SET('&');
+static const struct tm_utf8_plain plain_attr = PLAIN_SET('"');
+
 /* tm_text_cp_inert, inlined for the common ranges. */
 static inline bool cp_inert(int32_t cp)
 {
@@ -657,21 +669,14 @@ static size_t put_text(struct san *st, struct tm_buf *b, const char *s, size_t l
     for (;;) {
         size_t start = i;
         /* The fast path: ASCII that needs no escape, U+0080-U+02FF and
-         * U+1E00-U+1EFF (Latin, and precomposed Vietnamese) go by whole:
-         * always valid, legal and inert under NFC. */
-        while (i < len) {
-            unsigned char c = p[i];
-            if (byte_class[c] <= C_SPACE) {
-                i++;
-            } else if (c >= 0xC2 && c <= 0xCB && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
-                i += 2;
-            } else if (c == 0xE1 && i + 2 < len && p[i + 1] >= 0xB8 && p[i + 1] <= 0xBB &&
-                       (p[i + 2] & 0xC0) == 0x80) {
-                i += 3;
-            } else {
-                break;
-            }
-        }
+         * U+1E00-U+1EFF (Latin, and precomposed Vietnamese) go by whole,
+         * sixteen bytes at a time: always valid, legal and inert under NFC. */
+        bool multi = false;
+        /* Two calls, so that each inlines with its set as constants. */
+        if (is_text)
+            i = tm_utf8_plain_run(&plain_text, p, i, len, &multi);
+        else
+            i = tm_utf8_plain_run(&plain_attr, p, i, len, &multi);
         if (i - start > avail) {
             i = start + avail;
             while (i > start && (p[i] & 0xC0) == 0x80)
