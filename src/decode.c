@@ -110,9 +110,11 @@ struct tm_decoder {
 static const struct tm_utf8_plain set_text = PLAIN_SET('<', '&', '<', '&');
 static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '>');
 static const struct tm_utf8_plain set_quote = PLAIN_SET('"', '\'', '&', '<');
-static const struct tm_utf8_plain set_cdata = PLAIN_SET(']', '>', ']', '>');
-static const struct tm_utf8_plain set_comment = PLAIN_SET('-', '>', '-', '>');
-static const struct tm_utf8_plain set_pi = PLAIN_SET('?', '>', '?', '>');
+/* CDATA sections, comments and PIs stop at their mark only (see
+ * scan_until_close). */
+static const struct tm_utf8_plain set_cdata = PLAIN_SET(']', ']', ']', ']');
+static const struct tm_utf8_plain set_comment = PLAIN_SET('-', '-', '-', '-');
+static const struct tm_utf8_plain set_pi = PLAIN_SET('?', '?', '?', '?');
 
 /* windows-1252 0x80..0x9F: numeric references in that range mean these
  * characters in every browser (HTML5 "numeric character reference end state"). */
@@ -385,6 +387,20 @@ static bool is_predefined(const char *name, size_t n)
            (n == 4 && memcmp(name, "apos", 4) == 0);
 }
 
+/* The length of the reference to one of XML's predefined entities at p[0]
+ * == '&' ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;"), which libxml2 reads
+ * as written; 0 for anything else, or when p[0..n) is too short to tell. */
+static inline size_t predefined_ref_len(const unsigned char *p, size_t n)
+{
+    if (n >= 4 && p[3] == ';' && p[2] == 't' && (p[1] == 'l' || p[1] == 'g'))
+        return 4;
+    if (n >= 5 && p[4] == ';' && p[1] == 'a' && p[2] == 'm' && p[3] == 'p')
+        return 5;
+    if (n >= 6 && p[5] == ';' && (memcmp(p + 1, "quot", 4) == 0 || memcmp(p + 1, "apos", 4) == 0))
+        return 6;
+    return 0;
+}
+
 /* Handles the '&' at p[0]. Returns bytes consumed, 0 when more input is
  * needed to decide. */
 static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
@@ -397,13 +413,10 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         return 1;
     }
     /* The predefined entities of escaped HTML ("&lt;p&gt;"): as written. */
-    if (n >= 4 && p[3] == ';' && (p[1] == 'l' || p[1] == 'g') && p[2] == 't') {
-        emit(d, p, 4);
-        return 4;
-    }
-    if (n >= 5 && p[4] == ';' && p[1] == 'a' && p[2] == 'm' && p[3] == 'p') {
-        emit(d, p, 5);
-        return 5;
+    size_t pre = predefined_ref_len(p, n);
+    if (pre > 0) {
+        emit(d, p, pre);
+        return pre;
     }
     size_t j;
     if (p[1] == '#') {
@@ -600,6 +613,22 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
     /* Bytes passed on unchanged are emitted in one run from `start`. */
     size_t i = 0, start = 0;
     while (i < n) {
+        /* '>' matters only right after the marks; elsewhere (every tag of
+         * the HTML in a CDATA section) it is plain and the run goes on. The
+         * marks may have ended the previous input: d->run carries them. */
+        if (d->run > 0 && p[i] == '>') {
+            i++;
+            if (d->run >= min) {
+                if (pass)
+                    emit(d, p + start, i - start);
+                d->state = ST_TEXT;
+                d->drop_pi = false;
+                d->run = 0;
+                return i;
+            }
+            d->run = 0;
+            continue;
+        }
         size_t j = run_end(d, p, i, n, attn);
         if (j > i) {
             d->run = 0;
@@ -611,17 +640,6 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
         if (c == mark) {
             d->run++;
             i++;
-        } else if (c == '>') {
-            i++;
-            if (d->run >= min) {
-                if (pass)
-                    emit(d, p + start, i - start);
-                d->state = ST_TEXT;
-                d->drop_pi = false;
-                d->run = 0;
-                return i;
-            }
-            d->run = 0;
         } else {
             if (pass)
                 emit(d, p + start, i - start);
@@ -715,7 +733,15 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            j = run_end(d, p, j, n, &set_text);
+            /* Escaped HTML is mostly "&lt;" and "&gt;": they pass as
+             * written, so the run goes on through them. */
+            for (;;) {
+                j = run_end(d, p, j, n, &set_text);
+                size_t ref = j < n && p[j] == '&' ? predefined_ref_len(p + j, n - j) : 0;
+                if (ref == 0)
+                    break;
+                j += ref;
+            }
             emit(d, p + i, j - i);
             i = j;
             if (i == n)

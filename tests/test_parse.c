@@ -129,6 +129,29 @@ static void test_chunking_is_invisible(void **state)
     assert_true(n >= 10);
 }
 
+/* The decoder passes a CDATA section, a comment and a PI on whole, ending
+ * each only at its closing marks and '>' ("]]>", "-->", "?>"), wherever the
+ * pushes cut them; '>' and a lone mark inside are content. Escaped markup
+ * ("&lt;", "&quot;") passes through the same way. */
+static void test_sections_split_anywhere(void **state)
+{
+    (void)state;
+    const char *doc = "<?xml version=\"1.0\"?><!-- a->b - c> --><?pi a>b ?c?>"
+                      "<rss version=\"2.0\"><channel><title>t &lt;b&gt; &quot;q&quot;</title>"
+                      "<item><title>x</title><description><![CDATA[<p>1 > 0, a]b, c]>d, "
+                      "e]]x</p>]]]></description></item></channel></rss>";
+    size_t len = strlen(doc);
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        struct tm_feed *f = NULL;
+        struct tm_error err = {0};
+        assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+        assert_string_equal(f->title, "t \"q\""); /* an RSS title: tags dropped */
+        assert_int_equal(f->n_entries, 1);
+        assert_string_equal(f->entries[0].summary, "<p>1 &gt; 0, a]b, c]&gt;d, e]]x</p>]");
+        tm_feed_free(f);
+    }
+}
+
 static void test_formats(void **state)
 {
     static const struct {
@@ -433,6 +456,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunking_is_invisible),
+        cmocka_unit_test(test_sections_split_anywhere),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_rss10_items_outside_channel),
         cmocka_unit_test(test_xxe_yields_nothing),
