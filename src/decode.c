@@ -42,6 +42,10 @@
 #define TM_DECODE_REF_MAX 34
 /* Held-back bytes across pushes: a reference, "<!DOCTYPE", "<?xml ". */
 #define TM_DECODE_CARRY_MAX 64
+/* Bytes of the next input joined with the held-back ones: more than any
+ * look-ahead needs (TM_DECODE_REF_MAX + 1), so the join always gets past
+ * what was held back. */
+#define TM_DECODE_JOIN_BYTES (2 * TM_DECODE_CARRY_MAX)
 
 enum enc_kind {
     ENC_UNDECIDED,
@@ -83,7 +87,6 @@ struct tm_decoder {
     bool ws_seen;
     char carry[TM_DECODE_CARRY_MAX];
     size_t n_carry;
-    struct tm_buf tmp; /* carry + next piece */
     struct tm_buf out; /* repaired bytes, passed on before `span` */
     /* Input passed on unchanged, not yet handed to the sink: a slice of the
      * bytes being scanned, valid until scan() returns. */
@@ -142,7 +145,6 @@ struct tm_decoder *tm_decoder_new(const char *http_charset)
     d->at_start = true;
     d->notes.first_char = -1;
     tm_buf_init(&d->prolog, 0);
-    tm_buf_init(&d->tmp, 0);
     tm_buf_init(&d->out, 0);
     return d;
 }
@@ -154,7 +156,6 @@ void tm_decoder_free(struct tm_decoder *d)
     if (d->cd != (iconv_t)-1)
         iconv_close(d->cd);
     tm_buf_free(&d->prolog);
-    tm_buf_free(&d->tmp);
     tm_buf_free(&d->out);
     free(d->http_charset);
     free(d);
@@ -708,16 +709,8 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
 
 /* Runs stage B over p[0..n); bytes needing look-ahead past the end are kept
  * in d->carry unless `final`. */
-static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
-    if (d->n_carry > 0) {
-        tm_buf_reset(&d->tmp);
-        if (tm_buf_add(&d->tmp, d->carry, d->n_carry) < 0 || tm_buf_add(&d->tmp, p, n) < 0)
-            return d->rc = TM_ENOMEM;
-        d->n_carry = 0;
-        p = (const unsigned char *)d->tmp.data;
-        n = d->tmp.len;
-    }
     size_t i = 0;
     while (i < n && d->rc == 0) {
         if (d->at_start) {
@@ -825,9 +818,32 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         }
         i += k;
     }
-    /* The input ends here (and d->tmp is reused): pass the span on now. */
+    /* The input ends here (it may be scan()'s join buffer): pass the span on now. */
     settle_span(d);
     return d->rc;
+}
+
+/* Runs stage B over p[0..n), after the bytes held back from the previous
+ * input: those are joined with only the next TM_DECODE_JOIN_BYTES of p (on
+ * the stack), which is enough for any look-ahead to be decided, and the rest
+ * of p is scanned where it lies. */
+static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+{
+    while (d->n_carry > 0 && d->rc == 0) {
+        unsigned char join[TM_DECODE_CARRY_MAX + TM_DECODE_JOIN_BYTES];
+        size_t take = n < TM_DECODE_JOIN_BYTES ? n : TM_DECODE_JOIN_BYTES;
+        size_t held = d->n_carry;
+        memcpy(join, d->carry, held);
+        memcpy(join + held, p, take);
+        d->n_carry = 0;
+        /* Leaves any span in `join` settled, and new look-ahead in d->carry. */
+        scan_piece(d, join, held + take, final && take == n);
+        p += take;
+        n -= take;
+        if (n == 0)
+            return d->rc;
+    }
+    return d->rc < 0 ? d->rc : scan_piece(d, p, n, final);
 }
 
 /* ---- stage A: encodings ------------------------------------------------- */
