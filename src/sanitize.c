@@ -79,6 +79,7 @@ enum elem_group {
 
 struct elem_rule {
     const char *name;
+    unsigned char name_len;
     unsigned char kind;
     unsigned char flags;
     unsigned char group;
@@ -90,79 +91,79 @@ struct elem_rule {
 /* Sorted by name for bsearch. Elements not listed are unwrapped: their
  * children are kept, the tag is not. */
 static const struct elem_rule elem_rules[] = {
-    {"a", ELEM_KEEP, 0, G_NONE, A_HREF | A_TITLE},
-    {"abbr", ELEM_KEEP, 0, G_NONE, A_TITLE},
-    {"applet", ELEM_DROP, 0, G_NONE, 0},
-    {"b", ELEM_KEEP, 0, G_NONE, 0},
-    {"base", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"blockquote", ELEM_KEEP, BLOCK, G_NONE, A_CITE},
-    {"br", ELEM_KEEP, F_VOID, G_NONE, 0},
-    {"button", ELEM_DROP, 0, G_NONE, 0},
-    {"caption", ELEM_KEEP, F_SPECIAL, G_CAPTION, 0},
-    {"cite", ELEM_KEEP, 0, G_NONE, 0},
-    {"code", ELEM_KEEP, 0, G_NONE, 0},
-    {"dd", ELEM_KEEP, BLOCK, G_DDT, 0},
-    {"del", ELEM_KEEP, 0, G_NONE, 0},
-    {"div", ELEM_KEEP, F_CLOSES_P, G_NONE, 0},
-    {"dl", ELEM_KEEP, BLOCK, G_NONE, 0},
-    {"dt", ELEM_KEEP, BLOCK, G_DDT, 0},
-    {"em", ELEM_KEEP, 0, G_NONE, 0},
-    {"embed", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"figcaption", ELEM_KEEP, BLOCK, G_NONE, 0},
-    {"figure", ELEM_KEEP, BLOCK, G_NONE, 0},
-    {"form", ELEM_DROP, 0, G_NONE, 0},
-    {"frame", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"frameset", ELEM_DROP, 0, G_NONE, 0},
-    {"h1", ELEM_KEEP, BLOCK, G_H, 0},
-    {"h2", ELEM_KEEP, BLOCK, G_H, 0},
-    {"h3", ELEM_KEEP, BLOCK, G_H, 0},
-    {"h4", ELEM_KEEP, BLOCK, G_H, 0},
-    {"h5", ELEM_KEEP, BLOCK, G_H, 0},
-    {"h6", ELEM_KEEP, BLOCK, G_H, 0},
-    {"head", ELEM_DROP, 0, G_NONE, 0},
-    {"hr", ELEM_KEEP, F_VOID | F_CLOSES_P, G_NONE, 0},
-    {"i", ELEM_KEEP, 0, G_NONE, 0},
-    {"iframe", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"img", ELEM_KEEP, F_VOID, G_NONE, A_SRC | A_ALT | A_TITLE | A_WIDTH | A_HEIGHT},
-    {"input", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"ins", ELEM_KEEP, 0, G_NONE, 0},
-    {"li", ELEM_KEEP, BLOCK, G_LI, 0},
-    {"link", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"math", ELEM_DROP, F_FOREIGN, G_NONE, 0},
-    {"meta", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"noembed", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"noframes", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"noscript", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"object", ELEM_DROP, 0, G_NONE, 0},
-    {"ol", ELEM_KEEP, BLOCK, G_NONE, A_START},
-    {"option", ELEM_DROP, 0, G_NONE, 0},
-    {"p", ELEM_KEEP, F_CLOSES_P, G_P, 0},
-    {"param", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"pre", ELEM_KEEP, BLOCK, G_NONE, 0},
-    {"q", ELEM_KEEP, 0, G_NONE, A_CITE},
-    {"s", ELEM_KEEP, 0, G_NONE, 0},
-    {"script", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"select", ELEM_DROP, 0, G_NONE, 0},
-    {"small", ELEM_KEEP, 0, G_NONE, 0},
-    {"source", ELEM_DROP, F_VOID, G_NONE, 0},
-    {"span", ELEM_KEEP, 0, G_NONE, 0},
-    {"strong", ELEM_KEEP, 0, G_NONE, 0},
-    {"style", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"sub", ELEM_KEEP, 0, G_NONE, 0},
-    {"sup", ELEM_KEEP, 0, G_NONE, 0},
-    {"svg", ELEM_DROP, F_FOREIGN, G_NONE, 0},
-    {"table", ELEM_KEEP, BLOCK, G_TABLE, 0},
-    {"tbody", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
-    {"td", ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
-    {"template", ELEM_DROP, 0, G_NONE, 0},
-    {"textarea", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"tfoot", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
-    {"th", ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
-    {"thead", ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
-    {"title", ELEM_DROP, F_RAW, G_NONE, 0},
-    {"tr", ELEM_KEEP, F_SPECIAL, G_TR, 0},
-    {"u", ELEM_KEEP, 0, G_NONE, 0},
-    {"ul", ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"a", 1, ELEM_KEEP, 0, G_NONE, A_HREF | A_TITLE},
+    {"abbr", 4, ELEM_KEEP, 0, G_NONE, A_TITLE},
+    {"applet", 6, ELEM_DROP, 0, G_NONE, 0},
+    {"b", 1, ELEM_KEEP, 0, G_NONE, 0},
+    {"base", 4, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"blockquote", 10, ELEM_KEEP, BLOCK, G_NONE, A_CITE},
+    {"br", 2, ELEM_KEEP, F_VOID, G_NONE, 0},
+    {"button", 6, ELEM_DROP, 0, G_NONE, 0},
+    {"caption", 7, ELEM_KEEP, F_SPECIAL, G_CAPTION, 0},
+    {"cite", 4, ELEM_KEEP, 0, G_NONE, 0},
+    {"code", 4, ELEM_KEEP, 0, G_NONE, 0},
+    {"dd", 2, ELEM_KEEP, BLOCK, G_DDT, 0},
+    {"del", 3, ELEM_KEEP, 0, G_NONE, 0},
+    {"div", 3, ELEM_KEEP, F_CLOSES_P, G_NONE, 0},
+    {"dl", 2, ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"dt", 2, ELEM_KEEP, BLOCK, G_DDT, 0},
+    {"em", 2, ELEM_KEEP, 0, G_NONE, 0},
+    {"embed", 5, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"figcaption", 10, ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"figure", 6, ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"form", 4, ELEM_DROP, 0, G_NONE, 0},
+    {"frame", 5, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"frameset", 8, ELEM_DROP, 0, G_NONE, 0},
+    {"h1", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"h2", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"h3", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"h4", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"h5", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"h6", 2, ELEM_KEEP, BLOCK, G_H, 0},
+    {"head", 4, ELEM_DROP, 0, G_NONE, 0},
+    {"hr", 2, ELEM_KEEP, F_VOID | F_CLOSES_P, G_NONE, 0},
+    {"i", 1, ELEM_KEEP, 0, G_NONE, 0},
+    {"iframe", 6, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"img", 3, ELEM_KEEP, F_VOID, G_NONE, A_SRC | A_ALT | A_TITLE | A_WIDTH | A_HEIGHT},
+    {"input", 5, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"ins", 3, ELEM_KEEP, 0, G_NONE, 0},
+    {"li", 2, ELEM_KEEP, BLOCK, G_LI, 0},
+    {"link", 4, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"math", 4, ELEM_DROP, F_FOREIGN, G_NONE, 0},
+    {"meta", 4, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"noembed", 7, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"noframes", 8, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"noscript", 8, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"object", 6, ELEM_DROP, 0, G_NONE, 0},
+    {"ol", 2, ELEM_KEEP, BLOCK, G_NONE, A_START},
+    {"option", 6, ELEM_DROP, 0, G_NONE, 0},
+    {"p", 1, ELEM_KEEP, F_CLOSES_P, G_P, 0},
+    {"param", 5, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"pre", 3, ELEM_KEEP, BLOCK, G_NONE, 0},
+    {"q", 1, ELEM_KEEP, 0, G_NONE, A_CITE},
+    {"s", 1, ELEM_KEEP, 0, G_NONE, 0},
+    {"script", 6, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"select", 6, ELEM_DROP, 0, G_NONE, 0},
+    {"small", 5, ELEM_KEEP, 0, G_NONE, 0},
+    {"source", 6, ELEM_DROP, F_VOID, G_NONE, 0},
+    {"span", 4, ELEM_KEEP, 0, G_NONE, 0},
+    {"strong", 6, ELEM_KEEP, 0, G_NONE, 0},
+    {"style", 5, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"sub", 3, ELEM_KEEP, 0, G_NONE, 0},
+    {"sup", 3, ELEM_KEEP, 0, G_NONE, 0},
+    {"svg", 3, ELEM_DROP, F_FOREIGN, G_NONE, 0},
+    {"table", 5, ELEM_KEEP, BLOCK, G_TABLE, 0},
+    {"tbody", 5, ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"td", 2, ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
+    {"template", 8, ELEM_DROP, 0, G_NONE, 0},
+    {"textarea", 8, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"tfoot", 5, ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"th", 2, ELEM_KEEP, F_SPECIAL, G_CELL, A_COLSPAN | A_ROWSPAN},
+    {"thead", 5, ELEM_KEEP, F_SPECIAL, G_TSECT, 0},
+    {"title", 5, ELEM_DROP, F_RAW, G_NONE, 0},
+    {"tr", 2, ELEM_KEEP, F_SPECIAL, G_TR, 0},
+    {"u", 1, ELEM_KEEP, 0, G_NONE, 0},
+    {"ul", 2, ELEM_KEEP, BLOCK, G_NONE, 0},
 };
 
 #define ELEM_COUNT (sizeof elem_rules / sizeof elem_rules[0])
@@ -178,21 +179,38 @@ static const struct attr_rule attr_rules[] = {
     {"cite", A_CITE},   {"start", A_START},
 };
 
-static int elem_cmp(const void *key, const void *item)
+/* strcmp, inline: the names are short and most probes differ at once. */
+static inline int name_cmp(const char *a, const char *b)
 {
-    return strcmp(key, ((const struct elem_rule *)item)->name);
+    while (*a != '\0' && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
 }
 
-/* The rule for a lower-cased tag name, or NULL (unknown: unwrap). */
+/* The rule for a lower-cased tag name, or NULL (unknown: unwrap). A binary
+ * search like bsearch's, without a call per probe. */
 static const struct elem_rule *elem_find(const char *name)
 {
-    return bsearch(name, elem_rules, ELEM_COUNT, sizeof elem_rules[0], elem_cmp);
+    size_t lo = 0, hi = ELEM_COUNT;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(name, elem_rules[mid].name);
+        if (c == 0)
+            return &elem_rules[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
 }
 
 static unsigned short attr_find(const char *name)
 {
     for (size_t k = 0; k < sizeof attr_rules / sizeof attr_rules[0]; k++)
-        if (strcmp(name, attr_rules[k].name) == 0)
+        if (name_cmp(name, attr_rules[k].name) == 0)
             return attr_rules[k].bit;
     return 0;
 }
@@ -1098,7 +1116,7 @@ static size_t skip_comment(const char *s, size_t len, size_t i)
 
 static size_t end_tag_bytes(const struct elem_rule *rule)
 {
-    return rule->flags & F_VOID ? 0 : strlen(rule->name) + 3;
+    return rule->flags & F_VOID ? 0 : (size_t)rule->name_len + 3;
 }
 
 /* Closes the open elements above index k (k itself included). */
@@ -1107,7 +1125,7 @@ static void pop_to(struct san *st, size_t k)
     while (st->depth > k) {
         const struct elem_rule *r = st->open[--st->depth];
         put(st, &st->out, "</", 2);
-        put(st, &st->out, r->name, strlen(r->name));
+        put(st, &st->out, r->name, r->name_len);
         put(st, &st->out, ">", 1);
         st->close_bytes -= end_tag_bytes(r);
     }
@@ -1205,7 +1223,7 @@ static void begin_tag(struct san *st, const struct elem_rule *r)
     tm_buf_reset(&st->tag);
     st->has_src = false;
     put(st, &st->tag, "<", 1);
-    put(st, &st->tag, r->name, strlen(r->name));
+    put(st, &st->tag, r->name, r->name_len);
 }
 
 /* At s[i] == '<' followed by a letter. Returns the index after the tag (and
