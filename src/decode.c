@@ -17,6 +17,7 @@
 #include "tinmoi/buf.h"
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
+#include "copy_int.h"
 #include "utf8_scan_int.h"
 
 #include <errno.h>
@@ -253,7 +254,7 @@ static int emit_copy(struct tm_decoder *d, const void *p, size_t n)
     if (b->cap - b->len > n) {
         /* Room already: most runs are short (a tag, a word), and the call
          * into tm_buf would cost more than the copy. */
-        memcpy(b->data + b->len, p, n);
+        tm_copy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
     } else if (tm_buf_add(b, p, n) < 0) {

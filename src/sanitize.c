@@ -13,6 +13,7 @@
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
 #include "text_int.h"
+#include "copy_int.h"
 #include "utf8_scan_int.h"
 
 #include <libxml/uri.h>
@@ -551,7 +552,7 @@ static void put(struct san *st, struct tm_buf *b, const char *s, size_t n)
         return;
     if (n < b->cap - b->len && n <= b->max_bytes - b->len) {
         /* Room already: most pieces are a few bytes, cheaper than the call. */
-        memcpy(b->data + b->len, s, n);
+        tm_copy(b->data + b->len, s, n);
         b->len += n;
         b->data[b->len] = '\0';
         return;
@@ -1329,7 +1330,8 @@ static void sanitize_html(struct san *st, const char *s, size_t len)
             if (lt == NULL)
                 break;
             i = (size_t)(lt - s);
-        } else {
+        } else if (s[i] != '<') {
+            /* Not between two tags ("</b></p>"), where there is no text. */
             i += put_text(st, &st->out, s + i, len - i, true, true);
             if (i >= len || st->stop)
                 break;

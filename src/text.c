@@ -7,6 +7,7 @@
 #include "tinmoi/error.h"
 #include "entities_int.h"
 #include "text_int.h"
+#include "copy_int.h"
 #include "utf8_scan_int.h"
 
 #include <stdlib.h>
@@ -380,7 +381,7 @@ static void out_put(struct text_out *o, const char *s, size_t n)
         o->data[o->len++] = ' ';
         o->space = false;
     }
-    memcpy(o->data + o->len, s, n);
+    tm_copy(o->data + o->len, s, n);
     o->len += n;
 }
 
