@@ -120,9 +120,11 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
          * them (the block starts on a character boundary), with the second
          * byte of a three-byte form in its range. */
         __m128i need = _mm_or_si128(_mm_slli_si128(lead, 1), _mm_slli_si128(lead3, 2));
-        __m128i second_ok = tm_utf8_in_range(v, k->second_lo, k->second_hi);
-        __m128i bad = _mm_or_si128(_mm_xor_si128(cont, need),
-                                   _mm_andnot_si128(second_ok, _mm_slli_si128(lead3, 1)));
+        __m128i bad = _mm_xor_si128(cont, need);
+        if (k->second_lo != 0x80 || k->second_hi != 0xBF) /* constant: no branch */
+            bad =
+                _mm_or_si128(bad, _mm_andnot_si128(tm_utf8_in_range(v, k->second_lo, k->second_hi),
+                                                   _mm_slli_si128(lead3, 1)));
         unsigned lead_mask = (unsigned)_mm_movemask_epi8(lead);
         unsigned lead3_mask = (unsigned)_mm_movemask_epi8(lead3);
         unsigned cont_mask = (unsigned)_mm_movemask_epi8(cont);
@@ -130,10 +132,11 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
         unsigned bad_mask =
             stop_mask | (unsigned)_mm_movemask_epi8(bad) | (high_mask & ~(cont_mask | lead_mask));
         if (bad_mask == 0) {
-            /* A character cut by the block's end is left for the next block. */
-            unsigned step = (lead_mask & 0x8000u) ? 15u : (lead3_mask & 0x4000u) ? 14u : 16u;
-            *multi |= (lead_mask & ((1u << step) - 1u)) != 0;
-            j += step;
+            /* A character cut by the block's end is left for the next block
+             * (a lead byte at 15, or a three-byte one at 14; not both). */
+            unsigned cut = (lead_mask >> 15 & 1u) | (lead3_mask >> 14 & 1u) << 1;
+            *multi |= (lead_mask & (0xFFFFu >> cut)) != 0;
+            j += 16 - cut;
             continue;
         }
         unsigned b = (unsigned)__builtin_ctz(bad_mask);
