@@ -319,21 +319,27 @@ static bool is_alnum(unsigned char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* Characters the fast paths below let through: those libxml2's URI parser
- * accepts in a path and its writer copies unchanged (RFC 3986 unreserved,
- * and '/'). Anything else takes the long way. */
+/* What each byte may be in the fast paths below: U_HOST in a plain host
+ * name (letters, digits, '-', '.'); U_PATH what libxml2's URI parser accepts
+ * in a path and its writer copies unchanged (RFC 3986 unreserved, and '/');
+ * U_QUERY what xmlParseURI accepts in a query (pchar, '/', '?'), which is kept
+ * as written ("query_raw"). Anything else takes the long way. A table, not
+ * a chain of comparisons: URLs mix these classes in no learnable order. */
+enum { U_HOST = 1, U_PATH = 2, U_QUERY = 4 };
+static const unsigned char url_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 4, 0, 0, 4, 0, 4, 4, 4, 4, 4, 4, 4, 7, 7, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 4, 4, 0, 4, 0, 4,
+    4, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 6,
+    0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 6, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool plain_path_char(unsigned char c)
 {
-    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-/* Query characters xmlParseURI accepts (RFC 3986 pchar, '/', '?'); the query
- * is kept as written ("query_raw"). */
-static bool plain_query_char(unsigned char c)
-{
-    return plain_path_char(c) || c == '=' || c == '&' || c == '+' || c == ',' || c == ';' ||
-           c == ':' || c == '@' || c == '!' || c == '$' || c == '*' || c == '(' || c == ')' ||
-           c == '\'' || c == '?';
+    return (url_class[c] & U_PATH) != 0;
 }
 
 /* Length of "http(s)://host[:port]" at the start of a prepared URL when the
@@ -349,7 +355,7 @@ static size_t plain_origin_len(const char *u)
     else
         return 0;
     size_t host = i;
-    while (is_alnum((unsigned char)u[i]) || u[i] == '-' || u[i] == '.')
+    while (url_class[(unsigned char)u[i]] & U_HOST)
         i++;
     if (i == host)
         return 0;
@@ -378,7 +384,7 @@ static bool plain_path_query(const char *u)
     }
     if (u[i] == '?')
         for (i++; u[i] != '\0'; i++)
-            if (!plain_query_char((unsigned char)u[i]))
+            if (!(url_class[(unsigned char)u[i]] & U_QUERY))
                 return false;
     return true;
 }
