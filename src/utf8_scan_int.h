@@ -1,16 +1,15 @@
 /* tinmoi — the length of a run of "plain" UTF-8 text, sixteen bytes at a time.
  *
- * The decoder (decode.c) and the HTML sanitiser's text writer (sanitize.c)
- * both spend most of their time walking text that needs nothing done to it:
- * ASCII other than a few markup bytes, and the two- and three-byte
- * characters of Latin and Vietnamese. Vietnamese mixes one-, two- and
- * three-byte characters in no pattern a branch predictor learns, so a loop
- * that decides per character mispredicts on most of them. This header holds
- * one loop that takes whole 16-byte blocks with SSE2 (every x86-64 has it),
- * branching per block instead of per character, and the simple per-byte
- * loop it must agree with exactly (tests/test_utf8_scan.c compares them),
- * which is also what runs on other machines and on the last bytes of an
- * input. Internal to the library; the callers keep their own per-character
+ * The decoder (decode.c), the HTML sanitiser's text writer (sanitize.c) and
+ * the plain-text writer (text.c) all spend most of their time walking text that needs nothing done
+ * to it: ASCII other than a few markup bytes, and the two- and three-byte characters of Latin and
+ * Vietnamese. Vietnamese mixes one-, two- and three-byte characters in no pattern a branch
+ * predictor learns, so a loop that decides per character mispredicts on most of them. This header
+ * holds one loop that takes whole 16-byte blocks with SSE2 (every x86-64 has it), branching per
+ * block instead of per character, and the simple per-byte loop it must agree with exactly
+ * (tests/test_utf8_scan.c compares them), which is also what runs on other machines and on the last
+ * bytes of an input. Runs longer than a few blocks go on 32 bytes at a time with AVX2 (utf8_scan.c)
+ * where the processor has it. Internal to the library; the callers keep their own per-character
  * code for whatever stops a run. */
 #ifndef TINMOI_UTF8_SCAN_INT_H
 #define TINMOI_UTF8_SCAN_INT_H
@@ -65,6 +64,24 @@ static inline size_t tm_utf8_plain_run_simple(const struct tm_utf8_plain *k, con
     }
     return j;
 }
+
+/* The wide form (utf8_scan.c): AVX2, 32 bytes at a time, where the compiler
+ * can build it and the processor has it. */
+#if defined(__SSE2__) && defined(__x86_64__) && defined(__GNUC__)
+#define TM_UTF8_WIDE 1
+/* Runs left at least this long go to the wide form (a call and its set-up
+ * are paid back only over a few of its blocks). */
+#define TM_UTF8_WIDE_MIN_BYTES 64
+/* As tm_utf8_plain_run from p[j], 32 bytes at a time: returns the end of
+ * the run, or an index less than 32 bytes before n where the caller goes
+ * on. Only where tm_utf8_wide_supported(). */
+size_t tm_utf8_plain_run_wide(const struct tm_utf8_plain *k, const unsigned char *p, size_t j,
+                              size_t n, bool *multi);
+/* True when the processor runs the wide form. */
+bool tm_utf8_wide_supported(void);
+#else
+#define TM_UTF8_WIDE 0
+#endif
 
 #if defined(__SSE2__)
 /* Bytes in [lo, hi], both bounds high bytes (0x80 <= lo <= hi < 0xFF): as
@@ -137,6 +154,12 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
             unsigned cut = (lead_mask >> 15 & 1u) | (lead3_mask >> 14 & 1u) << 1;
             *multi |= (lead_mask & (0xFFFFu >> cut)) != 0;
             j += 16 - cut;
+#if TM_UTF8_WIDE
+            /* A long run after a clean block: the rest 32 bytes at a time
+             * (__builtin_cpu_supports reads what libgcc found at start-up). */
+            if (n - j >= TM_UTF8_WIDE_MIN_BYTES && __builtin_cpu_supports("avx2"))
+                j = tm_utf8_plain_run_wide(k, p, j, n, multi);
+#endif
             continue;
         }
         unsigned b = (unsigned)__builtin_ctz(bad_mask);

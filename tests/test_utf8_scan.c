@@ -193,12 +193,59 @@ static void test_known_ends(void **state)
     }
 }
 
+/* Long runs, where the 32-byte form takes over (when the processor has it):
+ * a break of each kind at every position of a run of 200 bytes, read from
+ * many starts; the wide form on its own must stop at the same byte or
+ * leave fewer than 32 to its caller. */
+static void test_long_runs(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {
+        "a", " ", "\xc3\xa1", "\xc6\xb0", "\xe1\xbb\x87", "\xe1\xba\xa1", "\n", "Z"};
+    static const char *const breaks[] = {"<",    "&",    "\x01",         "\xe2\x80\x93",
+                                         "\xc3", "\x80", "\xed\xa0\x80", "\xe1\x41"};
+    unsigned char buf[240];
+    uint32_t seed = 1234567u;
+    size_t n = 0;
+    while (n < 200) {
+        seed = seed * 1103515245u + 12345u;
+        const char *piece = plain[(seed >> 16) % 8];
+        memcpy(buf + n, piece, strlen(piece));
+        n += strlen(piece);
+    }
+    unsigned char doc[260];
+    for (size_t b = 0; b < sizeof breaks / sizeof breaks[0]; b++) {
+        for (size_t at = 0; at <= n; at++) {
+            size_t bl = strlen(breaks[b]);
+            memcpy(doc, buf, at);
+            memcpy(doc + at, breaks[b], bl);
+            memcpy(doc + at + bl, buf + at, n - at);
+            size_t len = n + bl;
+            check_both_sets(doc, len);
+#if TM_UTF8_WIDE
+            if (tm_utf8_wide_supported()) {
+                for (size_t j = 0; j < 40; j++) {
+                    bool m1 = false, m2 = false;
+                    size_t simple = tm_utf8_plain_run_simple(&decoder_set, doc, j, len, &m1);
+                    size_t wide = tm_utf8_plain_run_wide(&decoder_set, doc, j, len, &m2);
+                    if (!(wide == simple || (wide < simple && len - wide < 32)) ||
+                        (wide == simple && m1 != m2))
+                        fail_msg("break %zu at %zu, start %zu: wide %zu, simple %zu", b, at, j,
+                                 wide, simple);
+                }
+            }
+#endif
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_mixes),
         cmocka_unit_test(test_straddling_blocks),
         cmocka_unit_test(test_known_ends),
+        cmocka_unit_test(test_long_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
