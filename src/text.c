@@ -443,6 +443,8 @@ static void out_cp(struct text_out *o, int32_t cp)
         .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
     }
 static const struct tm_utf8_plain plain_folding = TEXT_PLAIN_SET(' ', '\t', '\n', '\r');
+/* The same with ' ' plain, for a first look at the whole text. */
+static const struct tm_utf8_plain plain_words = TEXT_PLAIN_SET('\t', '\n', '\r', '\t');
 static const struct tm_utf8_plain plain_keeping = TEXT_PLAIN_SET('\0', '\0', '\0', '\0');
 
 /* The end of the plain run from s[i]. When collapsing, a single ' ' between
@@ -469,6 +471,20 @@ static size_t plain_end(const struct text_out *o, const unsigned char *p, size_t
 static void out_text(struct text_out *o, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
+    if (o->collapse && len > 0 && p[0] != ' ' && p[len - 1] != ' ') {
+        /* Most titles and names are words of plain characters with single
+         * spaces between them, which folding leaves as they are: one look
+         * at the whole, instead of a run per word. */
+        bool multi = false;
+        size_t i = tm_utf8_plain_run(&plain_words, p, 0, len, &multi);
+        bool single = true;
+        for (size_t k = 1; k < i && single; k++)
+            single = !(p[k] == ' ' && p[k - 1] == ' ');
+        if (i == len && single) {
+            out_put(o, s, len);
+            return;
+        }
+    }
     size_t run = 0, i = 0;
     while (i < len) {
         i = plain_end(o, p, i, len);
