@@ -1365,13 +1365,10 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
         *truncated = false;
     if (html == NULL || len == 0)
         return NULL;
-    struct san *st = malloc(sizeof *st);
-    if (st == NULL) {
-        if (oom != NULL)
-            *oom = true;
-        return NULL;
-    }
-    *st = (struct san){.base_url = base_url, .max_bytes = max_bytes, .inert = true};
+    /* On the stack (2.3 KB, most of it the open-element stack): one
+     * allocation and free fewer per HTML field. */
+    struct san state = {.base_url = base_url, .max_bytes = max_bytes, .inert = true};
+    struct san *st = &state;
     tm_buf_init(&st->out, 0);
     /* The output is about the input's size (a little longer when URLs are
      * resolved): allocated once rather than grown by doubling. */
@@ -1393,7 +1390,6 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     if (truncated != NULL)
         *truncated = st->truncated;
     struct tm_buf out = st->out;
-    free(st);
     if (err != 0 || !visible) {
         if (oom != NULL)
             *oom = err == TM_ENOMEM;
