@@ -153,6 +153,35 @@ static void test_sections_split_anywhere(void **state)
     }
 }
 
+/* Attribute values compared in place (atom_kind, isPermaLink): letters in
+ * either case, and a value with an escaped '&' compares as its decoded
+ * form would. */
+static void test_attribute_values(void **state)
+{
+    (void)state;
+    struct tm_feed *f =
+        parse_ok("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+                 "<entry><id>urn:1</id><title type=\"HTML\">&lt;b&gt;a&lt;/b&gt; b</title>"
+                 "<summary type=\"text/x&amp;y\">&lt;i&gt;</summary>"
+                 "<content type=\"Text/HTML\">&lt;p&gt;c&lt;/p&gt;</content></entry>"
+                 "<entry><id>urn:2</id><title>u</title><content type=\"image/png\">AAAA</content>"
+                 "</entry></feed>");
+    assert_int_equal(f->n_entries, 2);
+    assert_string_equal(f->entries[0].title, "a b");
+    assert_string_equal(f->entries[0].summary, "&lt;i&gt;");
+    assert_string_equal(f->entries[0].content, "<p>c</p>");
+    assert_null(f->entries[1].content);
+    tm_feed_free(f);
+    f = parse_ok("<rss version=\"2.0\"><channel><title>t</title>"
+                 "<item><guid isPermaLink=\"FALSE\">http://e.org/1</guid></item>"
+                 "<item><guid isPermaLink=\"true\">http://e.org/2</guid></item>"
+                 "</channel></rss>");
+    assert_int_equal(f->n_entries, 2);
+    assert_null(f->entries[0].link);
+    assert_string_equal(f->entries[1].link, "http://e.org/2");
+    tm_feed_free(f);
+}
+
 static void test_formats(void **state)
 {
     static const struct {
@@ -458,6 +487,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunking_is_invisible),
         cmocka_unit_test(test_sections_split_anywhere),
+        cmocka_unit_test(test_attribute_values),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_rss10_items_outside_channel),
         cmocka_unit_test(test_xxe_yields_nothing),
