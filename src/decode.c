@@ -10,18 +10,18 @@
  *     their characters, bare '&' and '<' escaped, XML-illegal characters
  *     dropped. CDATA, comments, PIs and the DOCTYPE pass untouched but for
  *     illegal characters.
- * Clean runs are copied in bulk; only bytes a table marks are looked at. */
+ * Clean runs are passed on in bulk, found sixteen bytes at a time
+ * (utf8_scan_int.h); only the bytes that stop them are looked at. */
 #include "decode_int.h"
 
 #include "tinmoi/buf.h"
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
+#include "copy_int.h"
+#include "utf8_scan_int.h"
 
 #include <errno.h>
 #include <iconv.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +43,10 @@
 #define TM_DECODE_REF_MAX 34
 /* Held-back bytes across pushes: a reference, "<!DOCTYPE", "<?xml ". */
 #define TM_DECODE_CARRY_MAX 64
+/* Bytes of the next input joined with the held-back ones: more than any
+ * look-ahead needs (TM_DECODE_REF_MAX + 1), so the join always gets past
+ * what was held back. */
+#define TM_DECODE_JOIN_BYTES (2 * TM_DECODE_CARRY_MAX)
 
 enum enc_kind {
     ENC_UNDECIDED,
@@ -84,7 +88,6 @@ struct tm_decoder {
     bool ws_seen;
     char carry[TM_DECODE_CARRY_MAX];
     size_t n_carry;
-    struct tm_buf tmp; /* carry + next piece */
     struct tm_buf out; /* repaired bytes, passed on before `span` */
     /* Input passed on unchanged, not yet handed to the sink: a slice of the
      * bytes being scanned, valid until scan() returns. */
@@ -97,23 +100,25 @@ struct tm_decoder {
     struct tm_decoder_notes notes;
 };
 
-/* Bytes that need a look in each scanning state (1) and those copied in bulk (0). */
-static unsigned char attn_text[256], attn_tag[256], attn_quote[256], attn_cdata[256];
-static unsigned char attn_comment[256], attn_pi[256];
-static bool tables_ready;
-
-/* A scanning state's attention table with the (up to four) ASCII bytes
- * above 0x1F it marks, which let a vector compare skip plain runs. */
-struct attn_set {
-    const unsigned char *table;
-    char c[4];
-};
-static const struct attn_set set_text = {attn_text, {'<', '&', '<', '&'}};
-static const struct attn_set set_tag = {attn_tag, {'>', '"', '\'', '>'}};
-static const struct attn_set set_quote = {attn_quote, {'"', '\'', '&', '<'}};
-static const struct attn_set set_cdata = {attn_cdata, {']', '>', ']', '>'}};
-static const struct attn_set set_comment = {attn_comment, {'-', '>', '-', '>'}};
-static const struct attn_set set_pi = {attn_pi, {'?', '>', '?', '>'}};
+/* The bytes each scanning state passes on unchanged in bulk: ASCII but the
+ * state's markup bytes and the C0 controls XML forbids, and valid UTF-8 of
+ * the two- and three-byte forms with no range exceptions (Latin,
+ * Vietnamese, punctuation: leads C2-DF, E1-EC, EE). Anything else stops the
+ * run and is looked at (handle_high validates the rarer forms). Validation
+ * of a "utf-8" document happens here, in the same pass as the markup scan. */
+#define PLAIN_SET(a, b, c, d)                                                                      \
+    {                                                                                              \
+        .stop = {a, b, c, d}, .lead2_lo = 0xC2, .lead2_hi = 0xDF, .lead3_lo = 0xE1,                \
+        .lead3_hi = 0xEC, .lead3_extra = 0xEE, .second_lo = 0x80, .second_hi = 0xBF                \
+    }
+static const struct tm_utf8_plain set_text = PLAIN_SET('<', '&', '<', '&');
+static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '>');
+static const struct tm_utf8_plain set_quote = PLAIN_SET('"', '\'', '&', '<');
+/* CDATA sections, comments and PIs stop at their mark only (see
+ * scan_until_close). */
+static const struct tm_utf8_plain set_cdata = PLAIN_SET(']', ']', ']', ']');
+static const struct tm_utf8_plain set_comment = PLAIN_SET('-', '-', '-', '-');
+static const struct tm_utf8_plain set_pi = PLAIN_SET('?', '?', '?', '?');
 
 /* windows-1252 0x80..0x9F: numeric references in that range mean these
  * characters in every browser (HTML5 "numeric character reference end state"). */
@@ -123,32 +128,8 @@ static const uint16_t cp1252_c1[32] = {
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 };
 
-static void init_tables(void)
-{
-    if (tables_ready)
-        return;
-    for (int c = 0; c < 0x20; c++) {
-        unsigned char bad = (c != '\t' && c != '\n' && c != '\r');
-        attn_text[c] = attn_tag[c] = attn_quote[c] = bad;
-        attn_cdata[c] = attn_comment[c] = attn_pi[c] = bad;
-    }
-    /* Bytes above 0x7F start a sequence that is validated where it is met
-     * (valid ones stay in the run; see run_end). */
-    for (int c = 0x80; c < 0x100; c++)
-        attn_text[c] = attn_tag[c] = attn_quote[c] = attn_cdata[c] = attn_comment[c] = attn_pi[c] =
-            1;
-    attn_text['<'] = attn_text['&'] = 1;
-    attn_tag['>'] = attn_tag['"'] = attn_tag['\''] = 1;
-    attn_quote['"'] = attn_quote['\''] = attn_quote['&'] = attn_quote['<'] = 1;
-    attn_cdata[']'] = attn_cdata['>'] = 1;
-    attn_comment['-'] = attn_comment['>'] = 1;
-    attn_pi['?'] = attn_pi['>'] = 1;
-    tables_ready = true;
-}
-
 struct tm_decoder *tm_decoder_new(const char *http_charset)
 {
-    init_tables();
     struct tm_decoder *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
@@ -165,7 +146,6 @@ struct tm_decoder *tm_decoder_new(const char *http_charset)
     d->at_start = true;
     d->notes.first_char = -1;
     tm_buf_init(&d->prolog, 0);
-    tm_buf_init(&d->tmp, 0);
     tm_buf_init(&d->out, 0);
     return d;
 }
@@ -177,7 +157,6 @@ void tm_decoder_free(struct tm_decoder *d)
     if (d->cd != (iconv_t)-1)
         iconv_close(d->cd);
     tm_buf_free(&d->prolog);
-    tm_buf_free(&d->tmp);
     tm_buf_free(&d->out);
     free(d->http_charset);
     free(d);
@@ -187,8 +166,7 @@ const char *tm_decoder_encoding(const struct tm_decoder *d)
 {
     if (d->kind == ENC_UNDECIDED)
         return NULL;
-    if (d->kind == ENC_UTF8 && d->notes.invalid_utf8_bytes > 0 &&
-        d->notes.valid_utf8_sequences == 0)
+    if (d->kind == ENC_UTF8 && d->notes.invalid_utf8_bytes > 0 && !d->notes.valid_utf8_seen)
         return d->fallback_name;
     return d->encoding;
 }
@@ -276,7 +254,7 @@ static int emit_copy(struct tm_decoder *d, const void *p, size_t n)
     if (b->cap - b->len > n) {
         /* Room already: most runs are short (a tag, a word), and the call
          * into tm_buf would cost more than the copy. */
-        memcpy(b->data + b->len, p, n);
+        tm_copy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
     } else if (tm_buf_add(b, p, n) < 0) {
@@ -329,72 +307,25 @@ static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
 }
 
 /* The end of the run from p[j] of bytes that pass unchanged in a state whose
- * attention table is `attn`: stops at an ASCII byte the state looks at, at
- * the end, or at a byte that does not start a valid UTF-8 sequence of an XML
- * character (see handle_high). Validation of a "utf-8" document happens
- * here, in the same pass as the markup scan. */
-/* The first byte from p[j] that `a` marks (or n). Sixteen bytes at a time
- * where SSE2 is there: a byte below 0x20 (signed: also every byte above
- * 0x7F) or equal to one of a->c is a candidate, checked in the table. */
-static inline size_t skip_plain(const struct attn_set *a, const unsigned char *p, size_t j,
-                                size_t n)
-{
-#if defined(__SSE2__)
-    const __m128i c0 = _mm_set1_epi8(a->c[0]), c1 = _mm_set1_epi8(a->c[1]);
-    const __m128i c2 = _mm_set1_epi8(a->c[2]), c3 = _mm_set1_epi8(a->c[3]);
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (j + 16 <= n) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, c0), _mm_cmpeq_epi8(v, c1)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, c2), _mm_cmpeq_epi8(v, c3)));
-        m = _mm_or_si128(m, _mm_cmplt_epi8(v, space));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
-        if (mask == 0) {
-            j += 16;
-            continue;
-        }
-        j += (size_t)__builtin_ctz(mask);
-        if (a->table[p[j]])
-            return j;
-        j++; /* tab, LF or CR */
-    }
-#endif
-    const unsigned char *attn = a->table;
-    while (j < n && !attn[p[j]])
-        j++;
-    return j;
-}
-
-static inline size_t run_end(struct tm_decoder *d, const unsigned char *p, size_t j, size_t n,
-                             const struct attn_set *a)
+ * plain set is `a`: stops at an ASCII byte the state looks at, at the end,
+ * or at a byte that does not start a valid UTF-8 sequence of an XML
+ * character (see handle_high). */
+__attribute__((always_inline)) static inline size_t run_end(struct tm_decoder *d,
+                                                            const unsigned char *p, size_t j,
+                                                            size_t n, const struct tm_utf8_plain *a)
 {
     for (;;) {
-        j = skip_plain(a, p, j, n);
-        if (j >= n)
+        j = tm_utf8_plain_run(a, p, j, n, &d->notes.valid_utf8_seen);
+        if (j >= n || p[j] < 0x80)
             return j;
-        unsigned char c = p[j];
-        if (c < 0x80)
-            return j;
-        /* The two- and three-byte forms with no range exceptions (Latin,
-         * Vietnamese, punctuation) inline; the others the long way. */
-        if (c >= 0xC2 && c <= 0xDF && j + 1 < n && (p[j + 1] & 0xC0) == 0x80) {
-            d->notes.valid_utf8_sequences++;
-            j += 2;
-            continue;
-        }
-        if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE) && j + 2 < n && (p[j + 1] & 0xC0) == 0x80 &&
-            (p[j + 2] & 0xC0) == 0x80) {
-            d->notes.valid_utf8_sequences++;
-            j += 3;
-            continue;
-        }
-        if (c == 0xEF && j + 2 < n && p[j + 1] == 0xBF && p[j + 2] >= 0xBE)
+        /* The rarer forms (E0, ED, EF, four bytes) the long way. */
+        if (p[j] == 0xEF && j + 2 < n && p[j + 1] == 0xBF && p[j + 2] >= 0xBE)
             return j; /* U+FFFE, U+FFFF: not XML characters */
         bool incomplete;
         int len = utf8_seq_len(p + j, n - j, &incomplete);
         if (len == 0)
             return j;
-        d->notes.valid_utf8_sequences++;
+        d->notes.valid_utf8_seen = true;
         j += (size_t)len;
     }
 }
@@ -413,7 +344,7 @@ static size_t handle_high(struct tm_decoder *d, const unsigned char *p, size_t n
     int len = utf8_seq_len(p, n, &incomplete);
     if (len > 0) {
         /* Valid after all (run_end stops on a sequence cut by its end). */
-        d->notes.valid_utf8_sequences++;
+        d->notes.valid_utf8_seen = true;
         emit(d, p, (size_t)len);
         return (size_t)len;
     }
@@ -458,6 +389,20 @@ static bool is_predefined(const char *name, size_t n)
            (n == 4 && memcmp(name, "apos", 4) == 0);
 }
 
+/* The length of the reference to one of XML's predefined entities at p[0]
+ * == '&' ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;"), which libxml2 reads
+ * as written; 0 for anything else, or when p[0..n) is too short to tell. */
+static inline size_t predefined_ref_len(const unsigned char *p, size_t n)
+{
+    if (n >= 4 && p[3] == ';' && p[2] == 't' && (p[1] == 'l' || p[1] == 'g'))
+        return 4;
+    if (n >= 5 && p[4] == ';' && p[1] == 'a' && p[2] == 'm' && p[3] == 'p')
+        return 5;
+    if (n >= 6 && p[5] == ';' && (memcmp(p + 1, "quot", 4) == 0 || memcmp(p + 1, "apos", 4) == 0))
+        return 6;
+    return 0;
+}
+
 /* Handles the '&' at p[0]. Returns bytes consumed, 0 when more input is
  * needed to decide. */
 static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
@@ -470,13 +415,10 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         return 1;
     }
     /* The predefined entities of escaped HTML ("&lt;p&gt;"): as written. */
-    if (n >= 4 && p[3] == ';' && (p[1] == 'l' || p[1] == 'g') && p[2] == 't') {
-        emit(d, p, 4);
-        return 4;
-    }
-    if (n >= 5 && p[4] == ';' && p[1] == 'a' && p[2] == 'm' && p[3] == 'p') {
-        emit(d, p, 5);
-        return 5;
+    size_t pre = predefined_ref_len(p, n);
+    if (pre > 0) {
+        emit(d, p, pre);
+        return pre;
     }
     size_t j;
     if (p[1] == '#') {
@@ -667,12 +609,28 @@ static size_t scan_start(struct tm_decoder *d, const unsigned char *p, size_t n,
 /* Scans the closing run of a CDATA section, comment or PI: `mark` repeated
  * `min` times then '>'. */
 static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, size_t n,
-                               const struct attn_set *attn, unsigned char mark, int min, bool pass,
-                               bool final)
+                               const struct tm_utf8_plain *attn, unsigned char mark, int min,
+                               bool pass, bool final)
 {
     /* Bytes passed on unchanged are emitted in one run from `start`. */
     size_t i = 0, start = 0;
     while (i < n) {
+        /* '>' matters only right after the marks; elsewhere (every tag of
+         * the HTML in a CDATA section) it is plain and the run goes on. The
+         * marks may have ended the previous input: d->run carries them. */
+        if (d->run > 0 && p[i] == '>') {
+            i++;
+            if (d->run >= min) {
+                if (pass)
+                    emit(d, p + start, i - start);
+                d->state = ST_TEXT;
+                d->drop_pi = false;
+                d->run = 0;
+                return i;
+            }
+            d->run = 0;
+            continue;
+        }
         size_t j = run_end(d, p, i, n, attn);
         if (j > i) {
             d->run = 0;
@@ -684,17 +642,6 @@ static size_t scan_until_close(struct tm_decoder *d, const unsigned char *p, siz
         if (c == mark) {
             d->run++;
             i++;
-        } else if (c == '>') {
-            i++;
-            if (d->run >= min) {
-                if (pass)
-                    emit(d, p + start, i - start);
-                d->state = ST_TEXT;
-                d->drop_pi = false;
-                d->run = 0;
-                return i;
-            }
-            d->run = 0;
         } else {
             if (pass)
                 emit(d, p + start, i - start);
@@ -725,7 +672,7 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
             bool incomplete;
             int len = utf8_seq_len(p + i, n - i, &incomplete);
             if (len > 0 && !(c == 0xEF && p[i + 1] == 0xBF && p[i + 2] >= 0xBE)) {
-                d->notes.valid_utf8_sequences++;
+                d->notes.valid_utf8_seen = true;
                 emit(d, p + i, (size_t)len);
                 i += (size_t)len;
                 continue;
@@ -763,16 +710,8 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
 
 /* Runs stage B over p[0..n); bytes needing look-ahead past the end are kept
  * in d->carry unless `final`. */
-static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
-    if (d->n_carry > 0) {
-        tm_buf_reset(&d->tmp);
-        if (tm_buf_add(&d->tmp, d->carry, d->n_carry) < 0 || tm_buf_add(&d->tmp, p, n) < 0)
-            return d->rc = TM_ENOMEM;
-        d->n_carry = 0;
-        p = (const unsigned char *)d->tmp.data;
-        n = d->tmp.len;
-    }
     size_t i = 0;
     while (i < n && d->rc == 0) {
         if (d->at_start) {
@@ -788,7 +727,15 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            j = run_end(d, p, j, n, &set_text);
+            /* Escaped HTML is mostly "&lt;" and "&gt;": they pass as
+             * written, so the run goes on through them. */
+            for (;;) {
+                j = run_end(d, p, j, n, &set_text);
+                size_t ref = j < n && p[j] == '&' ? predefined_ref_len(p + j, n - j) : 0;
+                if (ref == 0)
+                    break;
+                j += ref;
+            }
             emit(d, p + i, j - i);
             i = j;
             if (i == n)
@@ -872,9 +819,32 @@ static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool fin
         }
         i += k;
     }
-    /* The input ends here (and d->tmp is reused): pass the span on now. */
+    /* The input ends here (it may be scan()'s join buffer): pass the span on now. */
     settle_span(d);
     return d->rc;
+}
+
+/* Runs stage B over p[0..n), after the bytes held back from the previous
+ * input: those are joined with only the next TM_DECODE_JOIN_BYTES of p (on
+ * the stack), which is enough for any look-ahead to be decided, and the rest
+ * of p is scanned where it lies. */
+static int scan(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+{
+    while (d->n_carry > 0 && d->rc == 0) {
+        unsigned char join[TM_DECODE_CARRY_MAX + TM_DECODE_JOIN_BYTES];
+        size_t take = n < TM_DECODE_JOIN_BYTES ? n : TM_DECODE_JOIN_BYTES;
+        size_t held = d->n_carry;
+        memcpy(join, d->carry, held);
+        memcpy(join + held, p, take);
+        d->n_carry = 0;
+        /* Leaves any span in `join` settled, and new look-ahead in d->carry. */
+        scan_piece(d, join, held + take, final && take == n);
+        p += take;
+        n -= take;
+        if (n == 0)
+            return d->rc;
+    }
+    return d->rc < 0 ? d->rc : scan_piece(d, p, n, final);
 }
 
 /* ---- stage A: encodings ------------------------------------------------- */

@@ -19,15 +19,15 @@ typedef int (*tm_decoder_sink)(void *ctx, const char *utf8, size_t len);
 
 /* What the layer repaired, for the parser's `errors` lines. */
 struct tm_decoder_notes {
-    size_t invalid_utf8_bytes;   /* bytes of "utf-8" input decoded by the fallback code page */
-    size_t valid_utf8_sequences; /* multi-byte sequences that were valid UTF-8 */
-    size_t invalid_bytes;        /* undecodable bytes dropped (iconv encodings) */
-    size_t bare_ampersands;      /* '&' not starting a reference, escaped */
-    size_t bare_lt;              /* '<' not starting markup, escaped */
-    size_t controls_dropped;     /* XML-illegal characters dropped */
-    size_t html_entities;        /* HTML named entities replaced by their characters */
-    bool space_before_decl;      /* white space (or a BOM and white space) before <?xml */
-    bool unsupported_encoding;   /* the declared/HTTP encoding was unknown: read as utf-8 */
+    size_t invalid_utf8_bytes; /* bytes of "utf-8" input decoded by the fallback code page */
+    bool valid_utf8_seen;      /* some multi-byte sequence was valid UTF-8 */
+    size_t invalid_bytes;      /* undecodable bytes dropped (iconv encodings) */
+    size_t bare_ampersands;    /* '&' not starting a reference, escaped */
+    size_t bare_lt;            /* '<' not starting markup, escaped */
+    size_t controls_dropped;   /* XML-illegal characters dropped */
+    size_t html_entities;      /* HTML named entities replaced by their characters */
+    bool space_before_decl;    /* white space (or a BOM and white space) before <?xml */
+    bool unsupported_encoding; /* the declared/HTTP encoding was unknown: read as utf-8 */
     char unsupported_name[40];
     char first_entity[40]; /* the first HTML entity replaced, for the message */
     int first_char;        /* first non-space decoded byte, -1 when none yet */

@@ -15,6 +15,7 @@
 #include "tinmoi/error.h"
 #include "tinmoi/sanitize.h"
 #include "tinmoi/text.h"
+#include "copy_int.h"
 
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
@@ -157,7 +158,7 @@ static void capture_add(struct tm_parser *p, const char *s, size_t n)
     if (b->cap - b->len > n) {
         /* Room already (p->text has no max_bytes of its own): escaped HTML
          * arrives a few bytes per call ("&lt;" is one), so skip the call. */
-        memcpy(b->data + b->len, s, n);
+        tm_copy(b->data + b->len, s, n);
         b->len += n;
         b->data[b->len] = '\0';
     } else if (tm_buf_add(b, s, n) < 0) {

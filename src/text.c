@@ -7,6 +7,8 @@
 #include "tinmoi/error.h"
 #include "entities_int.h"
 #include "text_int.h"
+#include "copy_int.h"
+#include "utf8_scan_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -243,13 +245,20 @@ char *tm_text_nfc_take(char *s, size_t len, bool inert)
 
 /* ---- Entities ----------------------------------------------------------- */
 
-static int entity_cmp(const char *name, size_t len, const struct tm_entity *e)
+/* name[0..len) against the NUL-terminated e->name, in byte order, a
+ * prefix before what it begins. Inline, byte by byte: most probes of the
+ * search differ at the first byte, where strlen and memcmp calls cost more
+ * than the comparison. */
+static inline int entity_cmp(const char *name, size_t len, const struct tm_entity *e)
 {
-    size_t elen = strlen(e->name);
-    int c = memcmp(name, e->name, len < elen ? len : elen);
-    if (c != 0)
-        return c;
-    return len < elen ? -1 : len > elen;
+    const unsigned char *a = (const unsigned char *)name, *b = (const unsigned char *)e->name;
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] == '\0')
+            return 1;
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    }
+    return b[len] == '\0' ? 0 : -1;
 }
 
 static const struct tm_entity *entity_find(const char *name, size_t len)
@@ -333,11 +342,14 @@ static void out_init(struct text_out *o, size_t hint, bool collapse)
     o->inert = true;
     o->oom = false;
     if (hint > 0) {
-        o->data = malloc(hint + 1);
+        /* Output is rarely longer than input; out_put reserves a byte for
+         * an owed space and one for the NUL, so with only hint + 1 the
+         * common one-piece write of the whole text reallocated. */
+        o->data = malloc(hint + 2);
         if (o->data == NULL)
             o->oom = true;
         else
-            o->cap = hint + 1;
+            o->cap = hint + 2;
     }
 }
 
@@ -369,7 +381,7 @@ static void out_put(struct text_out *o, const char *s, size_t n)
         o->data[o->len++] = ' ';
         o->space = false;
     }
-    memcpy(o->data + o->len, s, n);
+    tm_copy(o->data + o->len, s, n);
     o->len += n;
 }
 
@@ -421,13 +433,63 @@ static void out_cp(struct text_out *o, int32_t cp)
     out_put(o, tmp, utf8_encode(cp, tmp));
 }
 
+/* What out_text passes without a look (utf8_scan_int.h): ASCII but the C0
+ * controls (and, when collapsing, white space), and the two- and three-byte
+ * characters of U+00C0-U+02FF and U+1E00-U+1EFF, which are neither white
+ * space (U+0085 and U+00A0 are, so C2 is left out) nor changed by NFC. */
+#define TEXT_PLAIN_SET(a, b, c, d)                                                                 \
+    {                                                                                              \
+        .stop = {a, b, c, d}, .lead2_lo = 0xC3, .lead2_hi = 0xCB, .lead3_lo = 0xE1,                \
+        .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
+    }
+static const struct tm_utf8_plain plain_folding = TEXT_PLAIN_SET(' ', '\t', '\n', '\r');
+/* The same with ' ' plain, for a first look at the whole text. */
+static const struct tm_utf8_plain plain_words = TEXT_PLAIN_SET('\t', '\n', '\r', '\t');
+static const struct tm_utf8_plain plain_keeping = TEXT_PLAIN_SET('\0', '\0', '\0', '\0');
+
+/* The end of the plain run from s[i]. When collapsing, a single ' ' between
+ * two plain characters stays in the run: folding would write just that. */
+static size_t plain_end(const struct text_out *o, const unsigned char *p, size_t i, size_t len)
+{
+    bool multi = false;
+    if (!o->collapse)
+        return tm_utf8_plain_run(&plain_keeping, p, i, len, &multi);
+    size_t start = i;
+    for (;;) {
+        i = tm_utf8_plain_run(&plain_folding, p, i, len, &multi);
+        if (i == start || i + 1 >= len || p[i] != ' ')
+            return i;
+        size_t next = len - (i + 1) < 3 ? len - (i + 1) : 3;
+        if (tm_utf8_plain_run_simple(&plain_folding, p + i + 1, 0, next, &multi) == 0)
+            return i;
+        i++;
+    }
+}
+
 /* Writes text: invalid UTF-8 and XML-illegal characters become U+FFFD, white
  * space is folded when collapsing; runs of other characters go in bulk. */
 static void out_text(struct text_out *o, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
+    if (o->collapse && len > 0 && p[0] != ' ' && p[len - 1] != ' ') {
+        /* Most titles and names are words of plain characters with single
+         * spaces between them, which folding leaves as they are: one look
+         * at the whole, instead of a run per word. */
+        bool multi = false;
+        size_t i = tm_utf8_plain_run(&plain_words, p, 0, len, &multi);
+        bool single = true;
+        for (size_t k = 1; k < i && single; k++)
+            single = !(p[k] == ' ' && p[k - 1] == ' ');
+        if (i == len && single) {
+            out_put(o, s, len);
+            return;
+        }
+    }
     size_t run = 0, i = 0;
     while (i < len) {
+        i = plain_end(o, p, i, len);
+        if (i >= len)
+            break;
         unsigned char c = p[i];
         if (c > 0x20 && c < 0x80) {
             i++;

@@ -129,6 +129,59 @@ static void test_chunking_is_invisible(void **state)
     assert_true(n >= 10);
 }
 
+/* The decoder passes a CDATA section, a comment and a PI on whole, ending
+ * each only at its closing marks and '>' ("]]>", "-->", "?>"), wherever the
+ * pushes cut them; '>' and a lone mark inside are content. Escaped markup
+ * ("&lt;", "&quot;") passes through the same way. */
+static void test_sections_split_anywhere(void **state)
+{
+    (void)state;
+    const char *doc =
+        "<?xml version=\"1.0\"?><!-- a->b - c> --><?pi a>b ?c?>"
+        "<rss version=\"2.0\"><channel><title>t &lt;b&gt; &quot;q&quot; &amp; &apos;</title>"
+        "<item><title>x</title><description><![CDATA[<p>1 > 0, a]b, c]>d, "
+        "e]]x</p>]]]></description></item></channel></rss>";
+    size_t len = strlen(doc);
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        struct tm_feed *f = NULL;
+        struct tm_error err = {0};
+        assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+        assert_string_equal(f->title, "t \"q\" & '"); /* an RSS title: tags dropped */
+        assert_int_equal(f->n_entries, 1);
+        assert_string_equal(f->entries[0].summary, "<p>1 &gt; 0, a]b, c]&gt;d, e]]x</p>]");
+        tm_feed_free(f);
+    }
+}
+
+/* Attribute values compared in place (atom_kind, isPermaLink): letters in
+ * either case, and a value with an escaped '&' compares as its decoded
+ * form would. */
+static void test_attribute_values(void **state)
+{
+    (void)state;
+    struct tm_feed *f =
+        parse_ok("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+                 "<entry><id>urn:1</id><title type=\"HTML\">&lt;b&gt;a&lt;/b&gt; b</title>"
+                 "<summary type=\"text/x&amp;y\">&lt;i&gt;</summary>"
+                 "<content type=\"Text/HTML\">&lt;p&gt;c&lt;/p&gt;</content></entry>"
+                 "<entry><id>urn:2</id><title>u</title><content type=\"image/png\">AAAA</content>"
+                 "</entry></feed>");
+    assert_int_equal(f->n_entries, 2);
+    assert_string_equal(f->entries[0].title, "a b");
+    assert_string_equal(f->entries[0].summary, "&lt;i&gt;");
+    assert_string_equal(f->entries[0].content, "<p>c</p>");
+    assert_null(f->entries[1].content);
+    tm_feed_free(f);
+    f = parse_ok("<rss version=\"2.0\"><channel><title>t</title>"
+                 "<item><guid isPermaLink=\"FALSE\">http://e.org/1</guid></item>"
+                 "<item><guid isPermaLink=\"true\">http://e.org/2</guid></item>"
+                 "</channel></rss>");
+    assert_int_equal(f->n_entries, 2);
+    assert_null(f->entries[0].link);
+    assert_string_equal(f->entries[1].link, "http://e.org/2");
+    tm_feed_free(f);
+}
+
 static void test_formats(void **state)
 {
     static const struct {
@@ -433,6 +486,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunking_is_invisible),
+        cmocka_unit_test(test_sections_split_anywhere),
+        cmocka_unit_test(test_attribute_values),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_rss10_items_outside_channel),
         cmocka_unit_test(test_xxe_yields_nothing),

@@ -11,6 +11,7 @@
 
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
+#include "text_int.h"
 
 /* Asserts that f(s) returns `want` (NULL allowed) and frees the result. */
 static void check_plain(const char *s, const char *want)
@@ -249,6 +250,114 @@ static void test_collapse(void **state)
     check_collapse("  Tie\xcc\x82\xcc\x81ng  ", "Tiếng");
 }
 
+/* The simple form of collapsing: code point by code point, white space
+ * folded to one ' ' between visible characters, invalid UTF-8 and illegal
+ * characters as U+FFFD. The pieces used below are all NFC already. */
+static char *collapse_simple(const char *s, size_t len, bool fold)
+{
+    char *out = malloc(3 * len + 1);
+    assert_non_null(out);
+    size_t o = 0, i = 0;
+    bool pending = false;
+    while (i < len) {
+        int32_t cp;
+        size_t n = tm_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (fold && cp >= 0 && tm_text_cp_space(cp)) {
+            pending = o > 0;
+        } else {
+            if (pending)
+                out[o++] = ' ';
+            pending = false;
+            if (cp < 0 || tm_text_cp_illegal(cp)) {
+                memcpy(out + o, TM_TEXT_REPLACEMENT, 3);
+                o += 3;
+            } else {
+                memcpy(out + o, s + i, n);
+                o += n;
+            }
+        }
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* tm_text_collapse and tm_text_nfc take plain runs (and single spaces
+ * inside them) sixteen bytes at a time: the same text as the simple form
+ * wherever white space, other spaces, controls and invalid bytes fall
+ * against the blocks. */
+static void test_collapse_blocks(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "a",
+        "Z",
+        "9",
+        " ",
+        " ",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\xc3\xa1",
+        "\xc6\xb0",
+        "\xc4\x91",
+        "\xe1\xbb\x87",
+        "\xe1\xba\xa1",
+        "\xc2\xa0",
+        "\xc2\x85",
+        "\xe1\x9a\x80",
+        "\xe2\x80\x83",
+        "\xe2\x80\x93",
+        "\xe3\x80\x80",
+        "\x01",
+        "\x7f",
+        "\xc3",
+        "\x80",
+        "\xe1\xbb",
+        "\xef\xbf\xbe",
+        "\xf0\x9f\x98\x80",
+    };
+    uint32_t seed = 88172645u;
+    char buf[80];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0;
+        while (n < sizeof buf - 4) {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            size_t np = sizeof pieces / sizeof pieces[0];
+            size_t pick = (seed >> 8) % 4 != 0 ? (seed >> 12) % 14 : (seed >> 12) % np;
+            if (round % 2 == 0) {
+                /* Words and single spaces only, mostly: what titles are. */
+                pick = (seed >> 12) % 11;
+                pick = pick < 6 ? pick : pick + 3;
+            }
+            size_t pl = strlen(pieces[pick]);
+            memcpy(buf + n, pieces[pick], pl);
+            n += pl;
+            if ((seed & 31) == 0)
+                break;
+        }
+        for (int fold = 0; fold < 2; fold++) {
+            bool oom = false;
+            char *got = fold ? tm_text_collapse(buf, n, &oom) : tm_text_nfc(buf, n);
+            char *want = collapse_simple(buf, n, fold);
+            if (fold && want[0] != '\0' && want[strlen(want) - 1] == ' ')
+                want[strlen(want) - 1] = '\0';
+            if (want[0] == '\0') {
+                assert_null(got);
+            } else {
+                assert_non_null(got);
+                if (strcmp(got, want) != 0)
+                    fail_msg("fold %d, %zu bytes: got \"%s\", want \"%s\"", fold, n, got, want);
+            }
+            free(got);
+            free(want);
+        }
+    }
+}
+
 static void test_plain_markup(void **state)
 {
     (void)state;
@@ -354,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_cp1258),
         cmocka_unit_test(test_entity_lookup),
         cmocka_unit_test(test_collapse),
+        cmocka_unit_test(test_collapse_blocks),
         cmocka_unit_test(test_plain_markup),
         cmocka_unit_test(test_plain_entities),
         cmocka_unit_test(test_plain_invalid_utf8),
