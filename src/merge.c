@@ -301,9 +301,10 @@ static int uf_union(struct comp *c, uint32_t a, uint32_t b)
 
 struct ctx {
     const struct tm_merge_row *items;
-    const char *const *source_ids;  /* by tm_merge_row.source */
-    void (*titles_done)(void *arg); /* tm_merge_opts' */
-    void *titles_done_arg;
+    const char *const *source_ids; /* by tm_merge_row.source */
+    /* tm_merge_opts' */
+    int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
+    void *title_of_arg;
     uint32_t n;
     double sim;
     int64_t window_s;
@@ -740,43 +741,63 @@ static bool indexed(const struct ctx *c, const struct posting *p)
     return p->pos < index_len(p->n, c->sim);
 }
 
+/* The normalised title of item i for the similar-title rule: the row's
+ * own, or the caller's (tm_merge_opts.title_of) when the row has none. */
+static int title_of(const struct ctx *c, uint32_t i, const char **title)
+{
+    *title = c->items[i].norm_title;
+    if (*title == NULL && c->title_of != NULL)
+        return c->title_of(c->title_of_arg, &c->items[i], title);
+    return 0;
+}
+
+/* Grows *v (elements of `size` bytes, room for *cap) to room for `need`,
+ * doubling. Big arrays are mapped on their own (heap.h), so the room not
+ * yet written costs no memory. */
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap != 0 ? *cap : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    void *nv = realloc(*v, ncap * size);
+    if (nv == NULL)
+        return TM_ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
 /* Splits the titles edges_similar compares into word pairs, as numbers:
  * item i's set is c->tok[tok_at[i] .. tok_at[i + 1]), empty for the rest.
  * Sets *n_pairs to the numbers given. */
 static int split_titles(struct ctx *c, uint32_t *n_pairs)
 {
-    /* Which titles are compared, and room for their word pairs (at most a
-     * pair a word). Single-word titles are not: against any longer title
-     * the word-set Jaccard is at most 1/2, below every allowed threshold;
-     * against another single word it is 1 only when equal, which
-     * edges_title covers. */
-    size_t room = 0, max_words = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        size_t w = 0;
-        if (in_new_window(c, c->items[i].published_utc) && c->title_id[i] >= 0)
-            w = tm_identity_count_words(c->items[i].norm_title); /* 0 for NULL */
-        c->tok_at[i] = w >= 2 ? w : 0;                           /* words, until the pass below */
-        room += c->tok_at[i];
-        if (c->tok_at[i] > max_words)
-            max_words = c->tok_at[i];
-    }
     *n_pairs = 0;
-    if (room == 0)
-        return 0;
     struct pair_ids ids = {0};
-    uint64_t *hashes = malloc(max_words * sizeof *hashes);
-    c->tok = malloc(room * sizeof *c->tok);
-    int rc = TM_ENOMEM;
-    if (hashes == NULL || c->tok == NULL || pair_ids_alloc(&ids, PAIR_IDS_MIN_SLOTS) != 0)
-        goto done;
-    size_t total = 0;
-    rc = 0;
+    uint64_t *hashes = NULL;
+    size_t hashes_cap = 0, cap = 0, total = 0;
+    int rc = pair_ids_alloc(&ids, PAIR_IDS_MIN_SLOTS);
     for (uint32_t i = 0; i < c->n && rc == 0; i++) {
-        size_t words = c->tok_at[i];
         c->tok_at[i] = total;
-        if (words == 0)
+        if (!in_new_window(c, c->items[i].published_utc) || c->title_id[i] < 0)
             continue;
-        size_t n = tm_identity_title_tokens_into(c->items[i].norm_title, false, hashes);
+        /* Single-word titles are not compared: against any longer title the
+         * word-set Jaccard is at most 1/2, below every allowed threshold;
+         * against another single word it is 1 only when equal, which
+         * edges_title covers. A title has at most a pair a word. */
+        const char *title = NULL;
+        rc = title_of(c, i, &title);
+        size_t words = rc == 0 ? tm_identity_count_words(title) : 0;
+        if (words < 2)
+            continue;
+        rc = grow((void **)&hashes, &hashes_cap, words, sizeof *hashes);
+        if (rc == 0)
+            rc = grow((void **)&c->tok, &cap, total + words, sizeof *c->tok);
+        if (rc != 0)
+            break;
+        size_t n = tm_identity_title_tokens_into(title, false, hashes);
         if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
             continue;
         for (size_t j = 0; j < n && rc == 0; j++)
@@ -784,9 +805,9 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
         total += n;
     }
     c->tok_at[c->n] = total;
-    if (rc == 0 && total < room) { /* duplicates and the first word of each title */
-        uint32_t *fit = realloc(c->tok, total * sizeof *fit);
-        if (fit != NULL || total == 0)
+    if (rc == 0 && total < cap) { /* the doubling's slack back */
+        uint32_t *fit = realloc(c->tok, (total != 0 ? total : 1) * sizeof *fit);
+        if (fit != NULL)
             c->tok = fit;
     }
     *n_pairs = ids.n;
@@ -938,8 +959,6 @@ static int edges_similar(struct ctx *c)
 {
     uint32_t n_pairs = 0;
     int rc = c->any_new ? split_titles(c, &n_pairs) : 0; /* else every pair is decided */
-    if (c->titles_done != NULL)
-        c->titles_done(c->titles_done_arg);
     if (rc != 0 || n_pairs == 0)
         return rc;
     struct posting *post = NULL;
@@ -1405,8 +1424,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
         o.public_url = opts->public_url;
         if (opts->max_pairs != 0)
             o.max_pairs = opts->max_pairs;
-        o.titles_done = opts->titles_done;
-        o.titles_done_arg = opts->titles_done_arg;
+        o.title_of = opts->title_of;
+        o.title_of_arg = opts->title_of_arg;
     }
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
@@ -1422,8 +1441,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
 
     struct ctx c = {.items = rows,
                     .source_ids = source_ids,
-                    .titles_done = o.titles_done,
-                    .titles_done_arg = o.titles_done_arg,
+                    .title_of = o.title_of,
+                    .title_of_arg = o.title_of_arg,
                     .n = (uint32_t)n_items,
                     .sim = o.similarity,
                     .window_s = o.window_s};

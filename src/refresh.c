@@ -208,10 +208,20 @@ static int source_dates(const struct tm_config *cfg, const struct tm_store_rows 
     return 0;
 }
 
-/* The merge has split the titles: they go before its postings come. */
-static void on_titles_done(void *arg)
+/* The merge's source of titles (tm_merge_opts.title_of): the store, one
+ * title at a time, so the archive's titles are never all in memory. */
+struct titles {
+    struct tm_store *store;
+    struct tm_error *err; /* the store's message when it fails */
+    bool failed;
+};
+
+static int on_title_of(void *arg, const struct tm_merge_row *row, const char **title)
 {
-    tm_store_rows_drop_titles(arg);
+    struct titles *t = arg;
+    int rc = tm_store_title(t->store, row->rowid, title, t->err);
+    t->failed = rc < 0;
+    return rc;
 }
 
 int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
@@ -234,19 +244,22 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     /* Every stored item takes part: a category feed's newest items may be
      * older than the merged list's, and the merge must see both sides of a
      * story to keep its entry id. They are loaded as the merge's rows
-     * (hashes, dates, ids; titles only where the similar-title rule needs
-     * them); whole items are read for the stories the writers render, so
-     * memory follows the archive's rows, not its content. */
+     * (hashes, dates, ids), the titles read one at a time where the
+     * similar-title rule needs them, and whole items for the stories the
+     * writers render, so memory follows the archive's rows, not its
+     * content. */
+    struct titles titles = {store, err, false};
     struct tm_merge_opts mopts = {
-        .public_url = cfg->public_url, .titles_done = on_titles_done, .titles_done_arg = &set};
-    rc = tm_store_load_rows(store, TM_MERGE_DEFAULT_WINDOW_S, &set, err);
+        .public_url = cfg->public_url, .title_of = on_title_of, .title_of_arg = &titles};
+    rc = tm_store_load_rows(store, &set, err);
     if (rc < 0)
         goto out;
     struct tm_merge_stats mstats;
     rc = tm_merge_rows(set.rows, set.n, set.source_ids, set.n_sources, &mopts, &stories, &n_stories,
                        &mstats);
     if (rc < 0) {
-        tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
+        if (!titles.failed) /* else err holds the store's message */
+            tm_error_set(err, rc, "merge: %s", tm_strerror(rc));
         goto out;
     }
     rc = render_set(cfg, &set, stories, n_stories, &idx, &n_idx);

@@ -7,6 +7,7 @@
  * its fetch, never half-stored, and a reader (`tinmoi status`) never waits
  * for a whole cycle. */
 #include "tinmoi/store.h"
+#include "tinmoi/buf.h"
 #include "tinmoi/hash.h"
 #include "tinmoi/identity.h"
 
@@ -126,11 +127,6 @@ static const char *const migrations[] = {
      * of that index (bench/cycle.sh, 10,000 sources: see PERFORMANCE.md). */
     "DROP INDEX items_published;"
     "DROP INDEX items_first_seen;",
-    /* 5 -> 6: the dates of the items not yet published, which the
-     * publishing half asks for first (tm_store_load_rows: which titles the
-     * similar-title rule needs). Partial: an item leaves it when it is
-     * published, so it holds the new items, not the archive. */
-    "CREATE INDEX items_undecided ON items(published_utc, source_id) WHERE entry_id IS NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -161,7 +157,7 @@ enum stmt_id {
     ST_ITEM_LOAD,
     ST_ITEM_SET_ENTRY,
     ST_ITEM_ROWS,
-    ST_ITEM_UNDECIDED_SPAN,
+    ST_ITEM_TITLE,
     ST_ITEM_SHOWN,
     ST_COUNT
 };
@@ -253,9 +249,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " FROM items i JOIN sources s ON s.id = i.source_id"
                      " WHERE s.configured = 1"
                      " ORDER BY i.id", /* the table's order: one pass, no index */
-    [ST_ITEM_UNDECIDED_SPAN] = "SELECT min(i.published_utc), max(i.published_utc)"
-                               " FROM items i JOIN sources s ON s.id = i.source_id"
-                               " WHERE i.entry_id IS NULL AND s.configured = 1",
+    [ST_ITEM_TITLE] = "SELECT norm_title FROM items WHERE id = ?1",
     [ST_ITEM_SHOWN] = "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"
                       " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"
                       " i.first_seen_utc, b.author, b.summary, b.content, b.categories,"
@@ -273,6 +267,7 @@ struct tm_store {
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
     bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
+    struct tm_buf title; /* the last tm_store_title */
 };
 
 /* The page cache while the publishing half holds the archive's items in
@@ -604,6 +599,7 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     struct tm_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
+    tm_buf_init(&s->title, 0);
     size_t dlen = strlen(state_dir);
     bool slash = state_dir[dlen - 1] == '/';
     size_t plen = dlen + 1 + sizeof TM_STORE_FILENAME;
@@ -673,6 +669,7 @@ void tm_store_close(struct tm_store *s)
         if (sqlite3_close(s->db) != SQLITE_OK)
             (void)sqlite3_close_v2(s->db);
     }
+    tm_buf_free(&s->title);
     free(s->path);
     free(s);
 }
@@ -1586,29 +1583,9 @@ static int sort_sources(struct tm_store_rows *out)
     return 0;
 }
 
-/* The dates within window_s of an undecided item's: *lo > *hi when there
- * is none. */
-static int undecided_span(struct tm_store *s, int64_t window_s, int64_t *lo, int64_t *hi,
-                          struct tm_error *err)
-{
-    *lo = INT64_MAX;
-    *hi = INT64_MIN;
-    sqlite3_stmt *st = s->st[ST_ITEM_UNDECIDED_SPAN];
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        int64_t a = sqlite3_column_int64(st, 0), b = sqlite3_column_int64(st, 1);
-        *lo = a > INT64_MIN + window_s ? a - window_s : INT64_MIN;
-        *hi = b < INT64_MAX - window_s ? b + window_s : INT64_MAX;
-    }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : store_fail(s, err, "undecided items");
-    stmt_reset(st);
-    return rc;
-}
-
-/* One row of ST_ITEM_ROWS; the norm_title only when its date is in
- * [lo, hi]. */
+/* One row of ST_ITEM_ROWS. */
 static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite3_stmt *st,
-                    int64_t lo, int64_t hi, struct tm_merge_row *r)
+                    struct tm_merge_row *r)
 {
     struct tm_store_arena *a = out->arena;
     *r = (struct tm_merge_row){
@@ -1624,9 +1601,7 @@ static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite
         return TM_ENOMEM;
     r->id_hash =
         tm_entry_id_hash(out->source_ids[r->source], (const char *)sqlite3_column_text(st, 3));
-    if (r->published_utc >= lo && r->published_utc <= hi &&
-        col_arena(out->titles, st, 5, &r->norm_title) != 0)
-        return TM_ENOMEM;
+
     int64_t t = updated != TM_TIME_NONE && updated > r->published_utc ? updated : r->published_utc;
     int64_t *latest = &out->source_updated_utc[r->source];
     if (*latest == TM_TIME_NONE || t > *latest)
@@ -1645,14 +1620,6 @@ static void arena_free(struct tm_store_arena *a)
     free(a);
 }
 
-void tm_store_rows_drop_titles(struct tm_store_rows *set)
-{
-    for (size_t i = 0; i < set->n; i++)
-        set->rows[i].norm_title = NULL;
-    arena_free(set->titles);
-    set->titles = NULL;
-}
-
 void tm_store_rows_clear(struct tm_store_rows *set)
 {
     if (set == NULL)
@@ -1661,24 +1628,16 @@ void tm_store_rows_clear(struct tm_store_rows *set)
     free(set->source_ids); /* the ids themselves are in the arena */
     free(set->source_updated_utc);
     arena_free(set->arena);
-    arena_free(set->titles);
     *set = (struct tm_store_rows){0};
 }
 
-int tm_store_load_rows(struct tm_store *s, int64_t window_s, struct tm_store_rows *out,
-                       struct tm_error *err)
+int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_error *err)
 {
     *out = (struct tm_store_rows){0};
     out->arena = calloc(1, sizeof *out->arena);
-    out->titles = calloc(1, sizeof *out->titles);
-    if (out->arena == NULL || out->titles == NULL) {
-        tm_store_rows_clear(out);
+    if (out->arena == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
-    }
-    int64_t lo, hi;
     int rc = cache_for(s, true, err);
-    if (rc == 0)
-        rc = undecided_span(s, window_s > 0 ? window_s : 0, &lo, &hi, err);
     if (rc != 0) {
         tm_store_rows_clear(out);
         return rc;
@@ -1703,7 +1662,7 @@ int tm_store_load_rows(struct tm_store *s, int64_t window_s, struct tm_store_row
             out->rows = nv;
             cap = ncap;
         }
-        if (row_read(out, &sn, st, lo, hi, &out->rows[out->n]) != 0) {
+        if (row_read(out, &sn, st, &out->rows[out->n]) != 0) {
             rc = tm_error_set(err, TM_ENOMEM, "out of memory");
             break;
         }
@@ -1726,6 +1685,33 @@ int tm_store_load_rows(struct tm_store *s, int64_t window_s, struct tm_store_row
             out->rows = nv;
     }
     return 0;
+}
+
+int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct tm_error *err)
+{
+    *title = NULL;
+    sqlite3_stmt *st = s->st[ST_ITEM_TITLE];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, rowid);
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        tm_buf_reset(&s->title);
+        if (t == NULL || tm_buf_add(&s->title, t, len) != 0)
+            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+        else
+            *title = s->title.data;
+    } else if (step == SQLITE_DONE) {
+        rc = tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path, (long long)rowid);
+    } else if (step != SQLITE_ROW) {
+        rc = store_fail(s, err, "load a title");
+    }
+    stmt_reset(st);
+    return rc;
 }
 
 static int cache_for(struct tm_store *s, bool small, struct tm_error *err)

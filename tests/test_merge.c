@@ -666,6 +666,73 @@ static void test_incremental_links_and_titles(void **state)
     tm_items_free(items, N);
 }
 
+/* The store's way: rows without titles and a title_of that reads them, in
+ * row order, give the stories of the items themselves; an error from
+ * title_of ends the merge with it. */
+struct title_source {
+    const struct tm_item *items; /* rowid r is items[r - 1] */
+    size_t calls, fail_at;       /* fail_at: the call that fails; 0 none */
+    int64_t last_rowid;
+};
+
+static int give_title(void *arg, const struct tm_merge_row *row, const char **title)
+{
+    struct title_source *ts = arg;
+    assert_true(row->rowid > ts->last_rowid); /* in row order, once a row */
+    ts->last_rowid = row->rowid;
+    if (++ts->calls == ts->fail_at)
+        return TM_ESTORE;
+    *title = ts->items[row->rowid - 1].norm_title;
+    return 0;
+}
+
+static void test_titles_read_by_callback(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    rng_state = 17;
+    struct tm_item *items = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        int64_t t = T0 + (int64_t)(rng() % (5 * 24)) * HOUR;
+        if (i >= 10 && rng() % 2 == 0)
+            snprintf(title, sizeof title, "%s thêm", items[i - 1 - rng() % 10].title);
+        else
+            random_title(title, sizeof title, 3 + (int)(rng() % 10), "Tin");
+        snprintf(src, sizeof src, "s%zu", i % 40);
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    struct tm_story *want, *got;
+    size_t n_want, n_got;
+    merge_ok(items, N, &want, &n_want);
+
+    struct tm_merge_input in;
+    assert_int_equal(tm_merge_input_of(items, N, &in), 0);
+    for (size_t i = 0; i < N; i++)
+        in.rows[i].norm_title = NULL;
+    struct title_source ts = {items, 0, 0, 0};
+    struct tm_merge_opts o = {
+        .public_url = PUBLIC_URL, .title_of = give_title, .title_of_arg = &ts};
+    assert_int_equal(tm_merge_rows(in.rows, N, in.source_ids, in.n_sources, &o, &got, &n_got, NULL),
+                     0);
+    assert_int_equal(ts.calls, N);
+    assert_int_equal(n_got, n_want);
+    /* the test exercises merging */
+    assert_true(assert_same_stories(want, n_want, got, n_got, N, N) > 20);
+    for (size_t s = 0; s < n_got; s++)
+        assert_string_equal(got[s].entry_id, want[s].entry_id);
+    tm_stories_free(got, n_got);
+
+    ts = (struct title_source){items, 0, 5, 0};
+    assert_int_equal(tm_merge_rows(in.rows, N, in.source_ids, in.n_sources, &o, &got, &n_got, NULL),
+                     TM_ESTORE);
+    assert_null(got);
+    assert_int_equal(n_got, 0);
+    tm_merge_input_clear(&in);
+    tm_stories_free(want, n_want);
+    tm_items_free(items, N);
+}
+
 /* The result does not depend on the order the store returns items in. */
 static void test_input_order_irrelevant(void **state)
 {
@@ -815,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_order_and_edges),
         cmocka_unit_test(test_matches_all_pairs),
         cmocka_unit_test(test_input_order_irrelevant),
+        cmocka_unit_test(test_titles_read_by_callback),
         cmocka_unit_test(test_incremental_matches_full),
         cmocka_unit_test(test_incremental_links_and_titles),
         cmocka_unit_test(test_large_archive),

@@ -219,10 +219,9 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* Schema 3 kept an item's body in its items row; 4 moves it to
- * item_bodies, 5 drops the two date indexes and 6 adds the index of the
- * undecided items. A store written by schema 3 (rebuilt here from a
- * current one by undoing the three steps) keeps every body, has the
- * indexes of schema 6, and a re-put of the same feed finds nothing
+ * item_bodies, and 5 drops the two date indexes. A store written by schema
+ * 3 (rebuilt here from a current one by undoing both steps) keeps every
+ * body, loses the indexes, and a re-put of the same feed finds nothing
  * changed. */
 static void test_migration_moves_bodies(void **state)
 {
@@ -245,7 +244,6 @@ static void test_migration_moves_bodies(void **state)
                        " content = b.content, categories = b.categories"
                        " FROM item_bodies b WHERE b.item_id = items.id;"
                        "DROP TABLE item_bodies;"
-                       "DROP INDEX items_undecided;"
                        "CREATE INDEX items_published ON items(published_utc);"
                        "CREATE INDEX items_first_seen ON items(first_seen_utc);"
                        "PRAGMA user_version = 3;"
@@ -258,17 +256,16 @@ static void test_migration_moves_bodies(void **state)
     struct tm_error err = {0};
     assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
     assert_int_equal(tm_store_schema_version(fx->store), TM_STORE_SCHEMA_VERSION);
-    /* 4 -> 5 dropped the two date indexes, 5 -> 6 added one. */
+    /* 4 -> 5 dropped the two date indexes. */
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT group_concat(name) FROM sqlite_master"
-                                        " WHERE type = 'index' AND name IN ('items_published',"
-                                        " 'items_first_seen', 'items_undecided')",
+                                        "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                        " AND name IN ('items_published', 'items_first_seen')",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "items_undecided");
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     struct tm_item *items = NULL;
@@ -286,9 +283,9 @@ static void test_migration_moves_bodies(void **state)
     tm_feed_free(f);
 }
 
-/* The rows carry the merge's fields (titles while some item is undecided),
- * the per-source dates; tm_store_load_shown gives whole items equal to the
- * full load's. */
+/* The rows carry the merge's fields and the per-source dates, the titles
+ * come one at a time from tm_store_title, and tm_store_load_shown gives
+ * whole items equal to the full load's. */
 static void test_rows_and_shown(void **state)
 {
     struct fixture *fx = *state;
@@ -299,7 +296,7 @@ static void test_rows_and_shown(void **state)
     size_t n = load_all(fx, &full);
     struct tm_store_rows set = {0};
     struct tm_error err = {0};
-    assert_int_equal(tm_store_load_rows(fx->store, TM_MERGE_DEFAULT_WINDOW_S, &set, &err), 0);
+    assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
     assert_int_equal(set.n, n);
     assert_int_equal(set.n_sources, 1);
     assert_string_equal(set.source_ids[0], src_a.id);
@@ -315,7 +312,10 @@ static void test_rows_and_shown(void **state)
         assert_true(b->id_hash == tm_entry_id_hash(a->source_id, a->key));
         assert_true(b->link_hash == tm_merge_hash(a->canonical_link));
         assert_true(b->title_hash == tm_merge_hash(a->norm_title));
-        assert_string_equal(b->norm_title, a->norm_title); /* all undecided */
+        assert_null(b->norm_title);
+        const char *title = NULL;
+        assert_int_equal(tm_store_title(fx->store, b->rowid, &title, &err), 0);
+        assert_string_equal(title, a->norm_title);
         assert_null(b->entry_id);
         assert_int_equal(b->published_utc, a->published_utc);
         assert_int_equal(b->first_seen_utc, a->first_seen_utc);
@@ -326,6 +326,9 @@ static void test_rows_and_shown(void **state)
             with_summary = i;
     }
     assert_int_equal(set.source_updated_utc[0], latest);
+    const char *title = NULL;
+    assert_int_equal(tm_store_title(fx->store, 999999, &title, &err), TM_ENOENT);
+    assert_null(title);
     tm_store_rows_clear(&set);
     tm_store_rows_clear(&set); /* cleared twice: still fine */
 

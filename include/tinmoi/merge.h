@@ -29,6 +29,8 @@
  * stories stay split) and tm_merge_ex reports how many it dropped. */
 #define TM_MERGE_MAX_PAIRS (8u * 1024 * 1024)
 
+struct tm_merge_row; /* below: what the merge reads of an item */
+
 struct tm_merge_opts {
     double similarity;      /* Jaccard threshold in (0.5, 1]; 0 means the default */
     int64_t window_s;       /* > 0; 0 means the default */
@@ -37,12 +39,14 @@ struct tm_merge_opts {
      * are the first found (by rarest shared word pair, then date), not the
      * most similar: past the cap the merge is a partial one, reported. */
     size_t max_pairs;
-    /* Called once, as soon as the merge has read every normalised title it
-     * needs (tm_merge_rows: before the similar-title rule's biggest
-     * allocations; the titles are not read again, and the caller may free
-     * them); NULL: not called. */
-    void (*titles_done)(void *arg);
-    void *titles_done_arg;
+    /* Where tm_merge_rows reads the normalised title of a row whose
+     * norm_title is NULL, when the similar-title rule needs it (an item
+     * within window_s of an undecided one): sets *title (NULL: none; valid
+     * until the next call) and returns 0, or a negative TM_E* code that
+     * ends the merge with it. Called in increasing row order, once a row.
+     * NULL: such rows have no title to compare. */
+    int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
+    void *title_of_arg;
 };
 
 /* What a merge had to leave out (tm_merge_ex). */
@@ -144,18 +148,18 @@ int tm_merge_ex(const struct tm_item *items, size_t n_items, const struct tm_mer
 /* ---- the merge's own input ----------------------------------------------
  * What tm_merge reads of an item, and nothing else: the publishing half
  * loads the whole archive in this form (tm_store_load_rows, 72 bytes and
- * the strings below an item) and the display fields only for what it
- * renders. Links and titles are compared by their hashes (tm_merge_hash):
- * two different strings with one 64-bit hash would count as equal. */
+ * the entry id an item; the titles are read one at a time when needed) and the display fields only
+ * for what it renders. Links and titles are compared by their hashes (tm_merge_hash): two different
+ * strings with one 64-bit hash would count as equal. */
 struct tm_merge_row {
     int64_t rowid;
     int64_t published_utc;  /* after SPEC §7's rules, as tm_item's */
     int64_t first_seen_utc; /* the day of a new entry id */
     uint64_t link_hash;     /* tm_merge_hash of the canonical link; 0: none */
     uint64_t title_hash;    /* tm_merge_hash of the normalised title; 0: none */
-    /* The normalised title, needed only for the similar-title rule: for
-     * items published within window_s of an undecided item's date (an
-     * item of another date may have NULL here and its hash above). */
+    /* The normalised title, for the similar-title rule; NULL: read through
+     * tm_merge_opts.title_of when the rule needs it (the store loads none:
+     * a cold archive's titles would be the biggest part of its rows). */
     const char *norm_title;
     const char *entry_id; /* the published entry it belongs to; NULL: undecided */
     uint64_t id_hash;     /* tm_entry_id_hash of its source and key: a new id's */

@@ -35,7 +35,7 @@
 
 /* The schema version this program writes (PRAGMA user_version). A database
  * with a higher version was written by a newer tinmoi and is refused. */
-#define TM_STORE_SCHEMA_VERSION 6
+#define TM_STORE_SCHEMA_VERSION 5
 
 /* Opaque handle: the connection and its cached prepared statements. */
 struct tm_store;
@@ -201,24 +201,21 @@ struct tm_store_rows {
      * updated, tm_view_item_updated_utc), TM_TIME_NONE if none. */
     int64_t *source_updated_utc;
     size_t n_sources;
-    struct tm_store_arena *arena;  /* keys, entry ids, source ids */
-    struct tm_store_arena *titles; /* the normalised titles */
+    struct tm_store_arena *arena; /* entry ids, source ids */
 };
 
-/* Loads the rows. Normalised titles are read only for items published
- * within `window_s` of an item not yet published (entry_id NULL): the only
- * titles the similar-title rule compares (tm_merge_row); every other row
- * has its title's hash alone. So memory follows the archive's rows (about
- * 72 bytes, the key and the entry id an item), not its titles or content.
- * On 0 *out is owned by the caller (tm_store_rows_clear); on error it is
- * empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
-int tm_store_load_rows(struct tm_store *store, int64_t window_s, struct tm_store_rows *out,
-                       struct tm_error *err);
+/* Loads the rows, without titles (tm_merge_row.norm_title is NULL: the
+ * merge reads the few it needs with tm_store_title), so memory follows the
+ * archive's rows (72 bytes and the entry id an item), not its titles or
+ * content. On 0 *out is owned by the caller (tm_store_rows_clear); on error
+ * it is empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
+int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct tm_error *err);
 
-/* Frees the titles (every row's norm_title becomes NULL): once the merge
- * has split them (tm_merge_opts.titles_done) they are not needed, and they
- * are the biggest part of a cold cycle's rows. */
-void tm_store_rows_drop_titles(struct tm_store_rows *set);
+/* The normalised title of item `rowid` (*title NULL when it has none), in
+ * the store's buffer: valid until the next call or tm_store_close. For
+ * tm_merge_opts.title_of. TM_ENOENT for an item no longer stored,
+ * TM_ESTORE, TM_ENOMEM. */
+int tm_store_title(struct tm_store *store, int64_t rowid, const char **title, struct tm_error *err);
 
 /* Frees what tm_store_load_rows allocated and empties the set. Accepts NULL. */
 void tm_store_rows_clear(struct tm_store_rows *set);
