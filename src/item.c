@@ -1,8 +1,14 @@
 /* tinmoi — destructors of the plain data shared between stages. */
 #include "tinmoi/item.h"
+#include "tinmoi/date.h"
 #include "tinmoi/source.h"
 
 #include <stdlib.h>
+
+int64_t tm_item_changed_utc(int64_t published_utc, int64_t updated_utc)
+{
+    return updated_utc != TM_TIME_NONE && updated_utc > published_utc ? updated_utc : published_utc;
+}
 
 void tm_item_clear(struct tm_item *it)
 {

@@ -186,6 +186,11 @@ static int load_shown(struct tm_store *store, const struct tm_store_rows *set,
 
 /* The latest item date of each configured source, from the rows' per-source
  * dates (both sorted lists of ids would do; the config's is not sorted). */
+static int on_bsearch_id(const void *key, const void *elem)
+{
+    return strcmp(*(const char *const *)key, *(const char *const *)elem);
+}
+
 static int source_dates(const struct tm_config *cfg, const struct tm_store_rows *set, int64_t **out)
 {
     *out = malloc((cfg->n_sources != 0 ? cfg->n_sources : 1) * sizeof **out);
@@ -193,17 +198,9 @@ static int source_dates(const struct tm_config *cfg, const struct tm_store_rows 
         return TM_ENOMEM;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const char *id = cfg->sources[i].id != NULL ? cfg->sources[i].id : "";
-        size_t lo = 0, hi = set->n_sources;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (strcmp(set->source_ids[mid], id) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        (*out)[i] = lo < set->n_sources && strcmp(set->source_ids[lo], id) == 0
-                        ? set->source_updated_utc[lo]
-                        : TM_TIME_NONE;
+        const char **hit =
+            bsearch(&id, set->source_ids, set->n_sources, sizeof *set->source_ids, on_bsearch_id);
+        (*out)[i] = hit != NULL ? set->source_updated_utc[hit - set->source_ids] : TM_TIME_NONE;
     }
     return 0;
 }

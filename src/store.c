@@ -162,6 +162,14 @@ enum stmt_id {
     ST_COUNT
 };
 
+/* A whole item, in the columns item_read reads. */
+#define ITEM_SELECT                                                                                \
+    "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"                        \
+    " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"                             \
+    " i.first_seen_utc, b.author, b.summary, b.content, b.categories, i.entry_id"                  \
+    " FROM items i JOIN sources s ON s.id = i.source_id"                                           \
+    " LEFT JOIN item_bodies b ON b.item_id = i.id"
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -233,15 +241,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " WHERE author IS NOT excluded.author OR summary IS NOT excluded.summary"
                     " OR content IS NOT excluded.content"
                     " OR categories IS NOT excluded.categories",
-    [ST_ITEM_LOAD] = "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"
-                     " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"
-                     " i.first_seen_utc, b.author, b.summary, b.content, b.categories,"
-                     " i.entry_id"
-                     " FROM items i JOIN sources s ON s.id = i.source_id"
-                     " LEFT JOIN item_bodies b ON b.item_id = i.id"
-                     " WHERE s.configured = 1"
-                     " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
-                     " ORDER BY i.published_utc DESC, i.id",
+    [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
+                                 " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
+                                 " ORDER BY i.published_utc DESC, i.id",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
     [ST_ITEM_ROWS] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
                      " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
@@ -250,13 +252,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " WHERE s.configured = 1"
                      " ORDER BY i.id", /* the table's order: one pass, no index */
     [ST_ITEM_TITLE] = "SELECT norm_title FROM items WHERE id = ?1",
-    [ST_ITEM_SHOWN] = "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"
-                      " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"
-                      " i.first_seen_utc, b.author, b.summary, b.content, b.categories,"
-                      " i.entry_id"
-                      " FROM items i JOIN sources s ON s.id = i.source_id"
-                      " LEFT JOIN item_bodies b ON b.item_id = i.id"
-                      " WHERE i.id = ?1",
+    [ST_ITEM_SHOWN] = ITEM_SELECT " WHERE i.id = ?1",
 };
 
 struct tm_store {
@@ -1318,6 +1314,19 @@ static int item_read(sqlite3_stmt *st, struct tm_item *it)
     return rc;
 }
 
+/* item_read, with the failure reported in `err`. */
+static int item_read_reported(struct tm_store *s, sqlite3_stmt *st, struct tm_item *it,
+                              struct tm_error *err)
+{
+    int rc = item_read(st, it);
+    if (rc == TM_ESTORE)
+        tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
+                     (long long)it->rowid);
+    else if (rc != 0)
+        tm_error_set(err, rc, "out of memory");
+    return rc;
+}
+
 int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **items, size_t *n,
                         struct tm_error *err)
 {
@@ -1350,15 +1359,9 @@ int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **
         }
         struct tm_item *it = &v[len++];
         memset(it, 0, sizeof *it);
-        rc = item_read(st, it);
-        if (rc != 0) {
-            if (rc == TM_ESTORE)
-                tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
-                             (long long)it->rowid);
-            else
-                tm_error_set(err, rc, "out of memory");
+        rc = item_read_reported(s, st, it, err);
+        if (rc != 0)
             break;
-        }
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_fail(s, err, "load items");
@@ -1370,19 +1373,6 @@ int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **
     *items = v;
     *n = len;
     return 0;
-}
-
-/* Item read as by tm_store_load_items, reporting as it does. */
-static int item_read_reported(struct tm_store *s, sqlite3_stmt *st, struct tm_item *it,
-                              struct tm_error *err)
-{
-    int rc = item_read(st, it);
-    if (rc == TM_ESTORE)
-        tm_error_set(err, rc, "%s: item %lld: categories are not a JSON array", s->path,
-                     (long long)it->rowid);
-    else if (rc != 0)
-        tm_error_set(err, rc, "out of memory");
-    return rc;
 }
 
 int tm_store_load_shown(struct tm_store *s, const int64_t *rowids, size_t n_rowids,
@@ -1432,8 +1422,8 @@ struct arena_block {
     char data[];
 };
 
-/* Every string of a tm_store_rows, bump-allocated: one malloc per MiB
- * instead of three per item. */
+/* Every string of a tm_store_rows (entry ids, source ids), bump-allocated:
+ * one malloc per MiB instead of one per item. */
 struct tm_store_arena {
     struct arena_block *head;
 };
@@ -1602,7 +1592,7 @@ static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite
     r->id_hash =
         tm_entry_id_hash(out->source_ids[r->source], (const char *)sqlite3_column_text(st, 3));
 
-    int64_t t = updated != TM_TIME_NONE && updated > r->published_utc ? updated : r->published_utc;
+    int64_t t = tm_item_changed_utc(r->published_utc, updated);
     int64_t *latest = &out->source_updated_utc[r->source];
     if (*latest == TM_TIME_NONE || t > *latest)
         *latest = t;

@@ -15,9 +15,7 @@ static int compare_refs(const void *a, const void *b)
 
 int64_t tm_view_item_updated_utc(const struct tm_item *item)
 {
-    if (item->updated_utc != TM_TIME_NONE && item->updated_utc > item->published_utc)
-        return item->updated_utc;
-    return item->published_utc;
+    return tm_item_changed_utc(item->published_utc, item->updated_utc);
 }
 
 static ptrdiff_t source_index(const struct tm_view *v, const char *source_id)

@@ -1,7 +1,8 @@
-/* Tests of the publishing half (tm_refresh): the lean load (merge fields
- * for every item, display fields only for what the writers render) gives
- * the same bytes as loading every item whole, and an idle refresh changes
- * nothing. */
+/* Tests of the publishing half (tm_refresh): the merge's rows for every
+ * item (titles read one at a time, whole items only for what the writers
+ * render) give the same bytes as loading every item whole, in a first
+ * cycle and in one that adds items beside published ones, and an idle
+ * refresh changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,7 @@ struct fixture {
     char dir[64];
     char state_dir[96];
     char out_full[96];
-    char out_lean[96];
+    char out_rows[96];
     struct tm_source sources[N_SOURCES];
     struct tm_config cfg;
     struct tm_store *store;
@@ -48,7 +49,7 @@ static const char *const CATS[N_SOURCES] = {"district", "province", "ministry", 
 /* Four sources; each carries N_ENTRIES items, a third of them stories that
  * the other sources carry too (same title, other link), with summary,
  * content, author and categories, so that a display field missing from
- * the lean path would show in the bytes. */
+ * the rows path would show in the bytes. */
 static void fill_store(struct fixture *fx)
 {
     for (int s = 0; s < N_SOURCES; s++) {
@@ -103,10 +104,10 @@ static int setup(void **state)
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->state_dir, sizeof fx->state_dir, "%s/state", fx->dir);
     snprintf(fx->out_full, sizeof fx->out_full, "%s/full", fx->dir);
-    snprintf(fx->out_lean, sizeof fx->out_lean, "%s/lean", fx->dir);
+    snprintf(fx->out_rows, sizeof fx->out_rows, "%s/rows", fx->dir);
     assert_int_equal(mkdir(fx->state_dir, 0700), 0);
     assert_int_equal(mkdir(fx->out_full, 0700), 0);
-    assert_int_equal(mkdir(fx->out_lean, 0700), 0);
+    assert_int_equal(mkdir(fx->out_rows, 0700), 0);
     for (int s = 0; s < N_SOURCES; s++) {
         char buf[64];
         snprintf(buf, sizeof buf, "nguon-%d", s);
@@ -147,20 +148,23 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What tm_refresh did before the rows load: every item whole. */
-static void publish_full(struct fixture *fx, struct tm_publish_result *res)
+/* What tm_refresh did before the rows load: every item whole. `first`:
+ * the store holds the fill_store items only, none published. */
+static void publish_full(struct fixture *fx, struct tm_publish_result *res, bool first)
 {
     struct tm_item *items = NULL;
     size_t n = 0;
     struct tm_error err = {0};
     assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
-    assert_int_equal(n, N_SOURCES * N_ENTRIES);
+    if (first)
+        assert_int_equal(n, N_SOURCES * N_ENTRIES);
     struct tm_story *st = NULL;
     size_t n_st = 0;
     struct tm_merge_opts o = {.public_url = fx->cfg.public_url};
     assert_int_equal(tm_merge(items, n, &o, &st, &n_st), 0);
     /* Every shared story has one member per source. */
-    assert_int_equal(n_st, N_SOURCES * N_ENTRIES - (N_SOURCES - 1) * (N_ENTRIES / 3));
+    if (first)
+        assert_int_equal(n_st, N_SOURCES * N_ENTRIES - (N_SOURCES - 1) * (N_ENTRIES / 3));
     struct tm_source_state states[N_SOURCES];
     for (int k = 0; k < N_SOURCES; k++)
         assert_int_equal(tm_store_source_state(fx->store, fx->sources[k].id, &states[k], &err), 0);
@@ -183,39 +187,45 @@ static void publish_full(struct fixture *fx, struct tm_publish_result *res)
     tm_items_free(items, n);
 }
 
+static void assert_same_files(const struct tm_publish_result *full,
+                              const struct tm_publish_result *rows)
+{
+    assert_int_equal(full->n_files, rows->n_files);
+    assert_true(full->n_files >= 2 + 2 * 3);
+    for (size_t i = 0; i < full->n_files; i++) {
+        assert_string_equal(full->files[i].name, rows->files[i].name);
+        if (full->files[i].len != rows->files[i].len ||
+            memcmp(full->files[i].data, rows->files[i].data, full->files[i].len) != 0)
+            print_message("%s differs\n", full->files[i].name);
+        assert_int_equal(full->files[i].len, rows->files[i].len);
+        assert_memory_equal(full->files[i].data, rows->files[i].data, full->files[i].len);
+    }
+}
+
 static void test_rows_equal_full(void **state)
 {
     struct fixture *fx = *state;
-    struct tm_publish_result full = {0}, lean = {0};
-    publish_full(fx, &full);
+    struct tm_publish_result full = {0}, rows = {0};
+    publish_full(fx, &full, true);
     struct tm_config cfg = fx->cfg;
-    cfg.out_dir = fx->out_lean;
+    cfg.out_dir = fx->out_rows;
     struct tm_refresh_stats stats = {0};
     struct tm_error err = {0};
-    if (tm_refresh(fx->store, &cfg, T0 + 120, &lean, &stats, &err) != 0)
+    if (tm_refresh(fx->store, &cfg, T0 + 120, &rows, &stats, &err) != 0)
         fail_msg("refresh: %s", err.msg);
     assert_int_equal(stats.n_items, N_SOURCES * N_ENTRIES);
-    assert_int_equal(full.n_files, lean.n_files);
-    assert_true(full.n_files >= 2 + 2 * 3);
-    for (size_t i = 0; i < full.n_files; i++) {
-        assert_string_equal(full.files[i].name, lean.files[i].name);
-        if (full.files[i].len != lean.files[i].len ||
-            memcmp(full.files[i].data, lean.files[i].data, full.files[i].len) != 0)
-            print_message("%s differs\n", full.files[i].name);
-        assert_int_equal(full.files[i].len, lean.files[i].len);
-        assert_memory_equal(full.files[i].data, lean.files[i].data, full.files[i].len);
-    }
+    assert_same_files(&full, &rows);
     /* The rendered bytes carry display fields: the shown items have them. */
-    assert_non_null(strstr(lean.files[0].data, "Nội dung"));
+    assert_non_null(strstr(rows.files[0].data, "Nội dung"));
     tm_publish_result_clear(&full);
-    tm_publish_result_clear(&lean);
+    tm_publish_result_clear(&rows);
 }
 
 static void test_second_refresh_idle(void **state)
 {
     struct fixture *fx = *state;
     struct tm_config cfg = fx->cfg;
-    cfg.out_dir = fx->out_lean;
+    cfg.out_dir = fx->out_rows;
     struct tm_publish_result res = {0};
     struct tm_error err = {0};
     if (tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) != 0)
@@ -239,10 +249,76 @@ static void test_second_refresh_idle(void **state)
     tm_publish_result_clear(&res);
 }
 
+/* A second cycle: a source adds a story close to a published one of
+ * another source (a similar title, an hour later) and one of its own far
+ * from the rest; the merge reads only the titles it needs and the bytes
+ * still equal the full path's. */
+static void test_second_cycle_equals_full(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_config cfg = fx->cfg;
+    cfg.out_dir = fx->out_rows;
+    struct tm_publish_result res = {0};
+    struct tm_error err = {0};
+    if (tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) != 0)
+        fail_msg("refresh: %s", err.msg);
+    tm_publish_result_clear(&res);
+
+    struct tm_feed *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->format = TM_FORMAT_RSS20;
+    f->updated_utc = TM_TIME_NONE;
+    f->entries = calloc(2, sizeof *f->entries);
+    assert_non_null(f->entries);
+    f->n_entries = 2;
+    f->entries[0].id = dup_str("g-new-near");
+    f->entries[0].title = dup_str("Tin riêng 1 của nguồn 2: hội nghị sơ kết năm");
+    f->entries[0].link = dup_str("http://s0.example/tin/new-near");
+    f->entries[0].published_utc = T0 - 3600 + 1800;
+    f->entries[0].updated_utc = TM_TIME_NONE;
+    f->entries[1].id = dup_str("g-new-far");
+    f->entries[1].title = dup_str("Tin mới xa: lịch tiếp công dân của lãnh đạo huyện");
+    f->entries[1].link = dup_str("http://s0.example/tin/new-far");
+    f->entries[1].published_utc = T0 - 40 * 24 * 3600;
+    f->entries[1].updated_utc = TM_TIME_NONE;
+    if (tm_store_put_feed(fx->store, &fx->sources[0], f, T0 + 90, NULL, NULL, NULL, &err) != 0)
+        fail_msg("put_feed: %s", err.msg);
+    tm_feed_free(f);
+
+    struct tm_publish_result full = {0}, rows = {0};
+    publish_full(fx, &full, false);
+    if (tm_refresh(fx->store, &cfg, T0 + 120, &rows, NULL, &err) != 0)
+        fail_msg("refresh: %s", err.msg);
+    assert_same_files(&full, &rows);
+    tm_publish_result_clear(&full);
+    tm_publish_result_clear(&rows);
+    /* The near one joined the published story (Jaccard 0.9), the far one
+     * is a story of its own. */
+    struct tm_item *items = NULL;
+    size_t n = 0;
+    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    const char *near = NULL, *old = NULL, *far = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(items[i].key, "g:g-new-near") == 0)
+            near = items[i].entry_id;
+        else if (strcmp(items[i].key, "g:g-new-far") == 0)
+            far = items[i].entry_id;
+        else if (strcmp(items[i].key, "g:g-2-1") == 0)
+            old = items[i].entry_id;
+    }
+    assert_non_null(near);
+    assert_non_null(old);
+    assert_non_null(far);
+    assert_string_equal(near, old);
+    assert_string_not_equal(far, old);
+    tm_items_free(items, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_equal_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_cycle_equals_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_refresh_idle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,10 @@ struct tm_story {
     int64_t sort_utc;   /* the primary's published_utc: the story's place in the list */
 };
 
+/* The date an item was last changed: the later of its published and
+ * updated dates (updated may be TM_TIME_NONE). */
+int64_t tm_item_changed_utc(int64_t published_utc, int64_t updated_utc);
+
 void tm_item_clear(struct tm_item *item);
 void tm_items_free(struct tm_item *items, size_t n);
 void tm_stories_free(struct tm_story *stories, size_t n);

@@ -126,8 +126,10 @@ struct tm_merge_stats {
  * similar-title pairs than opts->max_pairs are not an error: the rest are
  * dropped (see tm_merge_ex, which reports them).
  *
- * Cost, N items, T words per title: O(N·T·log(N·T)) for sorting keys and
- * word pairs, plus O(C·T) for the C candidate pairs, which are pairs of
+ * Cost, N items, T words per title: O(N·log N) for sorting keys, O(N·T)
+ * (expected) to number the word pairs in a hash table and O(P·log P) to
+ * rank the P distinct ones, the postings grouped by a counting sort, plus
+ * O(C·T) for the C candidate pairs, which are pairs of
  * items of different sources within the window that share one of the rarest
  * word pairs of each title (prefix filtering: a pair at Jaccard ≥ s shares
  * one of the |x| − ⌈s·|x|⌉ + 1 rarest, so no similar pair is missed), plus
@@ -173,7 +175,8 @@ uint64_t tm_merge_hash(const char *s);
 
 /* tm_merge_ex over rows: the same rules, order and result. `source_ids`
  * (n_sources of them) gives each row's source its id, which new entry ids
- * are made of; rows[i].source < n_sources (TM_EINVAL otherwise). Stories'
+ * are made of; they must be distinct (items of one source are told apart by
+ * their number alone); rows[i].source < n_sources (TM_EINVAL otherwise). Stories'
  * members index `rows`; a claimed id borrows the row's entry_id string, so
  * the rows and their strings must outlive the stories, unchanged. */
 int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *const *source_ids,
