@@ -76,13 +76,7 @@ TM_AVX2 size_t tm_utf8_plain_run_wide(const struct tm_utf8_plain *k, const unsig
             j += 32 - cut;
             continue;
         }
-        unsigned b = (unsigned)__builtin_ctz(bad_mask);
-        if (b >= 1 && (lead_mask >> (b - 1) & 1u))
-            b -= 1;
-        else if (b >= 2 && (lead3_mask >> (b - 2) & 1u))
-            b -= 2;
-        *multi |= (lead_mask & ((1u << b) - 1u)) != 0;
-        return j + b;
+        return j + tm_utf8_block_stop(bad_mask, lead_mask, lead3_mask, multi);
     }
     return j;
 }

@@ -93,6 +93,22 @@ static inline __m128i tm_utf8_in_range(__m128i v, unsigned char lo, unsigned cha
 }
 #endif
 
+/* Where a block's plain run ends, from its masks (bit i: byte i): the
+ * first bad byte, moved back to the start of the character it cuts short
+ * (a lead byte one or two before it). *multi is set when a lead byte was
+ * passed before it. For the 16- and the 32-byte blocks alike. */
+static inline unsigned tm_utf8_block_stop(unsigned bad_mask, unsigned lead_mask,
+                                          unsigned lead3_mask, bool *multi)
+{
+    unsigned b = (unsigned)__builtin_ctz(bad_mask);
+    if (b >= 1 && (lead_mask >> (b - 1) & 1u))
+        b -= 1;
+    else if (b >= 2 && (lead3_mask >> (b - 2) & 1u))
+        b -= 2;
+    *multi |= (lead_mask & ((1u << b) - 1u)) != 0;
+    return b;
+}
+
 /* The index of the first byte from p[j] (a character boundary) that does
  * not begin a plain character whole within p[0..n), or n. *multi is set
  * when a multi-byte character was passed. The same result as
@@ -162,14 +178,7 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
 #endif
             continue;
         }
-        unsigned b = (unsigned)__builtin_ctz(bad_mask);
-        /* Back to the start of the character that the bad byte cuts short. */
-        if (b >= 1 && (lead_mask >> (b - 1) & 1u))
-            b -= 1;
-        else if (b >= 2 && (lead3_mask >> (b - 2) & 1u))
-            b -= 2;
-        *multi |= (lead_mask & ((1u << b) - 1u)) != 0;
-        return j + b;
+        return j + tm_utf8_block_stop(bad_mask, lead_mask, lead3_mask, multi);
     }
 #endif
     return tm_utf8_plain_run_simple(k, p, j, n, multi);
