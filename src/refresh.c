@@ -198,8 +198,10 @@ static int source_dates(const struct tm_config *cfg, const struct tm_store_rows 
         return TM_ENOMEM;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const char *id = cfg->sources[i].id != NULL ? cfg->sources[i].id : "";
-        const char **hit =
-            bsearch(&id, set->source_ids, set->n_sources, sizeof *set->source_ids, on_bsearch_id);
+        const char **hit = set->n_sources == 0 /* no item yet: source_ids is NULL */
+                               ? NULL
+                               : bsearch(&id, set->source_ids, set->n_sources,
+                                         sizeof *set->source_ids, on_bsearch_id);
         (*out)[i] = hit != NULL ? set->source_updated_utc[hit - set->source_ids] : TM_TIME_NONE;
     }
     return 0;
