@@ -104,13 +104,26 @@ static int to_civil(int64_t utc, struct civil *c)
     return 0;
 }
 
+/* A civil field for a fixed-width format: to_civil has checked its range
+ * (years 0..9999, the rest two digits); the modulo says so to the
+ * compiler, whose -Wformat-truncation cannot see it. */
+static unsigned digits2(int v)
+{
+    return (unsigned)v % 100u;
+}
+
+static unsigned digits4(int v)
+{
+    return (unsigned)v % 10000u;
+}
+
 int tm_date_format_rfc3339(int64_t utc, char out[TM_DATE_RFC3339_LEN])
 {
     struct civil c;
     if (to_civil(utc, &c) != 0)
         return TM_EINVAL;
-    snprintf(out, TM_DATE_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day,
-             c.hour, c.min, c.sec);
+    snprintf(out, TM_DATE_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", digits4(c.year),
+             digits2(c.month), digits2(c.day), digits2(c.hour), digits2(c.min), digits2(c.sec));
     return 0;
 }
 
@@ -126,8 +139,9 @@ int tm_date_format_display(int64_t utc, int utc_offset_s, char out[TM_DATE_DISPL
     /* The portal's 12-hour clock: SA (sáng) before noon, CH (chiều) from
      * noon; hour 0 and hour 12 both show as 12. */
     int h12 = c.hour % 12 == 0 ? 12 : c.hour % 12;
-    snprintf(out, TM_DATE_DISPLAY_LEN, "%02d/%02d/%04d %d:%02d %s", c.day, c.month, c.year, h12,
-             c.min, c.hour < 12 ? "SA" : "CH");
+    snprintf(out, TM_DATE_DISPLAY_LEN, "%02u/%02u/%04u %u:%02u %s", digits2(c.day),
+             digits2(c.month), digits4(c.year), digits2(h12), digits2(c.min),
+             c.hour < 12 ? "SA" : "CH");
     return 0;
 }
 
@@ -141,8 +155,9 @@ int tm_date_format_http(int64_t utc, char out[TM_DATE_HTTP_LEN])
     if (to_civil(utc, &c) != 0)
         return TM_EINVAL;
     /* RFC 7231 §7.1.1.1 IMF-fixdate. */
-    snprintf(out, TM_DATE_HTTP_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_wday_abbr[c.wday],
-             c.day, k_month_abbr[c.month - 1], c.year, c.hour, c.min, c.sec);
+    snprintf(out, TM_DATE_HTTP_LEN, "%.3s, %02u %.3s %04u %02u:%02u:%02u GMT", k_wday_abbr[c.wday],
+             digits2(c.day), k_month_abbr[c.month - 1], digits4(c.year), digits2(c.hour),
+             digits2(c.min), digits2(c.sec));
     return 0;
 }
 
