@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,9 +325,7 @@ static void test_collapse_blocks(void **state)
     for (int round = 0; round < 20000; round++) {
         size_t n = 0;
         while (n < sizeof buf - 4) {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
+            (void)xorshift32(&seed);
             size_t np = sizeof pieces / sizeof pieces[0];
             size_t pick = (seed >> 8) % 4 != 0 ? (seed >> 12) % 14 : (seed >> 12) % np;
             if (round % 2 == 0) {

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include <string.h>
 
 #include "utf8_scan_int.h"
@@ -111,9 +113,7 @@ static void test_random_mixes(void **state)
         size_t n = 0;
         /* Mostly text that runs on, with a rarer piece that stops it. */
         while (n < sizeof buf - 4) {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
+            (void)xorshift32(&seed);
             size_t npieces = sizeof pieces / sizeof pieces[0];
             size_t pick = (seed >> 8) % 16 < 14 ? (seed >> 12) % 20 : (seed >> 12) % npieces;
             size_t len = strlen(pieces[pick]);
