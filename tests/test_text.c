@@ -6,14 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "xorshift.h"
-
 #include <stdlib.h>
 #include <string.h>
 
 #include "tinmoi/error.h"
 #include "tinmoi/text.h"
 #include "text_int.h"
+#include "xorshift.h"
 
 /* Asserts that f(s) returns `want` (NULL allowed) and frees the result. */
 static void check_plain(const char *s, const char *want)

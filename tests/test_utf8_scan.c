@@ -8,11 +8,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "xorshift.h"
-
 #include <string.h>
 
 #include "utf8_scan_int.h"
+#include "xorshift.h"
 
 /* The sets decode.c and sanitize.c use (text state; text writer). */
 static const struct tm_utf8_plain decoder_set = {
