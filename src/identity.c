@@ -473,8 +473,6 @@ static int cmp_u64(const void *a, const void *b)
 
 size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out)
 {
-    if (tm_identity_count_words(norm) < 2)
-        words = true;
     size_t n = 0;
     const char *prev = NULL, *w;
     size_t prev_len = 0, wl;
@@ -509,7 +507,7 @@ int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_
     if (t == NULL)
         return TM_ENOMEM;
     *out = t;
-    *n_out = tm_identity_title_tokens_into(norm, words, t);
+    *n_out = tm_identity_title_tokens_into(norm, words || n_words < 2, t);
     return 0;
 }
 

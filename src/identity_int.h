@@ -24,7 +24,9 @@ int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_
 
 /* tm_identity_title_tokens into the caller's `out`, which has room for
  * tm_identity_count_words(norm) tokens (never more are written); returns
- * how many the set holds. For callers that keep many sets in one array. */
+ * how many the set holds. The caller has counted the words already: it
+ * passes `words` true for a title of fewer than two (which has no pair).
+ * For callers that keep many sets in one array. */
 size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out);
 
 /* |A ∩ B| / |A ∪ B| of two sorted duplicate-free token sets; 0 when both are

@@ -94,18 +94,13 @@ static bool has_text(const char *s)
  * A group of equal links or titles can only gain an edge when it holds an
  * undecided item (see decided()), so only groups whose hash is in this set
  * are sorted: a publish after a few new items sorts a few groups, not the
- * archive. Open addressing over 64-bit hashes; 0 marks an empty slot (a
- * hash of 0 is kept as 1). A collision only lets in a group that cannot
- * gain an edge. */
+ * archive. Open addressing over the rows' hashes; 0 marks an empty slot,
+ * which no hash is (tm_merge_hash: 0 means no string, never added). A
+ * collision only lets in a group that cannot gain an edge. */
 struct hset {
     uint64_t *slot;
     size_t mask;
 };
-
-static uint64_t hset_key(uint64_t h)
-{
-    return h != 0 ? h : 1;
-}
 
 static int hset_init(struct hset *set, size_t n)
 {
@@ -119,7 +114,6 @@ static int hset_init(struct hset *set, size_t n)
 
 static void hset_add(struct hset *set, uint64_t h)
 {
-    h = hset_key(h);
     size_t i = (size_t)h & set->mask;
     while (set->slot[i] != 0 && set->slot[i] != h)
         i = (i + 1) & set->mask;
@@ -128,7 +122,6 @@ static void hset_add(struct hset *set, uint64_t h)
 
 static bool hset_has(const struct hset *set, uint64_t h)
 {
-    h = hset_key(h);
     for (size_t i = (size_t)h & set->mask; set->slot[i] != 0; i = (i + 1) & set->mask)
         if (set->slot[i] == h)
             return true;
@@ -308,7 +301,6 @@ struct ctx {
     uint32_t n;
     double sim;
     int64_t window_s;
-    int *src;      /* source number of each item */
     int *title_id; /* equal normalised titles share a number; -1 none */
     /* Word-pair sets of the titles edges_similar compares, as ranks (see
      * split_titles), one array: item i's set is tok[tok_at[i] ..
@@ -375,11 +367,11 @@ static bool in_new_window(const struct ctx *c, int64_t t)
     return c->any_new && t >= c->new_lo && t <= c->new_hi;
 }
 
-/* The source number of each item, as an int for the comparisons. */
-static void number_sources(struct ctx *c)
+/* Item idx's source number, as the int the comparisons use (sources
+ * number at most the rows, TM_MERGE_MAX_ITEMS). */
+static int src_of(const struct ctx *c, uint32_t idx)
 {
-    for (uint32_t i = 0; i < c->n; i++)
-        c->src[i] = (int)c->items[i].source;
+    return (int)c->items[idx].source;
 }
 
 /* Items already published as one entry stay one story: star edges from the
@@ -390,7 +382,7 @@ static int edges_entry(struct ctx *c)
     for (uint32_t i = 0; i < c->n; i++) {
         const struct tm_merge_row *it = &c->items[i];
         if (has_text(it->entry_id))
-            c->refs[n++] = ref_of(it->entry_id, c->src[i], it->first_seen_utc, it->rowid, i);
+            c->refs[n++] = ref_of(it->entry_id, src_of(c, i), it->first_seen_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     for (size_t s = 0, e; s < n; s = e) {
@@ -414,7 +406,7 @@ static int edges_link(struct ctx *c)
         const struct tm_merge_row *it = &c->items[i];
         uint64_t h = it->link_hash;
         if (h != 0 && hset_has(&c->new_links, h))
-            c->refs[n++] = ref_hashed(NULL, h, c->src[i], it->published_utc, it->rowid, i);
+            c->refs[n++] = ref_hashed(NULL, h, src_of(c, i), it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
     for (size_t s = 0, e; s < n; s = e) {
@@ -465,7 +457,7 @@ static int edges_title(struct ctx *c)
          * it tells apart by their numbers. */
         uint64_t h = it->title_hash;
         if (in_new_window(c, it->published_utc) || hset_has(&c->new_titles, h))
-            c->refs[n++] = ref_hashed(NULL, h, c->src[i], it->published_utc, it->rowid, i);
+            c->refs[n++] = ref_hashed(NULL, h, src_of(c, i), it->published_utc, it->rowid, i);
     }
     qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
     const size_t none = SIZE_MAX;
@@ -925,7 +917,7 @@ static int similar_edge(struct ctx *c, const struct posting *x, const struct pos
 {
     /* The cheap filters first (sources, set sizes, positions), the sets last. */
     uint32_t a = posting_item(c, x), b = posting_item(c, y);
-    if (c->src[a] == c->src[b])
+    if (src_of(c, a) == src_of(c, b))
         return 0;
     size_t na = x->n, nb = y->n;
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
@@ -1290,10 +1282,8 @@ static void free_scratch(struct ctx *c, struct comp *uf)
     }
     free_titles(c);
     free_lookups(c);
-    free(c->src);
     free(c->title_id);
     free(c->edges.v);
-    c->src = NULL;
     c->title_id = NULL;
     c->edges.v = NULL;
     c->edges.n = 0;
@@ -1449,18 +1439,16 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
     c.edges.max_similar = o.max_pairs;
     struct comp *uf = NULL;
     int rc = TM_ENOMEM;
-    c.src = malloc(n_items * sizeof *c.src);
     c.title_id = malloc(n_items * sizeof *c.title_id);
     c.tok_at = calloc(n_items + 1, sizeof *c.tok_at);
     c.refs = malloc(n_items * sizeof *c.refs);
-    if (c.src == NULL || c.title_id == NULL || c.tok_at == NULL || c.refs == NULL)
+    if (c.title_id == NULL || c.tok_at == NULL || c.refs == NULL)
         goto done;
 
     /* Each part's memory is freed as soon as the rules after it no longer
      * need it: the equal-title rule (beside the caller's titles) and the
      * similar-title rule's word pairs and postings are the merge's peaks,
      * so nothing else is held beside them. */
-    number_sources(&c);
     if ((rc = index_undecided(&c)) != 0 || (rc = edges_entry(&c)) != 0 ||
         (rc = edges_link(&c)) != 0)
         goto done;
@@ -1482,7 +1470,7 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
         goto done;
 
     for (uint32_t i = 0; i < c.n; i++)
-        uf[i] = (struct comp){i, 1, c.src[i], NULL, 0};
+        uf[i] = (struct comp){i, 1, src_of(&c, i), NULL, 0};
     for (size_t k = 0; k < c.edges.n; k++) {
         if ((rc = uf_union(uf, c.edges.v[k].a, c.edges.v[k].b)) != 0)
             goto done;
