@@ -302,10 +302,8 @@ int tm_publish_all(const struct tm_publish_input *in, struct tm_publish_result *
     if (rc != 0)
         return rc;
     struct tm_view v;
-    rc = tm_view_init(&v, cfg, in->states, in->items, in->n_items, in->stories, in->n_stories, err);
-    if (rc == 0 && in->source_updated_utc != NULL && cfg->n_sources > 0)
-        memcpy(v.source_updated_utc, in->source_updated_utc,
-               cfg->n_sources * sizeof *v.source_updated_utc);
+    rc = tm_view_init(&v, cfg, in->states, in->items, in->n_items, in->stories, in->n_stories,
+                      in->source_updated_utc, err);
     if (rc != 0) {
         free(cats);
         return rc;

@@ -30,7 +30,8 @@ static ptrdiff_t source_index(const struct tm_view *v, const char *source_id)
 
 int tm_view_init(struct tm_view *v, const struct tm_config *config,
                  const struct tm_source_state *states, const struct tm_item *items, size_t n_items,
-                 const struct tm_story *stories, size_t n_stories, struct tm_error *err)
+                 const struct tm_story *stories, size_t n_stories,
+                 const int64_t *source_updated_utc, struct tm_error *err)
 {
     memset(v, 0, sizeof *v);
     if (config == NULL || config->public_url == NULL || config->title == NULL)
@@ -67,6 +68,11 @@ int tm_view_init(struct tm_view *v, const struct tm_config *config,
             v->source_updated_utc[i] = TM_TIME_NONE;
         }
         qsort(v->by_id, n, sizeof *v->by_id, compare_refs);
+    }
+    if (source_updated_utc != NULL) {
+        if (n > 0)
+            memcpy(v->source_updated_utc, source_updated_utc, n * sizeof *source_updated_utc);
+        return 0;
     }
     for (size_t i = 0; i < n_items; i++) {
         ptrdiff_t si = source_index(v, items[i].source_id);

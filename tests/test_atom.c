@@ -28,7 +28,8 @@ static void render(struct fixture *f, const char *category, struct doc *d)
 {
     struct tm_view v;
     struct tm_error err = {0};
-    assert_int_equal(tm_view_init(&v, &f->cfg, f->states, f->items, 6, f->stories, 3, &err), 0);
+    assert_int_equal(tm_view_init(&v, &f->cfg, f->states, f->items, 6, f->stories, 3, NULL, &err),
+                     0);
     assert_int_equal(tm_atom_render(&v, category, &d->bytes, &d->len, &err), 0);
     tm_view_clear(&v);
     assert_int_equal(strlen(d->bytes), d->len);
@@ -252,11 +253,13 @@ static void test_bad_story_rejected(void **state)
     struct tm_view v;
     struct tm_error err = {0};
     f.stories[1].primary = 6;
-    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, &err), TM_EINVAL);
+    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, NULL, &err),
+                     TM_EINVAL);
     assert_non_null(strstr(err.msg, "urn:tinmoi:story:2"));
     f.stories[1].primary = 4;
     f.stories[2].entry_id = NULL;
-    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, &err), TM_EINVAL);
+    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, NULL, &err),
+                     TM_EINVAL);
 }
 
 int main(void)

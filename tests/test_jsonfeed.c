@@ -23,7 +23,8 @@ static char *render_bytes(struct fixture *f, const char *category, int64_t gener
 {
     struct tm_view v;
     struct tm_error err = {0};
-    assert_int_equal(tm_view_init(&v, &f->cfg, f->states, f->items, 6, f->stories, 3, &err), 0);
+    assert_int_equal(tm_view_init(&v, &f->cfg, f->states, f->items, 6, f->stories, 3, NULL, &err),
+                     0);
     char *out;
     assert_int_equal(tm_jsonfeed_render(&v, category, generated_utc, &out, len, &err), 0);
     tm_view_clear(&v);
@@ -247,7 +248,7 @@ static void test_invalid_utf8_rejected(void **state)
     f.items[4].title = (char *)"bad \xC3\x28 byte";
     struct tm_view v;
     struct tm_error err = {0};
-    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, &err), 0);
+    assert_int_equal(tm_view_init(&v, &f.cfg, f.states, f.items, 6, f.stories, 3, NULL, &err), 0);
     char *out = NULL;
     size_t len;
     assert_int_equal(tm_jsonfeed_render(&v, NULL, GENERATED_UTC, &out, &len, &err), TM_EINVAL);

@@ -37,10 +37,14 @@ struct tm_view {
 /* Builds a view over borrowed arrays that must outlive it. Checks that every
  * story's primary and members index `items` and that every story has an
  * entry_id (TM_EINVAL otherwise, with detail in `err`); `config` must have a
- * non-NULL public_url and title. TM_ENOMEM. Free with tm_view_clear. */
+ * non-NULL public_url and title. `source_updated_utc` (aligned with
+ * config->sources) gives the per-source dates when `items` holds only what
+ * is rendered; NULL: they are taken from `items`. TM_ENOMEM. Free with
+ * tm_view_clear. */
 int tm_view_init(struct tm_view *v, const struct tm_config *config,
                  const struct tm_source_state *states, const struct tm_item *items, size_t n_items,
-                 const struct tm_story *stories, size_t n_stories, struct tm_error *err);
+                 const struct tm_story *stories, size_t n_stories,
+                 const int64_t *source_updated_utc, struct tm_error *err);
 
 /* Frees what the view owns (not the borrowed arrays). Accepts NULL. */
 void tm_view_clear(struct tm_view *v);
