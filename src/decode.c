@@ -382,13 +382,6 @@ static bool is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool is_predefined(const char *name, size_t n)
-{
-    return (n == 3 && memcmp(name, "amp", 3) == 0) || (n == 2 && memcmp(name, "lt", 2) == 0) ||
-           (n == 2 && memcmp(name, "gt", 2) == 0) || (n == 4 && memcmp(name, "quot", 4) == 0) ||
-           (n == 4 && memcmp(name, "apos", 4) == 0);
-}
-
 /* The length of the reference to one of XML's predefined entities at p[0]
  * == '&' ("&lt;", "&gt;", "&amp;", "&quot;", "&apos;"), which libxml2 reads
  * as written; 0 for anything else, or when p[0..n) is too short to tell. */
@@ -477,10 +470,6 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
     if (j > 1 && j < n && p[j] == ';' && tm_utf8_valid((const char *)p + 1, j - 1)) {
         const char *name = (const char *)p + 1;
         size_t name_len = j - 1;
-        if (is_predefined(name, name_len)) {
-            emit(d, p, j + 1);
-            return j + 1;
-        }
         char u[TM_ENTITY_MAX_UTF8];
         size_t ulen = tm_entity_lookup(name, name_len, u);
         if (ulen > 0) {

@@ -496,21 +496,6 @@ size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out
     return u;
 }
 
-int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out)
-{
-    *out = NULL;
-    *n_out = 0;
-    size_t n_words = tm_identity_count_words(norm);
-    if (n_words == 0)
-        return 0;
-    uint64_t *t = malloc(n_words * sizeof *t);
-    if (t == NULL)
-        return TM_ENOMEM;
-    *out = t;
-    *n_out = tm_identity_title_tokens_into(norm, words || n_words < 2, t);
-    return 0;
-}
-
 double tm_identity_jaccard(const uint64_t *a, size_t n_a, const uint64_t *b, size_t n_b)
 {
     size_t i = 0, j = 0, common = 0;
@@ -538,14 +523,13 @@ double tm_title_similarity(const char *norm_a, const char *norm_b)
     if (strcmp(norm_a, norm_b) == 0)
         return 1.0;
     bool words = wa < 2 || wb < 2;
-    uint64_t *ta = NULL, *tb = NULL;
-    size_t na, nb;
-    double sim = 0.0;
-    if (tm_identity_title_tokens(norm_a, words, &ta, &na) == 0 &&
-        tm_identity_title_tokens(norm_b, words, &tb, &nb) == 0)
-        sim = tm_identity_jaccard(ta, na, tb, nb);
-    free(ta);
-    free(tb);
+    uint64_t *t = malloc((wa + wb) * sizeof *t);
+    if (t == NULL)
+        return 0.0;
+    size_t na = tm_identity_title_tokens_into(norm_a, words, t);
+    size_t nb = tm_identity_title_tokens_into(norm_b, words, t + wa);
+    double sim = tm_identity_jaccard(t, na, t + wa, nb);
+    free(t);
     return sim;
 }
 

@@ -17,16 +17,11 @@ char *tm_identity_title_normalize_utf8proc(const char *title);
 size_t tm_identity_count_words(const char *norm);
 
 /* The token set of a normalised title, sorted ascending with duplicates
- * removed, as hashes: each adjacent word pair when `words` is false and the
- * title has at least two words, otherwise each word. `*out` is malloc'd
- * (NULL when the set is empty); the caller frees it. Returns 0 or TM_ENOMEM. */
-int tm_identity_title_tokens(const char *norm, bool words, uint64_t **out, size_t *n_out);
-
-/* tm_identity_title_tokens into the caller's `out`, which has room for
+ * removed, as hashes: each adjacent word pair, or each word when `words`
+ * is true (the caller's choice for a title of fewer than two words, which
+ * has no pair), written to `out`, which has room for
  * tm_identity_count_words(norm) tokens (never more are written); returns
- * how many the set holds. The caller has counted the words already: it
- * passes `words` true for a title of fewer than two (which has no pair).
- * For callers that keep many sets in one array. */
+ * how many the set holds. */
 size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out);
 
 /* |A ∩ B| / |A ∪ B| of two sorted duplicate-free token sets; 0 when both are

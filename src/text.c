@@ -490,11 +490,6 @@ static void out_text(struct text_out *o, const char *s, size_t len)
         i = plain_end(o, p, i, len);
         if (i >= len)
             break;
-        unsigned char c = p[i];
-        if (c > 0x20 && c < 0x80) {
-            i++;
-            continue;
-        }
         int32_t cp;
         size_t n = tm_utf8_decode(p + i, len - i, &cp);
         bool special = cp < 0 || tm_text_cp_illegal(cp) || (o->collapse && tm_text_cp_space(cp));

@@ -81,8 +81,4 @@ TM_AVX2 size_t tm_utf8_plain_run_wide(const struct tm_utf8_plain *k, const unsig
     return j;
 }
 
-bool tm_utf8_wide_supported(void)
-{
-    return __builtin_cpu_supports("avx2");
-}
 #endif

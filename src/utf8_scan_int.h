@@ -77,8 +77,12 @@ static inline size_t tm_utf8_plain_run_simple(const struct tm_utf8_plain *k, con
  * on. Only where tm_utf8_wide_supported(). */
 size_t tm_utf8_plain_run_wide(const struct tm_utf8_plain *k, const unsigned char *p, size_t j,
                               size_t n, bool *multi);
-/* True when the processor runs the wide form. */
-bool tm_utf8_wide_supported(void);
+/* True when the processor runs the wide form (a load of what libgcc found
+ * at start-up). */
+static inline bool tm_utf8_wide_supported(void)
+{
+    return __builtin_cpu_supports("avx2");
+}
 #else
 #define TM_UTF8_WIDE 0
 #endif
@@ -125,6 +129,9 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
     const __m128i space = _mm_set1_epi8(0x20);
     const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
     const __m128i c0 = _mm_set1_epi8((char)0xC0), x3 = _mm_set1_epi8((char)k->lead3_extra);
+#if TM_UTF8_WIDE
+    const bool wide = n - j >= TM_UTF8_WIDE_MIN_BYTES && tm_utf8_wide_supported();
+#endif
     while (j + 16 <= n) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
         __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, s0), _mm_cmpeq_epi8(v, s1)),
@@ -171,9 +178,8 @@ __attribute__((always_inline)) static inline size_t tm_utf8_plain_run(const stru
             *multi |= (lead_mask & (0xFFFFu >> cut)) != 0;
             j += 16 - cut;
 #if TM_UTF8_WIDE
-            /* A long run after a clean block: the rest 32 bytes at a time
-             * (__builtin_cpu_supports reads what libgcc found at start-up). */
-            if (n - j >= TM_UTF8_WIDE_MIN_BYTES && __builtin_cpu_supports("avx2"))
+            /* A long run after a clean block: the rest 32 bytes at a time. */
+            if (wide && n - j >= TM_UTF8_WIDE_MIN_BYTES)
                 j = tm_utf8_plain_run_wide(k, p, j, n, multi);
 #endif
             continue;

@@ -206,8 +206,7 @@ static void test_long_runs(void **state)
     uint32_t seed = 1234567u;
     size_t n = 0;
     while (n < 200) {
-        seed = seed * 1103515245u + 12345u;
-        const char *piece = plain[(seed >> 16) % 8];
+        const char *piece = plain[(xorshift32(&seed) >> 16) % 8];
         memcpy(buf + n, piece, strlen(piece));
         n += strlen(piece);
     }
