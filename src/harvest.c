@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 #include "tinmoi/feed.h"
 #include "tinmoi/log.h"
@@ -34,9 +35,7 @@ struct tm_harvester {
 
 static int64_t monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(uv_hrtime() / 1000000); /* the loop's own clock */
 }
 
 /* Results are recorded in a batch of the store (tm_store_batch_begin): one

@@ -1428,10 +1428,11 @@ struct tm_store_arena {
     struct arena_block *head;
 };
 
-static void *arena_alloc(struct tm_store_arena *a, size_t n, size_t align)
+/* `n` bytes, unaligned (strings only). */
+static char *arena_alloc(struct tm_store_arena *a, size_t n)
 {
     struct arena_block *b = a->head;
-    size_t at = b != NULL ? (b->used + align - 1) & ~(align - 1) : 0;
+    size_t at = b != NULL ? b->used : 0;
     if (b == NULL || at + n > b->cap) {
         size_t cap = n > TM_STORE_ARENA_BLOCK_BYTES ? n : TM_STORE_ARENA_BLOCK_BYTES;
         b = malloc(sizeof *b + cap);
@@ -1449,7 +1450,7 @@ static void *arena_alloc(struct tm_store_arena *a, size_t n, size_t align)
 
 static char *arena_str(struct tm_store_arena *a, const char *t, size_t len)
 {
-    char *d = arena_alloc(a, len + 1, 1);
+    char *d = arena_alloc(a, len + 1);
     if (d != NULL) {
         memcpy(d, t, len);
         d[len] = '\0';

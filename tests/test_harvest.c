@@ -209,6 +209,18 @@ static void test_flush(void **state)
     tm_harvester_flush(fx->harvester);
     assert_false(tm_store_batch_open(fx->store));
     assert_int_equal(committed_items(fx->dir), 1);
+
+    /* A second batch, committed by freeing the harvester (not by the
+     * store's close in teardown). */
+    assert_int_equal(tm_store_batch_begin(fx->store, &err), 0);
+    e.id = "g2";
+    e.link = "http://a.example/2";
+    assert_int_equal(tm_store_put_feed(fx->store, &src, &f, 1653969300, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(committed_items(fx->dir), 1);
+    tm_harvester_free(fx->harvester);
+    fx->harvester = NULL;
+    assert_false(tm_store_batch_open(fx->store));
+    assert_int_equal(committed_items(fx->dir), 2);
 }
 
 int main(void)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tinmoi/state_lock.h"
+#include "tmpdir.h"
 
 static void test_one_holder(void **state)
 {
@@ -37,10 +38,7 @@ static void test_one_holder(void **state)
     assert_int_equal(tm_state_lock(dir, &fd2, &err), 0);
     close(fd2);
 
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, TM_STATE_LOCK_FILENAME);
-    unlink(path);
-    rmdir(dir);
+    remove_tree(dir);
 }
 
 static void test_missing_dir(void **state)
