@@ -383,7 +383,7 @@ static void on_title_table_once(void)
 
 /* The fast path: sets *slow and returns NULL when the title needs the
  * whole utf8proc pass (or on OOM, which that pass reports again). */
-static char *title_normalize_fast(const char *title, bool *slow)
+char *tm_identity_title_normalize_fast(const char *title, bool *slow)
 {
     *slow = true;
     if (pthread_once(&title_table_once, on_title_table_once) != 0)
@@ -431,7 +431,7 @@ char *tm_title_normalize(const char *title)
     if (title == NULL)
         return NULL;
     bool slow;
-    char *norm = title_normalize_fast(title, &slow);
+    char *norm = tm_identity_title_normalize_fast(title, &slow);
     return slow ? tm_identity_title_normalize_utf8proc(title) : norm;
 }
 

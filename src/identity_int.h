@@ -13,6 +13,13 @@
  * tm_title_normalize. */
 char *tm_identity_title_normalize_utf8proc(const char *title);
 
+/* tm_title_normalize's fast path alone: sets *slow and returns NULL when
+ * the title holds a code point outside its table, or on OOM (the caller
+ * then takes the utf8proc pass); otherwise *slow is false and the result
+ * is tm_title_normalize's. test_identity checks that the fast path is
+ * taken, not only that the two agree. */
+char *tm_identity_title_normalize_fast(const char *title, bool *slow);
+
 /* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
 size_t tm_identity_count_words(const char *norm);
 
