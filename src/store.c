@@ -242,7 +242,6 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " OR content IS NOT excluded.content"
                     " OR categories IS NOT excluded.categories",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
-                                 " AND (i.published_utc >= ?1 OR i.first_seen_utc >= ?1)"
                                  " ORDER BY i.published_utc DESC, i.id",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
     [ST_ITEM_ROWS] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
@@ -1327,17 +1326,12 @@ static int item_read_reported(struct tm_store *s, sqlite3_stmt *st, struct tm_it
     return rc;
 }
 
-int tm_store_load_items(struct tm_store *s, int64_t since_utc, struct tm_item **items, size_t *n,
-                        struct tm_error *err)
+int tm_store_load_items(struct tm_store *s, struct tm_item **items, size_t *n, struct tm_error *err)
 {
     *items = NULL;
     *n = 0;
     sqlite3_stmt *st = s->st[ST_ITEM_LOAD];
-    struct binder b = bind_start(st);
-    bind_int(&b, 1, since_utc); /* TM_TIME_NONE is INT64_MIN: every item */
-    int rc = bind_done(s, &b, err);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     struct tm_item *v = NULL;
     size_t len = 0, cap = 0;
     int step;

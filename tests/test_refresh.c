@@ -155,7 +155,7 @@ static void publish_full(struct fixture *fx, struct tm_publish_result *res, bool
     struct tm_item *items = NULL;
     size_t n = 0;
     struct tm_error err = {0};
-    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    assert_int_equal(tm_store_load_items(fx->store, &items, &n, &err), 0);
     if (first)
         assert_int_equal(n, N_SOURCES * N_ENTRIES);
     struct tm_story *st = NULL;
@@ -298,7 +298,7 @@ static void test_second_cycle_equals_full(void **state)
      * is a story of its own. */
     struct tm_item *items = NULL;
     size_t n = 0;
-    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    assert_int_equal(tm_store_load_items(fx->store, &items, &n, &err), 0);
     const char *near = NULL, *old = NULL, *far = NULL;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(items[i].key, "g:g-new-near") == 0)

@@ -110,7 +110,7 @@ static size_t load_all(struct fixture *fx, struct tm_item **items)
 {
     size_t n = 0;
     struct tm_error err = {0};
-    int rc = tm_store_load_items(fx->store, TM_TIME_NONE, items, &n, &err);
+    int rc = tm_store_load_items(fx->store, items, &n, &err);
     if (rc != 0)
         fail_msg("load_items: %s", err.msg);
     return n;
@@ -764,31 +764,6 @@ static void test_entry_ids_persist(void **state)
     tm_feed_free(g);
 }
 
-static void test_horizon(void **state)
-{
-    struct fixture *fx = *state;
-    struct tm_feed *f = feed_three();
-    put(fx, &src_a, f, T0, NULL);
-    struct tm_error err = {0};
-
-    /* An old item first seen now is inside the horizon; an old item seen
-     * long ago is not. */
-    struct tm_feed *g = feed_new(1);
-    entry_set(g, 0, "old", "Tin cũ", "http://thanhhoa.example/old", T0 - 30 * DAY);
-    put(fx, &src_b, g, T0, NULL);
-    entry_set(g, 0, "older", "Tin cũ hơn", "http://thanhhoa.example/older", T0 - 40 * DAY);
-    put(fx, &src_b, g, T0 - 40 * DAY, NULL);
-
-    struct tm_item *items = NULL;
-    size_t n = 0;
-    assert_int_equal(tm_store_load_items(fx->store, T0 - DAY, &items, &n, &err), 0);
-    assert_int_equal(n, 4);
-    assert_string_equal(items[3].guid, "old");
-    tm_items_free(items, n);
-    tm_feed_free(f);
-    tm_feed_free(g);
-}
-
 /* ---- sources --------------------------------------------------------------- */
 
 static void test_sync_and_list_sources(void **state)
@@ -964,15 +939,14 @@ static void test_many_sources(void **state)
     print_message("store: %ld sources x %d items: cold %.2f s (cpu %.2f s), unchanged %.2f s"
                   " (cpu %.2f s)\n",
                   n_sources, PER, cold, cold_cpu, warm, warm_cpu);
-    struct tm_item *items = NULL;
-    size_t n = 0;
+    struct tm_store_rows set = {0};
     struct tm_error err = {0};
-    assert_int_equal(tm_store_load_items(fx->store, T0, &items, &n, &err), 0);
+    assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double load = (double)(t0.tv_sec - t2.tv_sec) + (double)(t0.tv_nsec - t2.tv_nsec) / 1e9;
-    print_message("store: load of %zu items %.2f s\n", n, load);
-    assert_int_equal(n, (size_t)n_sources * PER);
-    tm_items_free(items, n);
+    print_message("store: rows of %zu items loaded in %.2f s\n", set.n, load);
+    assert_int_equal(set.n, (size_t)n_sources * PER);
+    tm_store_rows_clear(&set);
     tm_feed_free(f);
 }
 
@@ -997,7 +971,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_undated_takes_first_seen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_no_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_ids_persist, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_horizon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_and_list_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),

@@ -58,7 +58,7 @@ static void test_lost_batch_reported_once(void **state)
     /* Entry ids do not fail on a loss that is the batch owner's to report. */
     struct tm_item *items = NULL;
     size_t n = 0;
-    assert_int_equal(tm_store_load_items(fx->store, TM_TIME_NONE, &items, &n, &err), 0);
+    assert_int_equal(tm_store_load_items(fx->store, &items, &n, &err), 0);
     struct tm_story story = {.entry_id = "urn:x", .members = (size_t[]){0}, .n_members = 1};
     assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
     tm_items_free(items, n);

@@ -179,14 +179,15 @@ int tm_store_put_not_modified(struct tm_store *store, const char *source_id, int
 int tm_store_put_failure(struct tm_store *store, const char *source_id, int64_t now_utc,
                          const char *reason, struct tm_error *err);
 
-/* Loads the items of the configured sources published or first seen at or
- * after `since_utc` (TM_TIME_NONE: all of them), newest published first
- * (ties by store id), with every tm_item field filled: source_priority from
- * the source, entry_id NULL when never published. On 0 *items (NULL when
- * *n is 0) is owned by the caller, freed with tm_items_free. TM_ELIMIT past
- * TM_STORE_MAX_LOAD_ITEMS (narrow the horizon). */
-int tm_store_load_items(struct tm_store *store, int64_t since_utc, struct tm_item **items,
-                        size_t *n, struct tm_error *err);
+/* Loads every item of the configured sources whole, newest published
+ * first (ties by store id), every tm_item field filled: source_priority
+ * from the source, entry_id NULL when never published. The tests'
+ * reference for what the publishing half loads in parts (tm_store_load_rows,
+ * tm_store_load_shown); no program path calls it. On 0 *items (NULL when *n
+ * is 0) is owned by the caller, freed with tm_items_free. TM_ELIMIT past
+ * TM_STORE_MAX_LOAD_ITEMS. */
+int tm_store_load_items(struct tm_store *store, struct tm_item **items, size_t *n,
+                        struct tm_error *err);
 
 struct tm_store_arena;
 
@@ -285,9 +286,10 @@ int tm_store_gone_for(struct tm_store *store, const char *source_id, const char 
 /* Longest last_error kept: one line of a status page or snapshot. */
 #define TM_STORE_MAX_ERROR_BYTES 512
 
-/* Most items one tm_store_load_items or tm_store_load_rows returns: 10,000 sources × 20 items ×
- * a few days' horizon, held in memory by the merge; more means the caller's
- * horizon is wrong, not that memory should grow without bound. */
+/* Most items a publish loads (tm_store_load_rows): every stored item takes
+ * part in the merge, so past this many the publish refuses instead of
+ * letting memory grow without bound (about 100 MB at the peak; see
+ * docs/DEPLOYMENT.md, "Memory"). */
 #define TM_STORE_MAX_LOAD_ITEMS 1000000
 
 #endif
