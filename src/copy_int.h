@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tinmoi/buf.h"
+
 /* Copies n bytes from src to dst (which do not overlap). Up to 16 bytes as
  * two overlapping loads and stores of a fixed size, which compilers inline;
  * longer copies go to memcpy. */
@@ -36,6 +38,20 @@ static inline void tm_copy(void *dst, const void *src, size_t n)
         d[n / 2] = s[n / 2];
         d[n - 1] = s[n - 1];
     }
+}
+
+/* tm_buf_add, with the copy inlined when the buffer has room already (the
+ * common case for pieces of a few bytes, where the call costs more than
+ * the copy). Same result and errors as tm_buf_add. */
+static inline int tm_buf_add_fast(struct tm_buf *b, const void *s, size_t n)
+{
+    if (n < b->cap - b->len && n <= b->max_bytes - b->len) {
+        tm_copy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return tm_buf_add(b, s, n);
 }
 
 #endif

@@ -250,16 +250,8 @@ static int emit_copy(struct tm_decoder *d, const void *p, size_t n)
         return d->rc;
     if (d->span_len > 0 && settle_span(d) < 0)
         return d->rc;
-    struct tm_buf *b = &d->out;
-    if (b->cap - b->len > n) {
-        /* Room already: most runs are short (a tag, a word), and the call
-         * into tm_buf would cost more than the copy. */
-        tm_copy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-    } else if (tm_buf_add(b, p, n) < 0) {
+    if (tm_buf_add_fast(&d->out, p, n) < 0) /* most runs are short: a tag, a word */
         return d->rc = TM_ENOMEM;
-    }
     if (d->out.len >= TM_DECODE_FLUSH_BYTES)
         return flush_out(d);
     return d->rc;
@@ -658,14 +650,6 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
     while (i < n) {
         unsigned char c = p[i];
         if (c >= 0x80) {
-            bool incomplete;
-            int len = utf8_seq_len(p + i, n - i, &incomplete);
-            if (len > 0 && !(c == 0xEF && p[i + 1] == 0xBF && p[i + 2] >= 0xBE)) {
-                d->notes.valid_utf8_seen = true;
-                emit(d, p + i, (size_t)len);
-                i += (size_t)len;
-                continue;
-            }
             size_t k = handle_high(d, p + i, n - i, final);
             if (k == 0)
                 return i;

@@ -155,15 +155,9 @@ static void capture_add(struct tm_parser *p, const char *s, size_t n)
         n = tm_utf8_boundary(s, n, p->cap_limit - b->len);
         p->cap_truncated = true;
     }
-    if (b->cap - b->len > n) {
-        /* Room already (p->text has no max_bytes of its own): escaped HTML
-         * arrives a few bytes per call ("&lt;" is one), so skip the call. */
-        tm_copy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-    } else if (tm_buf_add(b, s, n) < 0) {
+    /* Escaped HTML arrives a few bytes per call ("&lt;" is one). */
+    if (tm_buf_add_fast(b, s, n) < 0)
         tm_parse_oom(p);
-    }
 }
 
 static void capture_escaped(struct tm_parser *p, const char *s, size_t n, bool quotes)

@@ -556,14 +556,7 @@ static void put(struct san *st, struct tm_buf *b, const char *s, size_t n)
 {
     if (st->err != 0 || n == 0)
         return;
-    if (n < b->cap - b->len && n <= b->max_bytes - b->len) {
-        /* Room already: most pieces are a few bytes, cheaper than the call. */
-        tm_copy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return;
-    }
-    st->err = tm_buf_add(b, s, n);
+    st->err = tm_buf_add_fast(b, s, n);
 }
 
 /* Room left before the limit, keeping what the open elements' end tags need. */
