@@ -157,6 +157,7 @@ enum stmt_id {
     ST_ITEM_LOAD,
     ST_ITEM_SET_ENTRY,
     ST_ITEM_ROWS,
+    ST_ROWS_SOURCES,
     ST_ITEM_TITLE,
     ST_ITEM_SHOWN,
     ST_COUNT
@@ -244,12 +245,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
                                  " ORDER BY i.published_utc DESC, i.id",
     [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
-    [ST_ITEM_ROWS] = "SELECT i.id, i.source_id, s.priority, i.key, i.canonical_link,"
+    /* The configured sources numbered in id order (n), the numbers the
+     * rows carry: CROSS JOIN keeps the items outer, scanned in rowid
+     * order, with the few sources looked up. */
+    [ST_ITEM_ROWS] = "SELECT i.id, s.n, s.priority, i.key, i.canonical_link,"
                      " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
                      " i.entry_id"
-                     " FROM items i JOIN sources s ON s.id = i.source_id"
-                     " WHERE s.configured = 1"
-                     " ORDER BY i.id", /* the table's order: one pass, no index */
+                     " FROM items i CROSS JOIN (SELECT id, priority,"
+                     "  row_number() OVER (ORDER BY id) - 1 AS n"
+                     "  FROM sources WHERE configured = 1) s ON s.id = i.source_id"
+                     " ORDER BY i.id",
+    [ST_ROWS_SOURCES] = "SELECT id FROM sources WHERE configured = 1 ORDER BY id",
     [ST_ITEM_TITLE] = "SELECT norm_title FROM items WHERE id = ?1",
     [ST_ITEM_SHOWN] = ITEM_SELECT " WHERE i.id = ?1",
 };
@@ -1471,106 +1477,43 @@ static uint64_t col_hash(sqlite3_stmt *st, int i)
     return tm_merge_hash((const char *)sqlite3_column_text(st, i));
 }
 
-/* Numbers the source ids of a rows load as they come: open addressing from
- * an id to its number, the ids (in the arena) and their dates growing in
- * `out`. Grows by doubling at half full. */
-struct source_numbers {
-    uint32_t *slot; /* number + 1; 0: empty */
-    size_t mask;
-    size_t cap; /* room in out->source_ids and out->source_updated_utc */
-};
-
-static int source_number(struct tm_store_rows *out, struct source_numbers *sn, sqlite3_stmt *st,
-                         int col, uint32_t *number)
+/* The configured sources, sorted: the ids the rows' numbers index (a
+ * number is the place in ST_ROWS_SOURCES' order, which ST_ITEM_ROWS
+ * numbers the same way), with their dates not yet seen. */
+static int rows_sources(struct tm_store *s, struct tm_store_rows *out, struct tm_error *err)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
-    if (t == NULL)
-        return TM_ENOMEM; /* NOT NULL column: only OOM gives NULL */
-    uint64_t h = tm_hash_str(t);
-    size_t k = (size_t)h & sn->mask;
-    for (; sn->slot != NULL && sn->slot[k] != 0; k = (k + 1) & sn->mask) {
-        if (strcmp(out->source_ids[sn->slot[k] - 1], t) == 0) {
-            *number = sn->slot[k] - 1;
-            return 0;
+    sqlite3_stmt *st = s->st[ST_ROWS_SOURCES];
+    size_t cap = 0;
+    int step, rc = 0;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (out->n_sources == cap) {
+            cap = cap != 0 ? 2 * cap : 256;
+            const char **ids = realloc(out->source_ids, cap * sizeof *ids);
+            if (ids != NULL)
+                out->source_ids = ids;
+            int64_t *dates = realloc(out->source_updated_utc, cap * sizeof *dates);
+            if (dates != NULL)
+                out->source_updated_utc = dates;
+            if (ids == NULL || dates == NULL)
+                rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+        }
+        const char *copy = rc == 0 && id != NULL ? arena_str(out->arena, id, strlen(id)) : NULL;
+        if (rc == 0 && copy == NULL)
+            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+        if (rc == 0) {
+            out->source_ids[out->n_sources] = copy;
+            out->source_updated_utc[out->n_sources++] = TM_TIME_NONE;
         }
     }
-    if (out->n_sources == sn->cap) {
-        size_t cap = sn->cap != 0 ? 2 * sn->cap : 256;
-        const char **ids = realloc(out->source_ids, cap * sizeof *ids);
-        if (ids != NULL)
-            out->source_ids = ids;
-        int64_t *dates = realloc(out->source_updated_utc, cap * sizeof *dates);
-        if (dates != NULL)
-            out->source_updated_utc = dates;
-        uint32_t *slot = calloc(2 * cap, sizeof *slot);
-        if (ids == NULL || dates == NULL || slot == NULL) {
-            free(slot);
-            return TM_ENOMEM;
-        }
-        free(sn->slot);
-        sn->slot = slot;
-        sn->mask = 2 * cap - 1;
-        sn->cap = cap;
-        for (size_t n = 0; n < out->n_sources; n++) {
-            size_t j = (size_t)tm_hash_str(out->source_ids[n]) & sn->mask;
-            while (sn->slot[j] != 0)
-                j = (j + 1) & sn->mask;
-            sn->slot[j] = (uint32_t)n + 1;
-        }
-        k = (size_t)h & sn->mask;
-        while (sn->slot[k] != 0)
-            k = (k + 1) & sn->mask;
-    }
-    const char *copy = arena_str(out->arena, t, strlen(t));
-    if (copy == NULL)
-        return TM_ENOMEM;
-    *number = (uint32_t)out->n_sources;
-    out->source_ids[out->n_sources] = copy;
-    out->source_updated_utc[out->n_sources++] = TM_TIME_NONE;
-    sn->slot[k] = *number + 1;
-    return 0;
-}
-
-struct by_id {
-    const char *id;
-    int64_t updated_utc;
-    uint32_t number;
-};
-
-static int on_qsort_by_id(const void *a, const void *b)
-{
-    return strcmp(((const struct by_id *)a)->id, ((const struct by_id *)b)->id);
-}
-
-/* Sorts out->source_ids (and their dates) and renumbers the rows. */
-static int sort_sources(struct tm_store_rows *out)
-{
-    size_t n = out->n_sources;
-    struct by_id *v = malloc((n != 0 ? n : 1) * sizeof *v);
-    uint32_t *renumber = malloc((n != 0 ? n : 1) * sizeof *renumber);
-    if (v == NULL || renumber == NULL) {
-        free(v);
-        free(renumber);
-        return TM_ENOMEM;
-    }
-    for (size_t k = 0; k < n; k++)
-        v[k] = (struct by_id){out->source_ids[k], out->source_updated_utc[k], (uint32_t)k};
-    qsort(v, n, sizeof *v, on_qsort_by_id);
-    for (size_t k = 0; k < n; k++) {
-        out->source_ids[k] = v[k].id;
-        out->source_updated_utc[k] = v[k].updated_utc;
-        renumber[v[k].number] = (uint32_t)k;
-    }
-    for (size_t i = 0; i < out->n; i++)
-        out->rows[i].source = renumber[out->rows[i].source];
-    free(v);
-    free(renumber);
-    return 0;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(s, err, "list sources");
+    stmt_reset(st);
+    return rc;
 }
 
 /* One row of ST_ITEM_ROWS. */
-static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite3_stmt *st,
-                    struct tm_merge_row *r)
+static int row_read(struct tm_store_rows *out, sqlite3_stmt *st, struct tm_merge_row *r)
 {
     struct tm_store_arena *a = out->arena;
     *r = (struct tm_merge_row){
@@ -1582,7 +1525,11 @@ static int row_read(struct tm_store_rows *out, struct source_numbers *sn, sqlite
         .first_seen_utc = sqlite3_column_int64(st, 8),
     };
     int64_t updated = col_time(st, 7);
-    if (source_number(out, sn, st, 1, &r->source) != 0 || col_arena(a, st, 9, &r->entry_id) != 0)
+    int64_t number = sqlite3_column_int64(st, 1);
+    if (number < 0 || (uint64_t)number >= out->n_sources)
+        return TM_ESTORE; /* a source configured between the two queries */
+    r->source = (uint32_t)number;
+    if (col_arena(a, st, 9, &r->entry_id) != 0)
         return TM_ENOMEM;
     r->id_hash =
         tm_entry_id_hash(out->source_ids[r->source], (const char *)sqlite3_column_text(st, 3));
@@ -1623,12 +1570,13 @@ int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_
     if (out->arena == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     int rc = cache_for(s, true, err);
+    if (rc == 0)
+        rc = rows_sources(s, out, err);
     if (rc != 0) {
         tm_store_rows_clear(out);
         return rc;
     }
     sqlite3_stmt *st = s->st[ST_ITEM_ROWS];
-    struct source_numbers sn = {NULL, 0, 0};
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1647,8 +1595,10 @@ int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_
             out->rows = nv;
             cap = ncap;
         }
-        if (row_read(out, &sn, st, &out->rows[out->n]) != 0) {
-            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
+        rc = row_read(out, st, &out->rows[out->n]);
+        if (rc != 0) {
+            tm_error_set(err, rc, "%s: load items: %s", s->path,
+                         rc == TM_ESTORE ? "the sources changed while loading" : "out of memory");
             break;
         }
         out->n++;
@@ -1656,9 +1606,6 @@ int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_fail(s, err, "load items");
     stmt_reset(st);
-    free(sn.slot);
-    if (rc == 0 && sort_sources(out) != 0)
-        rc = tm_error_set(err, TM_ENOMEM, "out of memory");
     if (rc != 0) {
         tm_store_rows_clear(out);
         return rc;
