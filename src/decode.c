@@ -106,11 +106,7 @@ struct tm_decoder {
  * Vietnamese, punctuation: leads C2-DF, E1-EC, EE). Anything else stops the
  * run and is looked at (handle_high validates the rarer forms). Validation
  * of a "utf-8" document happens here, in the same pass as the markup scan. */
-#define PLAIN_SET(a, b, c, d)                                                                      \
-    {                                                                                              \
-        .stop = {a, b, c, d}, .lead2_lo = 0xC2, .lead2_hi = 0xDF, .lead3_lo = 0xE1,                \
-        .lead3_hi = 0xEC, .lead3_extra = 0xEE, .second_lo = 0x80, .second_hi = 0xBF                \
-    }
+#define PLAIN_SET TM_UTF8_PLAIN_XML
 static const struct tm_utf8_plain set_text = PLAIN_SET('<', '&', '<', '&');
 static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '>');
 static const struct tm_utf8_plain set_quote = PLAIN_SET('"', '\'', '&', '<');

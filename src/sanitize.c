@@ -657,13 +657,8 @@ static const unsigned char byte_class[256] = {
 /* What put_text copies without a look (utf8_scan_int.h): ASCII but what it
  * escapes and the C0 controls, and the two- and three-byte characters of
  * U+0080-U+02FF and U+1E00-U+1EFF. '"' is escaped in attribute values only. */
-#define PLAIN_SET(quote)                                                                           \
-    {                                                                                              \
-        .stop = {'&', '<', '>', quote}, .lead2_lo = 0xC2, .lead2_hi = 0xCB, .lead3_lo = 0xE1,      \
-        .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
-    }
-static const struct tm_utf8_plain plain_text = PLAIN_SET('&');
-static const struct tm_utf8_plain plain_attr = PLAIN_SET('"');
+static const struct tm_utf8_plain plain_text = TM_UTF8_PLAIN_VI(0xC2, '&', '<', '>', '&');
+static const struct tm_utf8_plain plain_attr = TM_UTF8_PLAIN_VI(0xC2, '&', '<', '>', '"');
 
 /* tm_text_cp_inert, inlined for the common ranges. */
 static inline bool cp_inert(int32_t cp)

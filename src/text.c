@@ -437,11 +437,7 @@ static void out_cp(struct text_out *o, int32_t cp)
  * controls (and, when collapsing, white space), and the two- and three-byte
  * characters of U+00C0-U+02FF and U+1E00-U+1EFF, which are neither white
  * space (U+0085 and U+00A0 are, so C2 is left out) nor changed by NFC. */
-#define TEXT_PLAIN_SET(a, b, c, d)                                                                 \
-    {                                                                                              \
-        .stop = {a, b, c, d}, .lead2_lo = 0xC3, .lead2_hi = 0xCB, .lead3_lo = 0xE1,                \
-        .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
-    }
+#define TEXT_PLAIN_SET(a, b, c, d) TM_UTF8_PLAIN_VI(0xC3, a, b, c, d)
 static const struct tm_utf8_plain plain_folding = TEXT_PLAIN_SET(' ', '\t', '\n', '\r');
 /* The same with ' ' plain, for a first look at the whole text. */
 static const struct tm_utf8_plain plain_words = TEXT_PLAIN_SET('\t', '\n', '\r', '\t');

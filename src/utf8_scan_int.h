@@ -35,6 +35,23 @@ struct tm_utf8_plain {
     unsigned char second_lo, second_hi;
 };
 
+/* The two families of sets the library uses, one definition each:
+ *   - XML text with no range exceptions (the decoder: Latin, Vietnamese,
+ *     punctuation; leads C2-DF, E1-EC, EE), stopping at a, b, c, d;
+ *   - Latin and Vietnamese only, from the lead byte lead2_lo to U+02FF and
+ *     U+1E00-U+1EFF (the sanitiser from C2, the text writer from C3, where
+ *     NFC and white space leave nothing to do), stopping at a, b, c, d. */
+#define TM_UTF8_PLAIN_XML(a, b, c, d)                                                              \
+    {                                                                                              \
+        .stop = {a, b, c, d}, .lead2_lo = 0xC2, .lead2_hi = 0xDF, .lead3_lo = 0xE1,                \
+        .lead3_hi = 0xEC, .lead3_extra = 0xEE, .second_lo = 0x80, .second_hi = 0xBF                \
+    }
+#define TM_UTF8_PLAIN_VI(lead2_lo_, a, b, c, d)                                                    \
+    {                                                                                              \
+        .stop = {a, b, c, d}, .lead2_lo = lead2_lo_, .lead2_hi = 0xCB, .lead3_lo = 0xE1,           \
+        .lead3_hi = 0xE1, .lead3_extra = 0xE1, .second_lo = 0xB8, .second_hi = 0xBB                \
+    }
+
 /* The simple form: one character at a time. */
 static inline size_t tm_utf8_plain_run_simple(const struct tm_utf8_plain *k, const unsigned char *p,
                                               size_t j, size_t n, bool *multi)

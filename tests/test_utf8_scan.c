@@ -13,27 +13,11 @@
 #include "utf8_scan_int.h"
 #include "xorshift.h"
 
-/* The sets decode.c and sanitize.c use (text state; text writer). */
-static const struct tm_utf8_plain decoder_set = {
-    .stop = {'<', '&', '<', '&'},
-    .lead2_lo = 0xC2,
-    .lead2_hi = 0xDF,
-    .lead3_lo = 0xE1,
-    .lead3_hi = 0xEC,
-    .lead3_extra = 0xEE,
-    .second_lo = 0x80,
-    .second_hi = 0xBF,
-};
-static const struct tm_utf8_plain sanitizer_set = {
-    .stop = {'&', '<', '>', '"'},
-    .lead2_lo = 0xC2,
-    .lead2_hi = 0xCB,
-    .lead3_lo = 0xE1,
-    .lead3_hi = 0xE1,
-    .lead3_extra = 0xE1,
-    .second_lo = 0xB8,
-    .second_hi = 0xBB,
-};
+/* The sets decode.c, sanitize.c and text.c use (text state; text writer;
+ * collapsing text), from the same definitions. */
+static const struct tm_utf8_plain decoder_set = TM_UTF8_PLAIN_XML('<', '&', '<', '&');
+static const struct tm_utf8_plain sanitizer_set = TM_UTF8_PLAIN_VI(0xC2, '&', '<', '>', '"');
+static const struct tm_utf8_plain text_set = TM_UTF8_PLAIN_VI(0xC3, ' ', '\t', '\n', '\r');
 
 /* Compares both forms from every start index of s[0..n). */
 static void check_all_starts(const struct tm_utf8_plain *k, const unsigned char *s, size_t n)
@@ -52,6 +36,7 @@ static void check_both_sets(const unsigned char *s, size_t n)
 {
     check_all_starts(&decoder_set, s, n);
     check_all_starts(&sanitizer_set, s, n);
+    check_all_starts(&text_set, s, n);
 }
 
 /* Pieces that matter to one set or the other. */
