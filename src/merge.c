@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Word pairs of a title the similar-title rule compares (a posting keeps
- * the count and positions in 16 bits). The parser cuts titles at 2 KiB,
- * about a thousand words; a longer stored title only misses this rule. */
-#define MAX_TITLE_PAIRS UINT16_MAX
-
 /* Earlier items of other sources each item of an equal-title group is
  * paired with (see edges_title): the nearest connects the group, the
  * second gives an item whose nearest partner is refused a second chance. */
@@ -301,15 +296,12 @@ struct ctx {
     uint32_t n;
     double sim;
     int64_t window_s;
-    int *title_id; /* equal normalised titles share a number; -1 none */
-    /* Word-pair sets of the titles edges_similar compares, as ranks (see
-     * split_titles), one array: item i's set is tok[tok_at[i] ..
-     * tok_at[i + 1]), empty for the rest. */
-    uint32_t *tok;
-    size_t *tok_at;   /* n + 1 offsets */
-    struct ref *refs; /* scratch, n entries */
-    uint32_t *by_seq; /* item at each place of (rowid, index) order; NULL: the input's */
-    uint32_t *seq_of; /* its inverse; NULL with by_seq */
+    int *title_id;            /* equal normalised titles share a number; -1 none */
+    uint32_t n_titles;        /* numbers given in title_id */
+    struct title_set *titles; /* by number, for edges_similar */
+    uint32_t *tok;            /* the titles' word-pair sets, as ranks */
+    uint32_t *mem;            /* the titles' items taking part */
+    struct ref *refs;         /* scratch, n entries */
     struct edges edges;
     struct hset new_links;  /* hashes of the undecided items' canonical links */
     struct hset new_titles; /* ... and of their normalised titles */
@@ -493,7 +485,79 @@ static int edges_title(struct ctx *c)
         }
     }
     free(other);
+    c->n_titles = (uint32_t)(id + 1);
     return rc;
+}
+
+/* ---- the titles the similar-title rule compares ---------------------------
+ * The rule runs over distinct titles, not items: the items of one title
+ * (one title_id) share one word-pair set, split once, and two titles found
+ * similar give an edge for each pair of their items the rule allows. A
+ * story carried by k sources costs one set and one comparison, not k. */
+
+/* One title the similar-title rule looks at: its items taking part (within
+ * the window of the undecided items) and its word-pair set. */
+struct title_set {
+    uint32_t mem, n_mem; /* its items, in time order: c->mem[mem .. mem + n_mem) */
+    size_t tok;          /* its set, ranks ascending: c->tok[tok .. tok + n_tok) */
+    uint32_t n_tok;      /* 0: not compared (no item taking part, one word) */
+    bool fresh;          /* one of its items is undecided */
+    bool split;          /* its set is taken (split_titles) */
+};
+
+struct member {
+    int64_t t, rowid;
+    uint32_t idx;
+    int title;
+};
+
+/* By title, then time; ties by rowid (then index), so that nothing depends
+ * on the input's order. */
+static int on_qsort_member(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    int c = (x->title > y->title) - (x->title < y->title);
+    if (c == 0)
+        c = cmp_i64(x->t, y->t);
+    if (c == 0)
+        c = cmp_i64(x->rowid, y->rowid);
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static bool takes_part(const struct ctx *c, uint32_t i)
+{
+    return c->title_id[i] >= 0 && in_new_window(c, c->items[i].published_utc);
+}
+
+/* Groups the items taking part by title: c->titles' mem, n_mem, fresh. */
+static int group_members(struct ctx *c)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        n += takes_part(c, i);
+    struct member *m = malloc((n != 0 ? n : 1) * sizeof *m);
+    c->mem = malloc((n != 0 ? n : 1) * sizeof *c->mem);
+    c->titles = calloc(c->n_titles != 0 ? c->n_titles : 1, sizeof *c->titles);
+    if (m == NULL || c->mem == NULL || c->titles == NULL) {
+        free(m);
+        return TM_ENOMEM;
+    }
+    n = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct tm_merge_row *it = &c->items[i];
+        if (takes_part(c, i))
+            m[n++] = (struct member){it->published_utc, it->rowid, i, c->title_id[i]};
+    }
+    qsort(m, n, sizeof *m, on_qsort_member);
+    for (size_t k = 0; k < n; k++) {
+        struct title_set *ts = &c->titles[m[k].title];
+        if (ts->n_mem++ == 0)
+            ts->mem = (uint32_t)k;
+        ts->fresh |= !decided(c, m[k].idx);
+        c->mem[k] = m[k].idx;
+    }
+    free(m);
+    return 0;
 }
 
 /* ---- word pairs as ranks -----------------------------------------------
@@ -623,76 +687,9 @@ static void sort_u32(uint32_t *v, size_t n)
     }
 }
 
-/* One title's entry in the list of one word pair: 16 bytes, the item's
- * other fields are looked up by its index (posting_item). */
-struct posting {
-    int64_t t;    /* the item's published date */
-    uint32_t seq; /* the item's place in (rowid, index) order: c->by_seq */
-    uint16_t pos; /* place of the pair in the title's set, rarest 0 */
-    uint16_t n;   /* word pairs in the title */
-};
-
-/* A list in time order, ties by rowid (then index): the order does not
- * depend on the input's. */
-static int on_qsort_posting(const void *a, const void *b)
-{
-    const struct posting *x = a, *y = b;
-    int c = cmp_i64(x->t, y->t);
-    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-static uint32_t posting_item(const struct ctx *c, const struct posting *p)
-{
-    return c->by_seq != NULL ? c->by_seq[p->seq] : p->seq;
-}
-
-static int posting_title(const struct ctx *c, const struct posting *p)
-{
-    return c->title_id[posting_item(c, p)];
-}
-
-struct seq_key {
-    int64_t rowid;
-    uint32_t idx;
-};
-
-static int on_qsort_seq_key(const void *a, const void *b)
-{
-    const struct seq_key *x = a, *y = b;
-    int c = cmp_i64(x->rowid, y->rowid);
-    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-/* The items in (rowid, index) order: c->by_seq stays NULL when that is the
- * input's own order (the store loads by rowid), else it and c->seq_of are
- * the permutation and its inverse. */
-static int order_items(struct ctx *c)
-{
-    bool sorted = true;
-    for (uint32_t i = 1; i < c->n && sorted; i++)
-        sorted = c->items[i - 1].rowid < c->items[i].rowid;
-    if (sorted)
-        return 0;
-    struct seq_key *v = malloc(c->n * sizeof *v);
-    c->by_seq = malloc(c->n * sizeof *c->by_seq);
-    c->seq_of = malloc(c->n * sizeof *c->seq_of);
-    if (v == NULL || c->by_seq == NULL || c->seq_of == NULL) {
-        free(v);
-        return TM_ENOMEM;
-    }
-    for (uint32_t i = 0; i < c->n; i++)
-        v[i] = (struct seq_key){c->items[i].rowid, i};
-    qsort(v, c->n, sizeof *v, on_qsort_seq_key);
-    for (uint32_t k = 0; k < c->n; k++) {
-        c->by_seq[k] = v[k].idx;
-        c->seq_of[v[k].idx] = k;
-    }
-    free(v);
-    return 0;
-}
-
 /* Number of rarest tokens of a set of n that two sets at Jaccard >= s
- * must share one of (prefix filtering, Chaudhuri et al. 2006). */
+ * must share one of (prefix filtering, Chaudhuri et al. 2006): both sets'
+ * prefixes hold a common pair. */
 static size_t prefix_len(size_t n, double s)
 {
     size_t need = (size_t)ceil(s * (double)n - SIM_EPSILON);
@@ -709,28 +706,6 @@ static size_t overlap_needed(size_t na, size_t nb, double s)
 {
     double need = ceil(s / (1.0 + s) * (double)(na + nb) - 1e-6);
     return need < 1.0 ? 1 : (size_t)need;
-}
-
-/* Positions a title of n word pairs must have a common pair at to match a
- * title of at least its own length (the "index prefix" of AllPairs/PPJoin,
- * Bayardo et al. 2007, Xiao et al. 2008): with the first common pair at
- * position i, at most n - i pairs are common, and a partner at least as
- * long needs overlap_needed(n, n) of them. */
-static size_t index_len(size_t n, double s)
-{
-    size_t need = overlap_needed(n, n, s);
-    return need >= n ? 1 : n - need + 1;
-}
-
-static size_t n_tok(const struct ctx *c, uint32_t i)
-{
-    return c->tok_at[i + 1] - c->tok_at[i];
-}
-
-/* Whether a posting is in its title's index prefix (see edges_similar). */
-static bool indexed(const struct ctx *c, const struct posting *p)
-{
-    return p->pos < index_len(p->n, c->sim);
 }
 
 /* The normalised title of item i for the similar-title rule: the row's
@@ -761,9 +736,10 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-/* Splits the titles edges_similar compares into word pairs, as numbers:
- * item i's set is c->tok[tok_at[i] .. tok_at[i + 1]), empty for the rest.
- * Sets *n_pairs to the numbers given. */
+/* Splits each title with an item taking part into word pairs, as numbers
+ * (c->titles' tok, n_tok), reading it at its first such item in the rows'
+ * order (the order title_of promises). Sets *n_pairs to the numbers
+ * given. */
 static int split_titles(struct ctx *c, uint32_t *n_pairs)
 {
     *n_pairs = 0;
@@ -772,9 +748,10 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
     size_t hashes_cap = 0, cap = 0, total = 0;
     int rc = pair_ids_alloc(&ids, PAIR_IDS_MIN_SLOTS);
     for (uint32_t i = 0; i < c->n && rc == 0; i++) {
-        c->tok_at[i] = total;
-        if (!in_new_window(c, c->items[i].published_utc) || c->title_id[i] < 0)
+        if (!takes_part(c, i) || c->titles[c->title_id[i]].split)
             continue;
+        struct title_set *ts = &c->titles[c->title_id[i]];
+        ts->split = true;
         /* Single-word titles are not compared: against any longer title the
          * word-set Jaccard is at most 1/2, below every allowed threshold;
          * against another single word it is 1 only when equal, which
@@ -790,17 +767,11 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
         if (rc != 0)
             break;
         size_t n = tm_identity_title_tokens_into(title, false, hashes);
-        if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
-            continue;
         for (size_t j = 0; j < n && rc == 0; j++)
             rc = pair_ids_get(&ids, hashes[j], &c->tok[total + j]);
+        ts->tok = total;
+        ts->n_tok = (uint32_t)n;
         total += n;
-    }
-    c->tok_at[c->n] = total;
-    if (rc == 0 && total < cap) { /* the doubling's slack back */
-        uint32_t *fit = realloc(c->tok, (total != 0 ? total : 1) * sizeof *fit);
-        if (fit != NULL)
-            c->tok = fit;
     }
     *n_pairs = ids.n;
     if (rc != 0 || ids.n == 0)
@@ -824,8 +795,8 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
             rank[rare[r].id] = r;
         for (size_t k = 0; k < total; k++)
             c->tok[k] = rank[c->tok[k]];
-        for (uint32_t i = 0; i < c->n; i++)
-            sort_u32(c->tok + c->tok_at[i], n_tok(c, i));
+        for (uint32_t k = 0; k < c->n_titles; k++)
+            sort_u32(c->tok + c->titles[k].tok, c->titles[k].n_tok);
         rc = 0;
     }
     free(rare);
@@ -836,48 +807,69 @@ done:
     return rc;
 }
 
-/* The postings: for each title, its prefix_len rarest word pairs, grouped
- * by pair (a counting sort on the rank) and each group in time order.
- * Sets *post (caller frees), and *at (caller frees; n_pairs + 1 offsets:
- * pair r's group is post[at[r] .. at[r + 1])). */
-static int build_postings(struct ctx *c, uint32_t n_pairs, struct posting **post_out,
-                          size_t **at_out)
+/* Positions a title of n word pairs must have a common pair at to match a
+ * title at least as long (the "index prefix" of AllPairs, Bayardo et al.
+ * 2007): with the first common pair at position
+ * i, at most n - i pairs are common, and a partner at least as long needs
+ * overlap_needed(n, n) of them. */
+static size_t index_len(size_t n, double s)
 {
-    size_t *at = calloc((size_t)n_pairs + 1, sizeof *at);
-    if (at == NULL)
+    size_t need = overlap_needed(n, n, s);
+    return need >= n ? 1 : n - need + 1;
+}
+
+/* A title under one of its word pairs, at position pos of its set. */
+struct posting {
+    uint32_t title;
+    uint32_t pos;
+};
+
+/* An index from word pair to titles, filled in the order titles are
+ * processed (fewest pairs first, see edges_similar): pair r's titles so
+ * far are post[start[r] .. end[r]), the ones before start[r] too short
+ * for every title still to come. */
+struct index {
+    struct posting *post;
+    size_t *start, *end; /* n_pairs each */
+};
+
+static void index_free(struct index *ix)
+{
+    free(ix->post);
+    free(ix->start);
+    free(ix->end);
+    *ix = (struct index){0};
+}
+
+/* Room for the index prefixes of every title (fresh_only: of the titles
+ * with an undecided item). */
+static int index_init(struct index *ix, const struct ctx *c, uint32_t n_pairs, bool fresh_only)
+{
+    ix->start = calloc((size_t)n_pairs + 1, sizeof *ix->start);
+    ix->end = malloc(((size_t)n_pairs + 1) * sizeof *ix->end);
+    if (ix->start == NULL || ix->end == NULL)
         return TM_ENOMEM;
-    for (uint32_t i = 0; i < c->n; i++) {
-        size_t n = n_tok(c, i);
-        const uint32_t *tok = c->tok + c->tok_at[i];
-        for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
-            at[tok[j] + 1]++;
+    for (uint32_t k = 0; k < c->n_titles; k++) {
+        const struct title_set *ts = &c->titles[k];
+        if (fresh_only && !ts->fresh)
+            continue;
+        const uint32_t *tok = c->tok + ts->tok;
+        for (size_t j = 0, p = ts->n_tok != 0 ? index_len(ts->n_tok, c->sim) : 0; j < p; j++)
+            ix->start[tok[j] + 1]++;
     }
     for (uint32_t r = 0; r < n_pairs; r++)
-        at[r + 1] += at[r];
-    struct posting *post = malloc((at[n_pairs] != 0 ? at[n_pairs] : 1) * sizeof *post);
-    if (post == NULL) {
-        free(at);
-        return TM_ENOMEM;
-    }
-    /* at[r] is group r's next free place while filling, its end after. */
-    for (uint32_t i = 0; i < c->n; i++) {
-        size_t n = n_tok(c, i);
-        const uint32_t *tok = c->tok + c->tok_at[i];
-        const struct tm_merge_row *it = &c->items[i];
-        for (size_t j = 0, p = n != 0 ? prefix_len(n, c->sim) : 0; j < p; j++)
-            post[at[tok[j]]++] = (struct posting){
-                it->published_utc, c->seq_of != NULL ? c->seq_of[i] : i, (uint16_t)j, (uint16_t)n};
-    }
-    for (uint32_t r = n_pairs; r > 0; r--)
-        at[r] = at[r - 1];
-    at[0] = 0;
-    for (uint32_t r = 0; r < n_pairs; r++) {
-        if (at[r + 1] - at[r] > 1)
-            qsort(post + at[r], at[r + 1] - at[r], sizeof *post, on_qsort_posting);
-    }
-    *post_out = post;
-    *at_out = at;
-    return 0;
+        ix->start[r + 1] += ix->start[r];
+    memcpy(ix->end, ix->start, ((size_t)n_pairs + 1) * sizeof *ix->end);
+    ix->post = malloc((ix->start[n_pairs] != 0 ? ix->start[n_pairs] : 1) * sizeof *ix->post);
+    return ix->post != NULL ? 0 : TM_ENOMEM;
+}
+
+static void index_add(struct index *ix, const struct ctx *c, uint32_t x)
+{
+    const struct title_set *ts = &c->titles[x];
+    const uint32_t *tok = c->tok + ts->tok;
+    for (size_t j = 0, p = index_len(ts->n_tok, c->sim); j < p; j++)
+        ix->post[ix->end[tok[j]]++] = (struct posting){x, (uint32_t)j};
 }
 
 /* tm_identity_jaccard of the sorted sets a and b, or 0 as soon as more of
@@ -906,116 +898,142 @@ static double jaccard_at_least(const uint32_t *a, size_t na, const uint32_t *b, 
     return (double)common / (double)(na + nb - common);
 }
 
-/* Adds the similar-title edge between the items of postings x and y (same
- * word pair) when their titles are similar enough. Positional filter
- * (PPJoin): if this pair is their first common one in the global order,
- * the pairs before it in either title are not common, so at most
- * 1 + min(rest of x, rest of y) are; when that is too few, either this is
- * not their first common pair (the pair is examined at that one) or they
- * are not similar. */
-static int similar_edge(struct ctx *c, const struct posting *x, const struct posting *y)
+/* The similar-title edges between the items of titles x and y: each pair
+ * within the window, of two sources, not both decided. Both lists are in
+ * time order, so each item of x meets only y's items in its window. */
+static int pair_members(struct ctx *c, const struct title_set *x, const struct title_set *y,
+                        double sim)
 {
-    /* The cheap filters first (sources, set sizes, positions), the sets last. */
-    uint32_t a = posting_item(c, x), b = posting_item(c, y);
-    if (src_of(c, a) == src_of(c, b))
-        return 0;
-    size_t na = x->n, nb = y->n;
+    const uint32_t *mx = c->mem + x->mem, *my = c->mem + y->mem;
+    int rc = 0;
+    for (size_t i = 0, lo = 0; i < x->n_mem && rc == 0; i++) {
+        uint32_t a = mx[i];
+        int64_t ta = c->items[a].published_utc;
+        while (lo < y->n_mem && ta - c->items[my[lo]].published_utc > c->window_s)
+            lo++;
+        for (size_t j = lo; j < y->n_mem && rc == 0; j++) {
+            uint32_t b = my[j];
+            if (c->items[b].published_utc - ta > c->window_s)
+                break;
+            if (src_of(c, a) != src_of(c, b) && (!decided(c, a) || !decided(c, b)))
+                rc = edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
+        }
+    }
+    return rc;
+}
+
+/* Compares two titles, the cheap filters first (set sizes, the items' time
+ * spans), and pairs their items when the titles are similar enough. */
+static int similar_titles(struct ctx *c, const struct title_set *x, const struct title_set *y)
+{
+    size_t na = x->n_tok, nb = y->n_tok;
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
     if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
         return 0;
-    size_t rest_a = na - x->pos, rest_b = nb - y->pos;
-    size_t need = overlap_needed(na, nb, c->sim);
-    if ((rest_a < rest_b ? rest_a : rest_b) < need)
+    int64_t x_first = c->items[c->mem[x->mem]].published_utc;
+    int64_t x_last = c->items[c->mem[x->mem + x->n_mem - 1]].published_utc;
+    int64_t y_first = c->items[c->mem[y->mem]].published_utc;
+    int64_t y_last = c->items[c->mem[y->mem + y->n_mem - 1]].published_utc;
+    if (y_first - x_last > c->window_s || x_first - y_last > c->window_s)
         return 0;
-    if (c->title_id[a] == c->title_id[b])
-        return 0;
-    double sim = jaccard_at_least(c->tok + c->tok_at[a], na, c->tok + c->tok_at[b], nb, need);
+    double sim =
+        jaccard_at_least(c->tok + x->tok, na, c->tok + y->tok, nb, overlap_needed(na, nb, c->sim));
     if (sim + SIM_EPSILON < c->sim)
         return 0;
-    return edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
+    return pair_members(c, x, y, sim);
 }
 
-/* Similar titles within the window: only pairs sharing a prefix token.
- *
- * Three filters keep the pairs examined near the pairs that match:
- *   - only items within the window of an undecided item take part (a pair
- *     of two decided items is never examined, see decided());
- *   - prefix filtering: each title posts only its prefix_len rarest word
- *     pairs (rarity counted over the items taking part);
- *   - of two matching titles, the shorter one has their first common pair
- *     within its index_len rarest (overlap_needed grows with the partner's
- *     length), so a pair whose postings are both past their title's
- *     index_len is skipped without a look, and a posting list pays for
- *     its indexed entries times its length, not its length squared. */
-static int edges_similar(struct ctx *c)
+static int on_qsort_by_size(const void *a, const void *b)
 {
-    uint32_t n_pairs = 0;
-    int rc = c->any_new ? split_titles(c, &n_pairs) : 0; /* else every pair is decided */
-    if (rc != 0 || n_pairs == 0)
-        return rc;
-    struct posting *post = NULL;
-    size_t *at = NULL;
-    rc = order_items(c);
-    if (rc == 0)
-        rc = build_postings(c, n_pairs, &post, &at);
-    /* Postings of the title a posting belongs to are never a similar pair
-     * (equal titles are edges_title's), and a flood of one title fills a
-     * posting list with them: next_other[j] / prev_other[j] are the nearest
-     * later / earlier positions in j's list holding another title, so the
-     * scan steps over a run of equal titles at once instead of visiting
-     * each of its k² pairs. They are kept for one list at a time: the
-     * entry of position j is at [j - s]. */
-    const size_t none = SIZE_MAX;
-    size_t *next_other = NULL, *prev_other = NULL, longest = 1;
-    for (uint32_t r = 0; rc == 0 && r < n_pairs; r++)
-        longest = at[r + 1] - at[r] > longest ? at[r + 1] - at[r] : longest;
-    if (rc == 0) {
-        next_other = malloc(longest * sizeof *next_other);
-        prev_other = malloc(longest * sizeof *prev_other);
-        if (next_other == NULL || prev_other == NULL)
-            rc = TM_ENOMEM;
-    }
-    for (uint32_t r = 0; r < n_pairs && rc == 0; r++) {
-        size_t s = at[r], e = at[r + 1];
-        for (size_t j = s; j < e; j++)
-            prev_other[j - s] = j == s ? none
-                                : posting_title(c, &post[j - 1]) != posting_title(c, &post[j])
-                                    ? j - 1
-                                    : prev_other[j - 1 - s];
-        for (size_t j = e; j-- > s;)
-            next_other[j - s] = j + 1 == e ? e
-                                : posting_title(c, &post[j + 1]) != posting_title(c, &post[j])
-                                    ? j + 1
-                                    : next_other[j + 1 - s];
-        /* Each pair once, from its indexed end (from the earlier one when
-         * both are indexed), and only with at least one undecided item. */
-        for (size_t i = s; i < e && rc == 0; i++) {
-            if (!indexed(c, &post[i]))
+    const struct title_set *x = *(const struct title_set *const *)a;
+    const struct title_set *y = *(const struct title_set *const *)b;
+    if (x->n_tok != y->n_tok)
+        return x->n_tok < y->n_tok ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Looks title x up in ix under its prefix_len rarest pairs and compares it
+ * with each title found (once: seen[y] == x + 1 after). Positional filter
+ * (PPJoin, Xiao et al. 2008): the first pair x meets y under is their
+ * first common pair in the rank order (an earlier one would be in y's
+ * index prefix too, and x would have met y there), so at most 1 + the
+ * shorter of the two rests are common; when that is too few, they are not
+ * similar. */
+static int probe(struct ctx *c, struct index *ix, uint32_t x, uint32_t *seen)
+{
+    const struct title_set *tx = &c->titles[x];
+    const uint32_t *tok = c->tok + tx->tok;
+    int rc = 0;
+    for (size_t j = 0, p = prefix_len(tx->n_tok, c->sim); j < p && rc == 0; j++) {
+        uint32_t r = tok[j];
+        while (ix->start[r] < ix->end[r] && (double)c->titles[ix->post[ix->start[r]].title].n_tok <
+                                                c->sim * (double)tx->n_tok - SIM_EPSILON)
+            ix->start[r]++; /* shorter than s times x: too short for the rest too */
+        for (size_t k = ix->start[r]; k < ix->end[r] && rc == 0; k++) {
+            uint32_t y = ix->post[k].title;
+            if (seen[y] == x + 1)
                 continue;
-            int title_i = posting_title(c, &post[i]);
-            bool new_i = !decided(c, posting_item(c, &post[i]));
-            for (size_t j = i + 1; j < e && rc == 0; j++) {
-                if (posting_title(c, &post[j]) == title_i)
-                    j = next_other[j - s];
-                if (j == e || post[j].t - post[i].t > c->window_s)
-                    break;
-                if (new_i || !decided(c, posting_item(c, &post[j])))
-                    rc = similar_edge(c, &post[i], &post[j]);
-            }
-            for (size_t j = i; rc == 0 && j-- > s;) {
-                if (posting_title(c, &post[j]) == title_i)
-                    j = prev_other[j - s];
-                if (j == none || post[i].t - post[j].t > c->window_s)
-                    break;
-                if (!indexed(c, &post[j]) && (new_i || !decided(c, posting_item(c, &post[j]))))
-                    rc = similar_edge(c, &post[j], &post[i]);
-            }
+            seen[y] = x + 1;
+            const struct title_set *ty = &c->titles[y];
+            size_t rest_x = tx->n_tok - j - 1, rest_y = ty->n_tok - ix->post[k].pos - 1;
+            if (1 + (rest_x < rest_y ? rest_x : rest_y) >=
+                overlap_needed(tx->n_tok, ty->n_tok, c->sim))
+                rc = similar_titles(c, tx, ty);
         }
     }
-    free(next_other);
-    free(prev_other);
-    free(post);
-    free(at);
+    return rc;
+}
+
+/* Similar titles within the window, by the AllPairs join (Bayardo et al.
+ * 2007) over the distinct titles: titles are taken fewest word pairs
+ * first; each is looked up under its prefix_len rarest pairs among the
+ * titles taken before it, then indexed under its index_len rarest. Two
+ * similar titles share a pair within both (prefix_len of the longer,
+ * index_len of the shorter), so every similar pair is found, once, by its
+ * later title. Only pairs with a title holding an undecided item count (a
+ * pair of two decided items was examined by the merge that published
+ * them, see decided()): a title with none is looked up only among those
+ * that have one, in an index of their own. */
+static int edges_similar(struct ctx *c)
+{
+    if (!c->any_new) /* every pair is decided */
+        return 0;
+    uint32_t n_pairs = 0;
+    int rc = group_members(c);
+    if (rc == 0)
+        rc = split_titles(c, &n_pairs);
+    if (rc != 0 || n_pairs == 0)
+        return rc;
+    struct index all = {0}, fresh = {0};
+    const struct title_set **order = NULL;
+    size_t n_order = 0;
+    uint32_t *seen = calloc(c->n_titles, sizeof *seen); /* x + 1: compared with x */
+    rc = seen != NULL ? 0 : TM_ENOMEM;
+    if (rc == 0)
+        rc = index_init(&all, c, n_pairs, false);
+    if (rc == 0)
+        rc = index_init(&fresh, c, n_pairs, true);
+    if (rc == 0) {
+        order = malloc(c->n_titles * sizeof *order);
+        rc = order != NULL ? 0 : TM_ENOMEM;
+    }
+    for (uint32_t k = 0; k < c->n_titles && rc == 0; k++) {
+        if (c->titles[k].n_tok != 0)
+            order[n_order++] = &c->titles[k];
+    }
+    if (rc == 0)
+        qsort(order, n_order, sizeof *order, on_qsort_by_size);
+    for (size_t k = 0; k < n_order && rc == 0; k++) {
+        uint32_t x = (uint32_t)(order[k] - c->titles);
+        rc = probe(c, order[k]->fresh ? &all : &fresh, x, seen);
+        index_add(&all, c, x);
+        if (order[k]->fresh)
+            index_add(&fresh, c, x);
+    }
+    free(order);
+    free(seen);
+    index_free(&all);
+    index_free(&fresh);
     return rc;
 }
 
@@ -1260,14 +1278,12 @@ static void free_lookups(struct ctx *c)
 /* Frees the similar-title rule's word pairs. Safe to call twice. */
 static void free_titles(struct ctx *c)
 {
+    free(c->titles);
     free(c->tok);
-    free(c->tok_at);
-    free(c->by_seq);
-    free(c->seq_of);
+    free(c->mem);
+    c->titles = NULL;
     c->tok = NULL;
-    c->tok_at = NULL;
-    c->by_seq = NULL;
-    c->seq_of = NULL;
+    c->mem = NULL;
 }
 
 /* Frees what the edges needed (and the components' source sets); safe to
@@ -1440,9 +1456,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
     struct comp *uf = NULL;
     int rc = TM_ENOMEM;
     c.title_id = malloc(n_items * sizeof *c.title_id);
-    c.tok_at = calloc(n_items + 1, sizeof *c.tok_at);
     c.refs = malloc(n_items * sizeof *c.refs);
-    if (c.title_id == NULL || c.tok_at == NULL || c.refs == NULL)
+    if (c.title_id == NULL || c.refs == NULL)
         goto done;
 
     /* Each part's memory is freed as soon as the rules after it no longer

@@ -256,6 +256,7 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     struct tm_merge_stats mstats;
     rc = tm_merge_rows(set.rows, set.n, set.source_ids, set.n_sources, &mopts, &stories, &n_stories,
                        &mstats);
+    tm_store_titles_done(store);
     if (rc < 0) {
         if (!titles.failed) /* else err holds the store's message */
             tm_error_set(err, rc, "merge: %s", tm_strerror(rc));

@@ -158,7 +158,7 @@ enum stmt_id {
     ST_ITEM_SET_ENTRY,
     ST_ITEM_ROWS,
     ST_ROWS_SOURCES,
-    ST_ITEM_TITLE,
+    ST_ITEM_TITLES,
     ST_ITEM_SHOWN,
     ST_COUNT
 };
@@ -256,7 +256,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "  FROM sources WHERE configured = 1) s ON s.id = i.source_id"
                      " ORDER BY i.id",
     [ST_ROWS_SOURCES] = "SELECT id FROM sources WHERE configured = 1 ORDER BY id",
-    [ST_ITEM_TITLE] = "SELECT norm_title FROM items WHERE id = ?1",
+    [ST_ITEM_TITLES] = "SELECT id, norm_title FROM items WHERE id >= ?1 ORDER BY id",
     [ST_ITEM_SHOWN] = ITEM_SELECT " WHERE i.id = ?1",
 };
 
@@ -268,8 +268,15 @@ struct tm_store {
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
     bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
-    struct tm_buf title; /* the last tm_store_title */
+    /* tm_store_title's cursor (ST_ITEM_TITLES): while open, on the row
+     * title_at (INT64_MAX: past the last). */
+    bool title_open;
+    int64_t title_at;
 };
+
+/* Rows tm_store_title steps over to reach the next title before it seeks
+ * instead: a step costs a row, a seek a walk down the table's tree. */
+#define TITLE_MAX_STEPS 32
 
 /* The page cache while the publishing half holds the archive's items in
  * memory: a scan reads each page once, and the 16 MiB the inserts use
@@ -600,7 +607,6 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     struct tm_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
-    tm_buf_init(&s->title, 0);
     size_t dlen = strlen(state_dir);
     bool slash = state_dir[dlen - 1] == '/';
     size_t plen = dlen + 1 + sizeof TM_STORE_FILENAME;
@@ -670,7 +676,6 @@ void tm_store_close(struct tm_store *s)
         if (sqlite3_close(s->db) != SQLITE_OK)
             (void)sqlite3_close_v2(s->db);
     }
-    tm_buf_free(&s->title);
     free(s->path);
     free(s);
 }
@@ -1619,31 +1624,63 @@ int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_
     return 0;
 }
 
-int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct tm_error *err)
+/* Moves the title cursor one row on. */
+static int title_step(struct tm_store *s, struct tm_error *err)
 {
-    *title = NULL;
-    sqlite3_stmt *st = s->st[ST_ITEM_TITLE];
-    struct binder b = bind_start(st);
+    sqlite3_stmt *st = s->st[ST_ITEM_TITLES];
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        s->title_at = sqlite3_column_int64(st, 0);
+        return 0;
+    }
+    if (step == SQLITE_DONE) {
+        s->title_at = INT64_MAX;
+        return 0;
+    }
+    int rc = store_fail(s, err, "load a title");
+    tm_store_titles_done(s);
+    return rc;
+}
+
+/* Puts the title cursor on the first row from `rowid` on. */
+static int title_seek(struct tm_store *s, int64_t rowid, struct tm_error *err)
+{
+    tm_store_titles_done(s);
+    struct binder b = bind_start(s->st[ST_ITEM_TITLES]);
     bind_int(&b, 1, rowid);
     int rc = bind_done(s, &b, err);
     if (rc != 0)
         return rc;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        size_t len = (size_t)sqlite3_column_bytes(st, 0);
-        tm_buf_reset(&s->title);
-        if (t == NULL || tm_buf_add(&s->title, t, len) != 0)
-            rc = tm_error_set(err, TM_ENOMEM, "out of memory");
-        else
-            *title = s->title.data;
-    } else if (step == SQLITE_DONE) {
-        rc = tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path, (long long)rowid);
-    } else if (step != SQLITE_ROW) {
-        rc = store_fail(s, err, "load a title");
+    s->title_open = true;
+    return title_step(s, err);
+}
+
+int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct tm_error *err)
+{
+    *title = NULL;
+    int rc = 0;
+    if (!s->title_open || rowid < s->title_at) {
+        rc = title_seek(s, rowid, err);
+    } else {
+        for (int k = 0; rc == 0 && s->title_at < rowid; k++)
+            rc = k < TITLE_MAX_STEPS ? title_step(s, err) : title_seek(s, rowid, err);
     }
-    stmt_reset(st);
-    return rc;
+    if (rc != 0)
+        return rc;
+    if (s->title_at != rowid)
+        return tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path, (long long)rowid);
+    /* The row's own text: valid until the cursor moves, as promised. */
+    *title = (const char *)sqlite3_column_text(s->st[ST_ITEM_TITLES], 1);
+    if (*title == NULL && sqlite3_errcode(s->db) == SQLITE_NOMEM)
+        return tm_error_set(err, TM_ENOMEM, "out of memory");
+    return 0;
+}
+
+void tm_store_titles_done(struct tm_store *s)
+{
+    if (s->title_open)
+        stmt_reset(s->st[ST_ITEM_TITLES]);
+    s->title_open = false;
 }
 
 static int cache_for(struct tm_store *s, bool small, struct tm_error *err)

@@ -667,8 +667,8 @@ static void test_incremental_links_and_titles(void **state)
 }
 
 /* The store's way: rows without titles and a title_of that reads them, in
- * row order, give the stories of the items themselves; an error from
- * title_of ends the merge with it. */
+ * row order and once a distinct title, give the stories of the items
+ * themselves; an error from title_of ends the merge with it. */
 struct title_source {
     const struct tm_item *items; /* rowid r is items[r - 1] */
     size_t calls, fail_at;       /* fail_at: the call that fails; 0 none */
@@ -678,7 +678,7 @@ struct title_source {
 static int give_title(void *arg, const struct tm_merge_row *row, const char **title)
 {
     struct title_source *ts = arg;
-    assert_true(row->rowid > ts->last_rowid); /* in row order, once a row */
+    assert_true(row->rowid > ts->last_rowid); /* in row order */
     ts->last_rowid = row->rowid;
     if (++ts->calls == ts->fail_at)
         return TM_ESTORE;
@@ -715,7 +715,15 @@ static void test_titles_read_by_callback(void **state)
         .public_url = PUBLIC_URL, .title_of = give_title, .title_of_arg = &ts};
     assert_int_equal(tm_merge_rows(in.rows, N, in.source_ids, in.n_sources, &o, &got, &n_got, NULL),
                      0);
-    assert_int_equal(ts.calls, N);
+    size_t distinct = 0; /* each title is read once */
+    for (size_t i = 0; i < N; i++) {
+        size_t j = 0;
+        while (j < i && strcmp(items[j].norm_title, items[i].norm_title) != 0)
+            j++;
+        distinct += j == i;
+    }
+    assert_true(distinct < N - 10); /* the test repeats titles */
+    assert_int_equal(ts.calls, distinct);
     assert_int_equal(n_got, n_want);
     /* the test exercises merging */
     assert_true(assert_same_stories(want, n_want, got, n_got, N, N) > 20);

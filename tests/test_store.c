@@ -351,6 +351,57 @@ static void test_rows_and_shown(void **state)
     tm_items_free(full, n);
 }
 
+/* tm_store_title's cursor: forward steps, a long gap, a step back, a row
+ * past the end and a title-less row each give the row's own title. */
+static void test_title_cursor(void **state)
+{
+    struct fixture *fx = *state;
+    enum { N = 100, NO_TITLE = 50 };
+    struct tm_feed *f = feed_new(N);
+    char guid[32], title[64], link[64];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(guid, sizeof guid, "c%zu", i);
+        snprintf(title, sizeof title, "Tin số %zu", i);
+        snprintf(link, sizeof link, "http://nhuthanh.example/tin/c%zu", i);
+        entry_set(f, i, guid, i == NO_TITLE ? NULL : title, link, T0 - (int64_t)i * 60);
+    }
+    put(fx, &src_a, f, T0, NULL);
+    tm_feed_free(f);
+    struct tm_item *full = NULL;
+    size_t n = load_all(fx, &full);
+    assert_int_equal(n, N);
+    for (size_t i = 1; i < n; i++)
+        assert_true(full[i].rowid > full[i - 1].rowid); /* loaded in rowid order */
+    int64_t last = full[n - 1].rowid;
+    /* every row, every third, a gap past the cursor's steps, back to the
+     * start, then the last row */
+    size_t visit[] = {0, 1, 2, 3, 6, 9, 12, 80, 81, 5, 0, NO_TITLE, NO_TITLE, N - 1};
+    struct tm_error err = {0};
+    const char *got = NULL;
+    for (size_t k = 0; k < sizeof visit / sizeof visit[0]; k++) {
+        const struct tm_item *it = &full[visit[k]];
+        assert_int_equal(tm_store_title(fx->store, it->rowid, &got, &err), 0);
+        if (it->norm_title == NULL)
+            assert_null(got);
+        else
+            assert_string_equal(got, it->norm_title);
+    }
+    assert_int_equal(tm_store_title(fx->store, last + 1, &got, &err), TM_ENOENT);
+    assert_null(got);
+    assert_int_equal(tm_store_title(fx->store, full[7].rowid, &got, &err), 0);
+    assert_string_equal(got, full[7].norm_title);
+    tm_store_titles_done(fx->store);
+    tm_store_titles_done(fx->store); /* twice: still fine */
+    /* a write after the cursor is closed, and the cursor again */
+    f = feed_three();
+    put(fx, &src_b, f, T0, NULL);
+    tm_feed_free(f);
+    assert_int_equal(tm_store_title(fx->store, full[8].rowid, &got, &err), 0);
+    assert_string_equal(got, full[8].norm_title);
+    tm_store_titles_done(fx->store);
+    tm_items_free(full, n);
+}
+
 /* ---- put_feed ------------------------------------------------------------ */
 
 static void test_reput_is_idempotent(void **state)
@@ -958,6 +1009,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_moves_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_and_shown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_title_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reput_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_keeps_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_without_link, setup, teardown),

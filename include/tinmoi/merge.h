@@ -36,15 +36,17 @@ struct tm_merge_opts {
     int64_t window_s;       /* > 0; 0 means the default */
     const char *public_url; /* base of new entry ids (tm_entry_id_new); may be NULL */
     /* Similar-title pairs kept; 0 means TM_MERGE_MAX_PAIRS. The kept ones
-     * are the first found (by rarest shared word pair, then date), not the
-     * most similar: past the cap the merge is a partial one, reported. */
+     * are the first found (titles with fewer word pairs first, then by
+     * date), not the most similar: past the cap the merge is a partial
+     * one, reported. */
     size_t max_pairs;
     /* Where tm_merge_rows reads the normalised title of a row whose
      * norm_title is NULL, when the similar-title rule needs it (an item
      * within window_s of an undecided one): sets *title (NULL: none; valid
      * until the next call) and returns 0, or a negative TM_E* code that
-     * ends the merge with it. Called in increasing row order, once a row.
-     * NULL: such rows have no title to compare. */
+     * ends the merge with it. Called in the rows' order, once for each
+     * distinct title hash (at its first row in the window). NULL: such
+     * rows have no title to compare. */
     int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
     void *title_of_arg;
 };
@@ -126,17 +128,16 @@ struct tm_merge_stats {
  * similar-title pairs than opts->max_pairs are not an error: the rest are
  * dropped (see tm_merge_ex, which reports them).
  *
- * Cost, N items, T words per title: O(N·log N) for sorting keys, O(N·T)
- * (expected) to number the word pairs in a hash table and O(P·log P) to
- * rank the P distinct ones, the postings grouped by a counting sort, plus
- * O(C·T) for the C candidate pairs, which are pairs of
- * items of different sources within the window that share one of the rarest
- * word pairs of each title (prefix filtering: a pair at Jaccard ≥ s shares
- * one of the |x| − ⌈s·|x|⌉ + 1 rarest, so no similar pair is missed), plus
- * at most two pairs an item for equal titles (the similar-title scan steps
- * over runs of one title without visiting their pairs). Two floods of
- * different but similar titles still give k₁·k₂ similar pairs: that is
- * what max_pairs cuts. */
+ * Cost, N items, D distinct titles, T words per title: O(N·log N) for
+ * sorting keys, at most two pairs an item for equal titles, O(D·T)
+ * (expected) to number the word pairs of each distinct title once in a
+ * hash table and O(P·log P) to rank the P distinct ones, plus O(C·T) for
+ * the C candidate pairs of titles, which share one of the rarest word
+ * pairs of each (prefix filtering: a pair at Jaccard ≥ s shares one of the
+ * |x| − ⌈s·|x|⌉ + 1 rarest of the longer and one of the shorter's index
+ * prefix, so no similar pair is missed). Two similar titles carried by k₁
+ * and k₂ items give up to k₁·k₂ similar pairs of items: that is what
+ * max_pairs cuts. */
 int tm_merge(const struct tm_item *items, size_t n_items, const struct tm_merge_opts *opts,
              struct tm_story **out, size_t *n_out);
 

@@ -212,11 +212,18 @@ struct tm_store_rows {
  * it is empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
 int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct tm_error *err);
 
-/* The normalised title of item `rowid` (*title NULL when it has none), in
- * the store's buffer: valid until the next call or tm_store_close. For
- * tm_merge_opts.title_of. TM_ENOENT for an item no longer stored,
+/* The normalised title of item `rowid` (*title NULL when it has none),
+ * valid until the next call, tm_store_titles_done or tm_store_close. For
+ * tm_merge_opts.title_of: the calls come in increasing rowid order, so
+ * one cursor walks the table forward (a short gap is stepped over, a
+ * long one or a step back seeks). The cursor holds a read transaction open until
+ * tm_store_titles_done. TM_ENOENT for an item no longer stored,
  * TM_ESTORE, TM_ENOMEM. */
 int tm_store_title(struct tm_store *store, int64_t rowid, const char **title, struct tm_error *err);
+
+/* Closes tm_store_title's cursor (and its read transaction). Safe to call
+ * when none is open. */
+void tm_store_titles_done(struct tm_store *store);
 
 /* Frees what tm_store_load_rows allocated and empties the set. Accepts NULL. */
 void tm_store_rows_clear(struct tm_store_rows *set);
