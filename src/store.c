@@ -44,6 +44,14 @@
     "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 33554432;" STORE_CACHE_PUT      \
     "; PRAGMA temp_store = MEMORY"
 
+/* The page size of a new database (an existing one keeps its own). Item
+ * bodies average about 1.8 KB: in 4 KiB pages a quarter of each page was
+ * left empty and every page cost a WAL frame and a checkpoint copy; at
+ * 16 KiB the bench store (200,000 items) is 532 MB instead of 629 MB and
+ * its cold cycle about 15 % faster (docs/PERFORMANCE.md). Larger pages
+ * gained nothing more. */
+#define STORE_PAGE_SIZE_SQL "PRAGMA page_size = 16384"
+
 /* Schema migrations: migrations[v] takes a database from user_version v to
  * v + 1, in one transaction with the version bump. Steps are only ever
  * appended: a released step is never edited, since databases in the field
@@ -628,6 +636,10 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
         rc = store_fail(s, err, "configure");
         goto fail;
     }
+    /* Before WAL mode: in WAL mode the page size is fixed. */
+    rc = exec_sql(s, STORE_PAGE_SIZE_SQL, "configure", err);
+    if (rc != 0)
+        goto fail;
     char mode[16];
     rc = pragma_get(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode, err);
     if (rc != 0)

@@ -159,6 +159,11 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), TM_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
+    /* A new database takes 16 KiB pages (see STORE_PAGE_SIZE_SQL). */
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 16384);
+    sqlite3_finalize(st);
     sqlite3_close(db);
 
     struct tm_error err = {0};
@@ -174,6 +179,48 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(load_all(fx, &items), 3);
     tm_items_free(items, 3);
     tm_feed_free(f);
+}
+
+/* A database made with other pages keeps them: the page size is fixed
+ * once it holds data, and the store works on it all the same. */
+static void test_existing_page_size_kept(void **state)
+{
+    struct fixture *fx = *state;
+    tm_store_close(fx->store);
+    fx->store = NULL;
+    char path[128], side[160];
+    snprintf(path, sizeof path, "%s/tinmoi.db", fx->dir);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        (void)unlink(side);
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;"
+                                  "CREATE TABLE older (a)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+    struct tm_feed *f = feed_three();
+    put(fx, &src_a, f, T0, NULL);
+    tm_feed_free(f);
+    struct tm_item *items = NULL;
+    assert_int_equal(load_all(fx, &items), 3);
+    tm_items_free(items, 3);
+    tm_store_close(fx->store);
+    fx->store = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 4096);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
 }
 
 static void test_missing_state_dir(void **state)
@@ -1005,6 +1052,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_existing_page_size_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_state_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_moves_bodies, setup, teardown),
