@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Word pairs of a title the similar-title rule compares (a posting keeps
+ * the count and positions in 16 bits). The parser cuts titles at 2 KiB,
+ * about a thousand words; a longer stored title only misses this rule. */
+#define MAX_TITLE_PAIRS UINT16_MAX
+
 /* Earlier items of other sources each item of an equal-title group is
  * paired with (see edges_title): the nearest connects the group, the
  * second gives an item whose nearest partner is refused a second chance. */
@@ -498,6 +503,7 @@ static int edges_title(struct ctx *c)
 /* One title the similar-title rule looks at: its items taking part (within
  * the window of the undecided items) and its word-pair set. */
 struct title_set {
+    int64_t first, last; /* its items' earliest and latest dates */
     uint32_t mem, n_mem; /* its items, in time order: c->mem[mem .. mem + n_mem) */
     size_t tok;          /* its set, ranks ascending: c->tok[tok .. tok + n_tok) */
     uint32_t n_tok;      /* 0: not compared (no item taking part, one word) */
@@ -551,8 +557,11 @@ static int group_members(struct ctx *c)
     qsort(m, n, sizeof *m, on_qsort_member);
     for (size_t k = 0; k < n; k++) {
         struct title_set *ts = &c->titles[m[k].title];
-        if (ts->n_mem++ == 0)
+        if (ts->n_mem++ == 0) {
             ts->mem = (uint32_t)k;
+            ts->first = m[k].t;
+        }
+        ts->last = m[k].t;
         ts->fresh |= !decided(c, m[k].idx);
         c->mem[k] = m[k].idx;
     }
@@ -767,6 +776,8 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
         if (rc != 0)
             break;
         size_t n = tm_identity_title_tokens_into(title, false, hashes);
+        if (n > MAX_TITLE_PAIRS) /* not compared: see MAX_TITLE_PAIRS */
+            continue;
         for (size_t j = 0; j < n && rc == 0; j++)
             rc = pair_ids_get(&ids, hashes[j], &c->tok[total + j]);
         ts->tok = total;
@@ -818,19 +829,20 @@ static size_t index_len(size_t n, double s)
     return need >= n ? 1 : n - need + 1;
 }
 
-/* A title under one of its word pairs, at position pos of its set. */
+/* A title under one of its word pairs, at position pos of its set of n:
+ * the filters read the posting alone. */
 struct posting {
     uint32_t title;
-    uint32_t pos;
+    uint16_t pos, n;
 };
 
-/* An index from word pair to titles, filled in the order titles are
- * processed (fewest pairs first, see edges_similar): pair r's titles so
- * far are post[start[r] .. end[r]), the ones before start[r] too short
- * for every title still to come. */
+/* The index of every title, filled in the order titles are processed
+ * (fewest pairs first, see edges_similar): pair r's titles so far are
+ * post[start[r] .. end[r]), the ones before start[r] too short for every
+ * title still to come. */
 struct index {
     struct posting *post;
-    size_t *start, *end; /* n_pairs each */
+    size_t *start, *end; /* n_pairs + 1 each */
 };
 
 static void index_free(struct index *ix)
@@ -841,9 +853,8 @@ static void index_free(struct index *ix)
     *ix = (struct index){0};
 }
 
-/* Room for the index prefixes of every title (fresh_only: of the titles
- * with an undecided item). */
-static int index_init(struct index *ix, const struct ctx *c, uint32_t n_pairs, bool fresh_only)
+/* Room for the index prefixes of every title. */
+static int index_init(struct index *ix, const struct ctx *c, uint32_t n_pairs)
 {
     ix->start = calloc((size_t)n_pairs + 1, sizeof *ix->start);
     ix->end = malloc(((size_t)n_pairs + 1) * sizeof *ix->end);
@@ -851,8 +862,6 @@ static int index_init(struct index *ix, const struct ctx *c, uint32_t n_pairs, b
         return TM_ENOMEM;
     for (uint32_t k = 0; k < c->n_titles; k++) {
         const struct title_set *ts = &c->titles[k];
-        if (fresh_only && !ts->fresh)
-            continue;
         const uint32_t *tok = c->tok + ts->tok;
         for (size_t j = 0, p = ts->n_tok != 0 ? index_len(ts->n_tok, c->sim) : 0; j < p; j++)
             ix->start[tok[j] + 1]++;
@@ -869,7 +878,86 @@ static void index_add(struct index *ix, const struct ctx *c, uint32_t x)
     const struct title_set *ts = &c->titles[x];
     const uint32_t *tok = c->tok + ts->tok;
     for (size_t j = 0, p = index_len(ts->n_tok, c->sim); j < p; j++)
-        ix->post[ix->end[tok[j]]++] = (struct posting){x, (uint32_t)j};
+        ix->post[ix->end[tok[j]]++] = (struct posting){x, (uint16_t)j, (uint16_t)ts->n_tok};
+}
+
+/* The index of the titles with an undecided item, for the titles without
+ * one (see edges_similar): built whole, as few postings as such titles
+ * hold (a publish after a few new items: a few), sorted by (pair rank,
+ * place in the processing order); key[i] = rank << 32 | place. */
+struct fresh_index {
+    uint64_t *key;
+    struct posting *post;
+    size_t n;
+};
+
+struct fresh_entry {
+    uint64_t key;
+    struct posting p;
+};
+
+static int on_qsort_fresh(const void *a, const void *b)
+{
+    uint64_t x = ((const struct fresh_entry *)a)->key, y = ((const struct fresh_entry *)b)->key;
+    return (x > y) - (x < y);
+}
+
+static void fresh_free(struct fresh_index *fx)
+{
+    free(fx->key);
+    free(fx->post);
+    *fx = (struct fresh_index){0};
+}
+
+/* order[0 .. n_order): the titles in processing order. */
+static int fresh_init(struct fresh_index *fx, const struct ctx *c,
+                      const struct title_set *const *order, size_t n_order)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < n_order; k++)
+        n += order[k]->fresh ? index_len(order[k]->n_tok, c->sim) : 0;
+    struct fresh_entry *e = malloc((n != 0 ? n : 1) * sizeof *e);
+    fx->key = malloc((n != 0 ? n : 1) * sizeof *fx->key);
+    fx->post = malloc((n != 0 ? n : 1) * sizeof *fx->post);
+    if (e == NULL || fx->key == NULL || fx->post == NULL) {
+        free(e);
+        return TM_ENOMEM;
+    }
+    fx->n = 0;
+    for (size_t k = 0; k < n_order; k++) {
+        const struct title_set *ts = order[k];
+        const uint32_t *tok = c->tok + ts->tok;
+        for (size_t j = 0, p = ts->fresh ? index_len(ts->n_tok, c->sim) : 0; j < p; j++)
+            e[fx->n++] = (struct fresh_entry){
+                (uint64_t)tok[j] << 32 | k,
+                {(uint32_t)(ts - c->titles), (uint16_t)j, (uint16_t)ts->n_tok}};
+    }
+    qsort(e, fx->n, sizeof *e, on_qsort_fresh);
+    for (size_t i = 0; i < fx->n; i++) {
+        fx->key[i] = e[i].key;
+        fx->post[i] = e[i].p;
+    }
+    free(e);
+    return 0;
+}
+
+/* The postings of fx under pair r of titles processed before place k:
+ * fx->post[*lo .. return). */
+static size_t fresh_range(const struct fresh_index *fx, uint32_t r, size_t k, size_t *lo)
+{
+    uint64_t from = (uint64_t)r << 32, to = (uint64_t)r << 32 | k;
+    size_t a = 0, b = fx->n;
+    while (a < b) { /* the first key >= from */
+        size_t m = a + (b - a) / 2;
+        if (fx->key[m] < from)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    while (a < fx->n && fx->key[a] < to)
+        a++;
+    return a;
 }
 
 /* tm_identity_jaccard of the sorted sets a and b, or 0 as soon as more of
@@ -930,11 +1018,7 @@ static int similar_titles(struct ctx *c, const struct title_set *x, const struct
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
     if ((double)lo < c->sim * (double)hi - SIM_EPSILON)
         return 0;
-    int64_t x_first = c->items[c->mem[x->mem]].published_utc;
-    int64_t x_last = c->items[c->mem[x->mem + x->n_mem - 1]].published_utc;
-    int64_t y_first = c->items[c->mem[y->mem]].published_utc;
-    int64_t y_last = c->items[c->mem[y->mem + y->n_mem - 1]].published_utc;
-    if (y_first - x_last > c->window_s || x_first - y_last > c->window_s)
+    if (y->first - x->last > c->window_s || x->first - y->last > c->window_s)
         return 0;
     double sim =
         jaccard_at_least(c->tok + x->tok, na, c->tok + y->tok, nb, overlap_needed(na, nb, c->sim));
@@ -952,34 +1036,51 @@ static int on_qsort_by_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Looks title x up in ix under its prefix_len rarest pairs and compares it
- * with each title found (once: seen[y] == x + 1 after). Positional filter
- * (PPJoin, Xiao et al. 2008): the first pair x meets y under is their
- * first common pair in the rank order (an earlier one would be in y's
- * index prefix too, and x would have met y there), so at most 1 + the
+/* Compares title x with the titles of post[0 .. n), met under the pair at
+ * position j of its set, each once (seen[y] == x + 1 after). Positional
+ * filter (PPJoin, Xiao et al. 2008): the first pair x meets y under is
+ * their first common pair in the rank order (an earlier one would be in
+ * y's index prefix too, and x would have met y there), so at most 1 + the
  * shorter of the two rests are common; when that is too few, they are not
  * similar. */
-static int probe(struct ctx *c, struct index *ix, uint32_t x, uint32_t *seen)
+static int probe_list(struct ctx *c, uint32_t x, size_t j, const struct posting *post, size_t n,
+                      uint32_t *seen)
+{
+    const struct title_set *tx = &c->titles[x];
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        uint32_t y = post[k].title;
+        if (seen[y] == x + 1)
+            continue;
+        seen[y] = x + 1;
+        size_t ny = post[k].n;
+        size_t rest_x = tx->n_tok - j - 1, rest_y = ny - post[k].pos - 1;
+        if (1 + (rest_x < rest_y ? rest_x : rest_y) >= overlap_needed(tx->n_tok, ny, c->sim))
+            rc = similar_titles(c, tx, &c->titles[y]);
+    }
+    return rc;
+}
+
+/* Looks title x (at place k of the processing order) up under its
+ * prefix_len rarest pairs: among every title before it (ix) when x holds
+ * an undecided item, else among those before it that do (fx). */
+static int probe(struct ctx *c, struct index *ix, const struct fresh_index *fx, uint32_t x,
+                 size_t k, uint32_t *seen)
 {
     const struct title_set *tx = &c->titles[x];
     const uint32_t *tok = c->tok + tx->tok;
     int rc = 0;
     for (size_t j = 0, p = prefix_len(tx->n_tok, c->sim); j < p && rc == 0; j++) {
         uint32_t r = tok[j];
-        while (ix->start[r] < ix->end[r] && (double)c->titles[ix->post[ix->start[r]].title].n_tok <
-                                                c->sim * (double)tx->n_tok - SIM_EPSILON)
-            ix->start[r]++; /* shorter than s times x: too short for the rest too */
-        for (size_t k = ix->start[r]; k < ix->end[r] && rc == 0; k++) {
-            uint32_t y = ix->post[k].title;
-            if (seen[y] == x + 1)
-                continue;
-            seen[y] = x + 1;
-            const struct title_set *ty = &c->titles[y];
-            size_t rest_x = tx->n_tok - j - 1, rest_y = ty->n_tok - ix->post[k].pos - 1;
-            if (1 + (rest_x < rest_y ? rest_x : rest_y) >=
-                overlap_needed(tx->n_tok, ty->n_tok, c->sim))
-                rc = similar_titles(c, tx, ty);
+        if (!tx->fresh) {
+            size_t lo, hi = fresh_range(fx, r, k, &lo);
+            rc = probe_list(c, x, j, fx->post + lo, hi - lo, seen);
+            continue;
         }
+        while (ix->start[r] < ix->end[r] &&
+               (double)ix->post[ix->start[r]].n < c->sim * (double)tx->n_tok - SIM_EPSILON)
+            ix->start[r]++; /* shorter than s times x: too short for the rest too */
+        rc = probe_list(c, x, j, ix->post + ix->start[r], ix->end[r] - ix->start[r], seen);
     }
     return rc;
 }
@@ -993,7 +1094,8 @@ static int probe(struct ctx *c, struct index *ix, uint32_t x, uint32_t *seen)
  * later title. Only pairs with a title holding an undecided item count (a
  * pair of two decided items was examined by the merge that published
  * them, see decided()): a title with none is looked up only among those
- * that have one, in an index of their own. */
+ * that have one, in an index of their own (built only when some title has
+ * none). */
 static int edges_similar(struct ctx *c)
 {
     if (!c->any_new) /* every pair is decided */
@@ -1004,36 +1106,34 @@ static int edges_similar(struct ctx *c)
         rc = split_titles(c, &n_pairs);
     if (rc != 0 || n_pairs == 0)
         return rc;
-    struct index all = {0}, fresh = {0};
-    const struct title_set **order = NULL;
-    size_t n_order = 0;
+    struct index all = {0};
+    struct fresh_index fresh = {0};
+    const struct title_set **order = malloc(c->n_titles * sizeof *order);
     uint32_t *seen = calloc(c->n_titles, sizeof *seen); /* x + 1: compared with x */
-    rc = seen != NULL ? 0 : TM_ENOMEM;
-    if (rc == 0)
-        rc = index_init(&all, c, n_pairs, false);
-    if (rc == 0)
-        rc = index_init(&fresh, c, n_pairs, true);
-    if (rc == 0) {
-        order = malloc(c->n_titles * sizeof *order);
-        rc = order != NULL ? 0 : TM_ENOMEM;
-    }
+    rc = order != NULL && seen != NULL ? 0 : TM_ENOMEM;
+    size_t n_order = 0;
+    bool all_fresh = true;
     for (uint32_t k = 0; k < c->n_titles && rc == 0; k++) {
-        if (c->titles[k].n_tok != 0)
+        if (c->titles[k].n_tok != 0) {
             order[n_order++] = &c->titles[k];
+            all_fresh &= c->titles[k].fresh;
+        }
     }
-    if (rc == 0)
+    if (rc == 0) {
         qsort(order, n_order, sizeof *order, on_qsort_by_size);
+        rc = index_init(&all, c, n_pairs);
+    }
+    if (rc == 0 && !all_fresh)
+        rc = fresh_init(&fresh, c, order, n_order);
     for (size_t k = 0; k < n_order && rc == 0; k++) {
         uint32_t x = (uint32_t)(order[k] - c->titles);
-        rc = probe(c, order[k]->fresh ? &all : &fresh, x, seen);
+        rc = probe(c, &all, &fresh, x, k, seen);
         index_add(&all, c, x);
-        if (order[k]->fresh)
-            index_add(&fresh, c, x);
     }
     free(order);
     free(seen);
     index_free(&all);
-    index_free(&fresh);
+    fresh_free(&fresh);
     return rc;
 }
 
