@@ -506,7 +506,8 @@ struct title_set {
     int64_t first, last; /* its items' earliest and latest dates */
     uint32_t mem, n_mem; /* its items, in time order: c->mem[mem .. mem + n_mem) */
     size_t tok;          /* its set, ranks ascending: c->tok[tok .. tok + n_tok) */
-    uint32_t n_tok;      /* 0: not compared (no item taking part, one word) */
+    uint32_t n_tok;      /* 0: not compared (no item taking part, no text, one word, or more
+                          * than MAX_TITLE_PAIRS pairs) */
     bool fresh;          /* one of its items is undecided */
     bool split;          /* its set is taken (split_titles) */
 };
@@ -760,14 +761,16 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
         if (!takes_part(c, i) || c->titles[c->title_id[i]].split)
             continue;
         struct title_set *ts = &c->titles[c->title_id[i]];
+        const char *title = NULL;
+        rc = title_of(c, i, &title);
+        if (rc != 0 || title == NULL)
+            continue; /* a later row of the title may carry its text */
         ts->split = true;
         /* Single-word titles are not compared: against any longer title the
          * word-set Jaccard is at most 1/2, below every allowed threshold;
          * against another single word it is 1 only when equal, which
          * edges_title covers. A title has at most a pair a word. */
-        const char *title = NULL;
-        rc = title_of(c, i, &title);
-        size_t words = rc == 0 ? tm_identity_count_words(title) : 0;
+        size_t words = tm_identity_count_words(title);
         if (words < 2)
             continue;
         rc = grow((void **)&hashes, &hashes_cap, words, sizeof *hashes);

@@ -32,17 +32,18 @@
  *   - synchronous NORMAL in WAL mode: a commit does not wait for the disk;
  *     a power cut may lose the last transactions, never corrupt the
  *     database, and the next cycle fetches them again;
- *   - a WAL checkpoint every 8,192 pages (32 MiB) instead of SQLite's
- *     1,000: each checkpoint ends in an fsync that blocks the loop, and a
- *     cold cycle writes hundreds of MiB; the WAL file is cut back to
- *     journal_size_limit after each checkpoint;
+ *   - a WAL checkpoint every STORE_CHECKPOINT_BYTES (32 MiB) instead of
+ *     SQLite's 1,000 pages: each checkpoint ends in an fsync that blocks
+ *     the loop, and a cold cycle writes hundreds of MiB; the WAL file is
+ *     cut back to journal_size_limit after each checkpoint (the page count
+ *     is set at open, from the database's own page size);
  *   - a 16 MiB page cache (SQLite's default is 2 MiB): the index pages a
  *     cycle of inserts touches stay in memory instead of being read back;
  *   - temporary b-trees (sorting) in memory. */
 #define STORE_PRAGMAS                                                                              \
     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"                                       \
-    "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 33554432;" STORE_CACHE_PUT      \
-    "; PRAGMA temp_store = MEMORY"
+    "PRAGMA journal_size_limit = 33554432;" STORE_CACHE_PUT "; PRAGMA temp_store = MEMORY"
+#define STORE_CHECKPOINT_BYTES (32 * 1024 * 1024)
 
 /* The page size of a new database (an existing one keeps its own). Item
  * bodies average about 1.8 KB: in 4 KiB pages a quarter of each page was
@@ -277,7 +278,7 @@ struct tm_store {
     bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
     /* tm_store_title's cursor (ST_ITEM_TITLES): while open, on the row
-     * title_at (INT64_MAX: past the last). */
+     * title_at; closed again past the last row. */
     bool title_open;
     int64_t title_at;
 };
@@ -415,6 +416,7 @@ static void batch_check(struct tm_store *s)
  * one savepoint inside the batch's transaction: atomic either way. */
 static int tx_begin(struct tm_store *s, struct tm_error *err)
 {
+    tm_store_titles_done(s); /* its snapshot could refuse the write (SQLITE_BUSY_SNAPSHOT) */
     batch_check(s);
     if (s->batch)
         return run(s, s->st[ST_SAVEPOINT], "savepoint", err);
@@ -477,6 +479,7 @@ int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
         return 0;
     if (s->batch_lost) /* reported here if nobody committed since */
         return batch_lost_error(s, err);
+    tm_store_titles_done(s); /* as tx_begin */
     int rc = run(s, s->st[ST_BEGIN], "begin batch", err);
     if (rc == 0)
         s->batch = true;
@@ -652,6 +655,15 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     /* NORMAL in WAL mode: a power cut may lose the last transactions, never
      * corrupt the database; the next cycle fetches them again. */
     rc = exec_sql(s, STORE_PRAGMAS, "configure", err);
+    int64_t page_size = 0;
+    if (rc == 0)
+        rc = pragma_get(s, "PRAGMA page_size", &page_size, NULL, 0, err);
+    if (rc == 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %lld",
+                 (long long)(STORE_CHECKPOINT_BYTES / (page_size > 0 ? page_size : 4096)));
+        rc = exec_sql(s, sql, "configure", err);
+    }
     if (rc != 0)
         goto fail;
     rc = migrate(s, err);
@@ -1646,7 +1658,7 @@ static int title_step(struct tm_store *s, struct tm_error *err)
         return 0;
     }
     if (step == SQLITE_DONE) {
-        s->title_at = INT64_MAX;
+        tm_store_titles_done(s);
         return 0;
     }
     int rc = store_fail(s, err, "load a title");
@@ -1671,15 +1683,13 @@ int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct
 {
     *title = NULL;
     int rc = 0;
-    if (!s->title_open || rowid < s->title_at) {
+    if (!s->title_open || rowid < s->title_at)
         rc = title_seek(s, rowid, err);
-    } else {
-        for (int k = 0; rc == 0 && s->title_at < rowid; k++)
-            rc = k < TITLE_MAX_STEPS ? title_step(s, err) : title_seek(s, rowid, err);
-    }
+    for (int k = 0; rc == 0 && s->title_open && s->title_at < rowid; k++)
+        rc = k < TITLE_MAX_STEPS ? title_step(s, err) : title_seek(s, rowid, err);
     if (rc != 0)
         return rc;
-    if (s->title_at != rowid)
+    if (!s->title_open || s->title_at != rowid)
         return tm_error_set(err, TM_ENOENT, "%s: item %lld is gone", s->path, (long long)rowid);
     /* The row's own text: valid until the cursor moves, as promised. */
     *title = (const char *)sqlite3_column_text(s->st[ST_ITEM_TITLES], 1);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,78 @@ static size_t refresh_ok(struct fixture *fx, int64_t now)
     return changed;
 }
 
+/* Puts a feed of one new item (number k) for the first source. */
+static void put_new(struct fixture *fx, int k)
+{
+    struct tm_feed *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->format = TM_FORMAT_RSS20;
+    f->updated_utc = TM_TIME_NONE;
+    f->entries = calloc(1, sizeof *f->entries);
+    assert_non_null(f->entries);
+    f->n_entries = 1;
+    char buf[64];
+    snprintf(buf, sizeof buf, "moi-%d", k);
+    f->entries[0].id = dup_str(buf);
+    snprintf(buf, sizeof buf, "Tin mới số %d", k);
+    f->entries[0].title = dup_str(buf);
+    f->entries[0].published_utc = T0 + k;
+    f->entries[0].updated_utc = TM_TIME_NONE;
+    struct tm_error err = {0};
+    if (tm_store_put_feed(fx->store, &fx->sources[0], f, T0 + 60, NULL, NULL, NULL, &err) != 0)
+        fail_msg("put_feed: %s", err.msg);
+    tm_feed_free(f);
+}
+
+/* Whether another connection can checkpoint the whole WAL away: it cannot
+ * while this process holds a read transaction open. */
+static bool wal_truncates(const struct fixture *fx)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/tinmoi.db", fx->state_dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL; /* one row: busy, WAL frames, frames checkpointed */
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    bool busy = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return !busy;
+}
+
+/* A refresh that fails after the merge read its titles (here: out_dir is
+ * missing, so nothing is published and no entry id written) leaves no
+ * read transaction behind to stall the WAL's checkpoints. */
+static void test_failed_refresh_leaves_no_reader(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_config cfg = fx->cfg;
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/missing", fx->dir);
+    cfg.out_dir = missing;
+    struct tm_publish_result res = {0};
+    struct tm_error err = {0};
+    assert_true(tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) < 0);
+    assert_true(wal_truncates(fx));
+    /* The check itself: a title read holds the WAL until the cursor is
+     * closed, by tm_store_titles_done or by a write. */
+    struct tm_store_rows set = {0};
+    assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
+    const char *title = NULL;
+    put_new(fx, 1); /* frames in the WAL again */
+    assert_int_equal(tm_store_title(fx->store, set.rows[0].rowid, &title, &err), 0);
+    assert_false(wal_truncates(fx));
+    tm_store_titles_done(fx->store);
+    assert_true(wal_truncates(fx));
+    put_new(fx, 2);
+    assert_int_equal(tm_store_title(fx->store, set.rows[0].rowid, &title, &err), 0);
+    put_new(fx, 3); /* closes the cursor first */
+    assert_true(wal_truncates(fx));
+    tm_store_rows_clear(&set);
+}
+
 static void test_second_refresh_idle(void **state)
 {
     struct fixture *fx = *state;
@@ -322,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows_equal_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_cycle_equals_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_refresh_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_refresh_leaves_no_reader, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

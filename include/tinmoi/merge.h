@@ -35,18 +35,20 @@ struct tm_merge_opts {
     double similarity;      /* Jaccard threshold in (0.5, 1]; 0 means the default */
     int64_t window_s;       /* > 0; 0 means the default */
     const char *public_url; /* base of new entry ids (tm_entry_id_new); may be NULL */
-    /* Similar-title pairs kept; 0 means TM_MERGE_MAX_PAIRS. The kept ones
-     * are the first found (titles with fewer word pairs first, then by
-     * date), not the most similar: past the cap the merge is a partial
-     * one, reported. */
+    /* Similar-title pairs of items kept; 0 means TM_MERGE_MAX_PAIRS. Each
+     * pair counts once. The kept ones are the first found (by title: fewer
+     * word pairs first, then the order of the titles' hashes; the items of
+     * two titles in time order), not the most similar: past the cap the
+     * merge is a partial one, reported. */
     size_t max_pairs;
     /* Where tm_merge_rows reads the normalised title of a row whose
      * norm_title is NULL, when the similar-title rule needs it (an item
      * within window_s of an undecided one): sets *title (NULL: none; valid
      * until the next call) and returns 0, or a negative TM_E* code that
      * ends the merge with it. Called in the rows' order, once for each
-     * distinct title hash (at its first row in the window). NULL: such
-     * rows have no title to compare. */
+     * distinct title hash (at its first row in the window; at the next
+     * one when that gives no text). NULL: such rows have no title to
+     * compare. */
     int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
     void *title_of_arg;
 };

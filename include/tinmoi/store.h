@@ -217,7 +217,8 @@ int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct
  * tm_merge_opts.title_of: the calls come in increasing rowid order, so
  * one cursor walks the table forward (a short gap is stepped over, a
  * long one or a step back seeks). The cursor holds a read transaction open until
- * tm_store_titles_done. TM_ENOENT for an item no longer stored,
+ * tm_store_titles_done (or a write through the store, which closes it
+ * first). TM_ENOENT for an item no longer stored,
  * TM_ESTORE, TM_ENOMEM. */
 int tm_store_title(struct tm_store *store, int64_t rowid, const char **title, struct tm_error *err);
 
