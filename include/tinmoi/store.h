@@ -87,7 +87,7 @@ void tm_store_close(struct tm_store *store);
  * is atomic: one transaction of its own, or, while a batch is open, one
  * savepoint inside the batch's single transaction. A batch saves what every
  * commit costs: the index and interior pages each commit rewrites in the
- * WAL (bench/cycle.sh, 1,000 sources: 52 WAL frames a source, 16 of them
+ * WAL (bench/cycle.sh, 1,000 sources, 4 KiB pages: 52 WAL frames a source, 16 of them
  * its rows). What a batch holds reaches the disk at its commit: a crash
  * before it loses the batch's writes, never part of one, and the store is
  * as it was before the batch (the sources' validators included, so their
