@@ -45,6 +45,19 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* An RSS 2.0 feed of n empty entries, for the caller to fill. */
+static struct tm_feed *feed_of(size_t n)
+{
+    struct tm_feed *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->format = TM_FORMAT_RSS20;
+    f->updated_utc = TM_TIME_NONE;
+    f->entries = calloc(n, sizeof *f->entries);
+    assert_non_null(f->entries);
+    f->n_entries = n;
+    return f;
+}
+
 static const char *const CATS[N_SOURCES] = {"district", "province", "ministry", "district"};
 
 /* Four sources; each carries N_ENTRIES items, a third of them stories that
@@ -54,13 +67,7 @@ static const char *const CATS[N_SOURCES] = {"district", "province", "ministry", 
 static void fill_store(struct fixture *fx)
 {
     for (int s = 0; s < N_SOURCES; s++) {
-        struct tm_feed *f = calloc(1, sizeof *f);
-        assert_non_null(f);
-        f->format = TM_FORMAT_RSS20;
-        f->updated_utc = TM_TIME_NONE;
-        f->entries = calloc(N_ENTRIES, sizeof *f->entries);
-        assert_non_null(f->entries);
-        f->n_entries = N_ENTRIES;
+        struct tm_feed *f = feed_of(N_ENTRIES);
         for (int i = 0; i < N_ENTRIES; i++) {
             struct tm_entry *e = &f->entries[i];
             char buf[256];
@@ -239,13 +246,7 @@ static size_t refresh_ok(struct fixture *fx, int64_t now)
 /* Puts a feed of one new item (number k) for the first source. */
 static void put_new(struct fixture *fx, int k)
 {
-    struct tm_feed *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->format = TM_FORMAT_RSS20;
-    f->updated_utc = TM_TIME_NONE;
-    f->entries = calloc(1, sizeof *f->entries);
-    assert_non_null(f->entries);
-    f->n_entries = 1;
+    struct tm_feed *f = feed_of(1);
     char buf[64];
     snprintf(buf, sizeof buf, "moi-%d", k);
     f->entries[0].id = dup_str(buf);
@@ -337,13 +338,7 @@ static void test_second_cycle_equals_full(void **state)
     struct tm_error err = {0};
     (void)refresh_ok(fx, T0 + 120);
 
-    struct tm_feed *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->format = TM_FORMAT_RSS20;
-    f->updated_utc = TM_TIME_NONE;
-    f->entries = calloc(2, sizeof *f->entries);
-    assert_non_null(f->entries);
-    f->n_entries = 2;
+    struct tm_feed *f = feed_of(2);
     f->entries[0].id = dup_str("g-new-near");
     f->entries[0].title = dup_str("Tin riêng 1 của nguồn 2: hội nghị sơ kết năm");
     f->entries[0].link = dup_str("http://s0.example/tin/new-near");
