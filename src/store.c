@@ -49,7 +49,7 @@
  * bodies average about 1.8 KB: in 4 KiB pages a quarter of each page was
  * left empty and every page cost a WAL frame and a checkpoint copy; at
  * 16 KiB the bench store (200,000 items) is 532 MB instead of 629 MB and
- * its cold cycle about 15 % faster (docs/PERFORMANCE.md). Larger pages
+ * its cold cycle about 10 % faster (docs/PERFORMANCE.md). Larger pages
  * gained nothing more. */
 #define STORE_PAGE_SIZE_SQL "PRAGMA page_size = 16384"
 
