@@ -240,33 +240,15 @@ static void set_time(struct tm_parser *p, enum tm_target t, unsigned char prio, 
 }
 
 /* Atom type="text" in an HTML field: the text escaped into HTML. */
-static char *text_to_html(const char *s, size_t len)
-{
-    struct tm_buf b;
-    tm_buf_init(&b, 0);
-    if (tm_text_escape_html(&b, s, len) < 0) {
-        tm_buf_free(&b);
-        return NULL;
-    }
-    return tm_buf_steal(&b);
-}
-
 static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
                          enum tm_target t)
 {
     bool oom = false;
     char *html;
-    if (p->cap_kind == TM_K_TEXT) {
-        char *escaped = text_to_html(raw, len);
-        if (escaped == NULL) {
-            tm_parse_oom(p);
-            return NULL;
-        }
-        html = tm_html_sanitize(escaped, strlen(escaped), base, &oom);
-        free(escaped);
-    } else {
+    if (p->cap_kind == TM_K_TEXT)
+        html = tm_html_from_text(raw, len, &oom);
+    else
         html = tm_html_sanitize(raw, len, base, &oom);
-    }
     if (oom) {
         tm_parse_oom(p);
         return NULL;

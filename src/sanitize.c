@@ -1344,19 +1344,10 @@ static bool is_ascii_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url, size_t max_bytes,
-                             bool *truncated, bool *oom)
+/* Readies st for an output of about len bytes (max_bytes 0: no bound). */
+static void san_begin(struct san *st, const char *base_url, size_t max_bytes, size_t len)
 {
-    if (oom != NULL)
-        *oom = false;
-    if (truncated != NULL)
-        *truncated = false;
-    if (html == NULL || len == 0)
-        return NULL;
-    /* On the stack (2.3 KB, most of it the open-element stack): one
-     * allocation and free fewer per HTML field. */
-    struct san state = {.base_url = base_url, .max_bytes = max_bytes, .inert = true};
-    struct san *st = &state;
+    *st = (struct san){.base_url = base_url, .max_bytes = max_bytes, .inert = true};
     tm_buf_init(&st->out, 0);
     /* The output is about the input's size (a little longer when URLs are
      * resolved): allocated once rather than grown by doubling. */
@@ -1369,7 +1360,13 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     tm_buf_init(&st->tag, 0);
     tm_buf_init(&st->val, 0);
     tm_buf_init(&st->base, 0);
-    sanitize_html(st, html, len);
+}
+
+/* The result of what was written to st->out: outer white space trimmed,
+ * in NFC, NULL when nothing visible was written or on failure. Frees st's
+ * buffers. */
+static char *san_end(struct san *st, bool *truncated, bool *oom)
+{
     tm_buf_free(&st->tag);
     tm_buf_free(&st->val);
     tm_buf_free(&st->base);
@@ -1404,6 +1401,35 @@ char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url,
     if (r == NULL && oom != NULL)
         *oom = true;
     return r;
+}
+
+char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url, size_t max_bytes,
+                             bool *truncated, bool *oom)
+{
+    if (oom != NULL)
+        *oom = false;
+    if (truncated != NULL)
+        *truncated = false;
+    if (html == NULL || len == 0)
+        return NULL;
+    /* On the stack (2.3 KB, most of it the open-element stack): one
+     * allocation and free fewer per HTML field. */
+    struct san st;
+    san_begin(&st, base_url, max_bytes, len);
+    sanitize_html(&st, html, len);
+    return san_end(&st, truncated, oom);
+}
+
+char *tm_html_from_text(const char *text, size_t len, bool *oom)
+{
+    if (oom != NULL)
+        *oom = false;
+    if (text == NULL || len == 0)
+        return NULL;
+    struct san st;
+    san_begin(&st, NULL, 0, len);
+    put_text(&st, &st.out, text, len, true, false);
+    return san_end(&st, NULL, oom);
 }
 
 char *tm_html_sanitize(const char *html, size_t len, const char *base_url, bool *oom)

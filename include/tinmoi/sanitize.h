@@ -32,6 +32,14 @@ char *tm_html_sanitize(const char *html, size_t len, const char *base_url, bool 
 char *tm_html_sanitize_limit(const char *html, size_t len, const char *base_url, size_t max_bytes,
                              bool *truncated, bool *oom);
 
+/* Plain text as the HTML tm_html_sanitize makes of it once escaped: & < >
+ * escaped, invalid UTF-8 and XML-illegal characters as U+FFFD, outer white
+ * space trimmed, NFC; NULL when nothing visible remains or on allocation
+ * failure (then `*oom` is set, when non-NULL; it is cleared otherwise). One
+ * pass, for text fields that an HTML field is made of (an Atom summary of
+ * type "text"). */
+char *tm_html_from_text(const char *text, size_t len, bool *oom);
+
 /* Resolves `ref` against `base` (RFC 3986, via xmlBuildURI), returning a
  * malloc'd absolute URL the caller frees, or NULL when it cannot be made
  * absolute (or is unparseable, or is http(s) without a host). `base` may be
