@@ -57,31 +57,35 @@ int tm_view_init(struct tm_view *v, const struct tm_config *config,
     size_t n = config->n_sources;
     if (n > 0) {
         v->by_id = calloc(n, sizeof *v->by_id);
-        v->source_updated_utc = calloc(n, sizeof *v->source_updated_utc);
-        if (v->by_id == NULL || v->source_updated_utc == NULL) {
-            tm_view_clear(v);
+        if (v->by_id == NULL)
             return tm_error_set(err, TM_ENOMEM, "publish: out of memory");
-        }
         for (size_t i = 0; i < n; i++) {
             v->by_id[i].id = config->sources[i].id != NULL ? config->sources[i].id : "";
             v->by_id[i].index = i;
-            v->source_updated_utc[i] = TM_TIME_NONE;
         }
         qsort(v->by_id, n, sizeof *v->by_id, compare_refs);
     }
-    if (source_updated_utc != NULL) {
-        if (n > 0)
-            memcpy(v->source_updated_utc, source_updated_utc, n * sizeof *source_updated_utc);
+    if (source_updated_utc != NULL || n == 0) {
+        v->source_updated_utc = source_updated_utc;
         return 0;
     }
+    int64_t *dates = malloc(n * sizeof *dates);
+    if (dates == NULL) {
+        tm_view_clear(v);
+        return tm_error_set(err, TM_ENOMEM, "publish: out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        dates[i] = TM_TIME_NONE;
     for (size_t i = 0; i < n_items; i++) {
         ptrdiff_t si = source_index(v, items[i].source_id);
         if (si < 0)
             continue;
         int64_t t = tm_view_item_updated_utc(&items[i]);
-        if (t != TM_TIME_NONE && t > v->source_updated_utc[si])
-            v->source_updated_utc[si] = t;
+        if (t != TM_TIME_NONE && t > dates[si])
+            dates[si] = t;
     }
+    v->own_updated_utc = dates;
+    v->source_updated_utc = dates;
     return 0;
 }
 
@@ -90,8 +94,9 @@ void tm_view_clear(struct tm_view *v)
     if (v == NULL)
         return;
     free(v->by_id);
-    free(v->source_updated_utc);
+    free(v->own_updated_utc);
     v->by_id = NULL;
+    v->own_updated_utc = NULL;
     v->source_updated_utc = NULL;
 }
 

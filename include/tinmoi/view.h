@@ -28,19 +28,22 @@ struct tm_view {
     size_t n_items;
     const struct tm_story *stories; /* newest first; stories[i].entry_id never NULL */
     size_t n_stories;
+    /* Per configured source: the latest date among its items (max of
+     * published and updated), TM_TIME_NONE if none; the caller's array
+     * (tm_view_init's argument) or own_updated_utc. */
+    const int64_t *source_updated_utc;
     /* Owned by the view: */
-    struct tm_view_ref *by_id;   /* config->sources sorted by id, for bsearch */
-    int64_t *source_updated_utc; /* per configured source: the latest date among its items
-                                  * (max of published and updated), TM_TIME_NONE if none */
+    struct tm_view_ref *by_id; /* config->sources sorted by id, for bsearch */
+    int64_t *own_updated_utc;  /* the dates taken from `items`; NULL when borrowed */
 };
 
 /* Builds a view over borrowed arrays that must outlive it. Checks that every
  * story's primary and members index `items` and that every story has an
  * entry_id (TM_EINVAL otherwise, with detail in `err`); `config` must have a
  * non-NULL public_url and title. `source_updated_utc` (aligned with
- * config->sources) gives the per-source dates when `items` holds only what
- * is rendered; NULL: they are taken from `items`. TM_ENOMEM. Free with
- * tm_view_clear. */
+ * config->sources, borrowed like the rest) gives the per-source dates when
+ * `items` holds only what is rendered; NULL: they are taken from `items`.
+ * TM_ENOMEM. Free with tm_view_clear. */
 int tm_view_init(struct tm_view *v, const struct tm_config *config,
                  const struct tm_source_state *states, const struct tm_item *items, size_t n_items,
                  const struct tm_story *stories, size_t n_stories,
