@@ -184,13 +184,13 @@ static int load_shown(struct tm_store *store, const struct tm_store_rows *set,
     return 0;
 }
 
-/* The latest item date of each configured source, from the rows' per-source
- * dates (both sorted lists of ids would do; the config's is not sorted). */
 static int on_bsearch_id(const void *key, const void *elem)
 {
     return strcmp(*(const char *const *)key, *(const char *const *)elem);
 }
 
+/* The latest item date of each configured source, in the config's order,
+ * from the rows' per-source dates (which are in id order). */
 static int source_dates(const struct tm_config *cfg, const struct tm_store_rows *set, int64_t **out)
 {
     *out = malloc((cfg->n_sources != 0 ? cfg->n_sources : 1) * sizeof **out);
@@ -198,7 +198,7 @@ static int source_dates(const struct tm_config *cfg, const struct tm_store_rows 
         return TM_ENOMEM;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const char *id = cfg->sources[i].id != NULL ? cfg->sources[i].id : "";
-        const char **hit = set->n_sources == 0 /* no item yet: source_ids is NULL */
+        const char **hit = set->n_sources == 0 /* no source stored: source_ids is NULL */
                                ? NULL
                                : bsearch(&id, set->source_ids, set->n_sources,
                                          sizeof *set->source_ids, on_bsearch_id);

@@ -605,22 +605,31 @@ static size_t merge_in_halves(struct tm_item *items, size_t n, size_t half, size
     return together;
 }
 
+/* n items over `days` days from n_sources sources (item i from source
+ * i % n_sources), half of them an earlier one of the last ten's title with
+ * a word added: chains of similar titles. rng_state is the caller's. */
+static struct tm_item *chained_titles(size_t n, int days, size_t n_sources)
+{
+    struct tm_item *items = new_items(n);
+    char title[512], src[32];
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = T0 + (int64_t)(rng() % ((uint64_t)days * 24)) * HOUR;
+        if (i >= 10 && rng() % 2 == 0)
+            snprintf(title, sizeof title, "%s thêm", items[i - 1 - rng() % 10].title);
+        else
+            random_title(title, sizeof title, 3 + (int)(rng() % 10), "Tin");
+        snprintf(src, sizeof src, "s%zu", i % n_sources);
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    return items;
+}
+
 static void test_incremental_matches_full(void **state)
 {
     (void)state;
     enum { N = 1200, HALF = N / 2 };
     rng_state = 11;
-    struct tm_item *items = new_items(N);
-    char title[512], src[32];
-    for (size_t i = 0; i < N; i++) {
-        int64_t t = T0 + (int64_t)(rng() % (10 * 24)) * HOUR;
-        if (i >= 10 && rng() % 2 == 0)
-            snprintf(title, sizeof title, "%s thêm", items[i - 1 - rng() % 10].title);
-        else
-            random_title(title, sizeof title, 3 + (int)(rng() % 10), "Tin");
-        snprintf(src, sizeof src, "s%zu", i);
-        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
-    }
+    struct tm_item *items = chained_titles(N, 10, N);
     struct tm_story *inc;
     size_t n_inc;
     /* the test exercises merging */
@@ -691,17 +700,7 @@ static void test_titles_read_by_callback(void **state)
     (void)state;
     enum { N = 600 };
     rng_state = 17;
-    struct tm_item *items = new_items(N);
-    char title[512], src[32];
-    for (size_t i = 0; i < N; i++) {
-        int64_t t = T0 + (int64_t)(rng() % (5 * 24)) * HOUR;
-        if (i >= 10 && rng() % 2 == 0)
-            snprintf(title, sizeof title, "%s thêm", items[i - 1 - rng() % 10].title);
-        else
-            random_title(title, sizeof title, 3 + (int)(rng() % 10), "Tin");
-        snprintf(src, sizeof src, "s%zu", i % 40);
-        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
-    }
+    struct tm_item *items = chained_titles(N, 5, 40);
     struct tm_story *want, *got;
     size_t n_want, n_got;
     merge_ok(items, N, &want, &n_want);
