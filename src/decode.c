@@ -10,6 +10,10 @@
  *     their characters, bare '&' and '<' escaped, XML-illegal characters
  *     dropped. CDATA, comments, PIs and the DOCTYPE pass untouched but for
  *     illegal characters.
+ *  Text inside the root element that holds multi-byte characters or
+ *  references goes on as CDATA sections, references decoded (see
+ *  scan_content): libxml2 reads character data a character at a time, and
+ *  a CDATA section in bulk, so Vietnamese text costs it half as much.
  * Clean runs are passed on in bulk, found sixteen bytes at a time
  * (utf8_scan_int.h); only the bytes that stop them are looked at. */
 #include "decode_int.h"
@@ -55,6 +59,13 @@ enum enc_kind {
     ENC_ICONV,
 };
 
+/* What the tag being scanned is, for the element depth. */
+enum tag_kind {
+    TAG_START, /* "<name": opens an element unless it ends in "/>" */
+    TAG_END,   /* "</name" */
+    TAG_OTHER, /* "<!...>" read as a bogus comment */
+};
+
 enum scan_state {
     ST_TEXT,
     ST_TAG,     /* inside <...>, outside attribute quotes */
@@ -86,6 +97,12 @@ struct tm_decoder {
     bool at_start; /* nothing but white space decoded yet */
     bool drop_pi;  /* the current PI is the XML declaration: not passed on */
     bool ws_seen;
+    /* Element nesting as the scan sees it, start tags less end tags: text
+     * is content, which may go as CDATA, only inside the root element. */
+    unsigned depth;
+    enum tag_kind tag;      /* the tag being scanned (ST_TAG, ST_QUOTE) */
+    unsigned char tag_last; /* its last byte so far: '/' before '>' is "/>" */
+    bool in_cdata;          /* a CDATA section of the layer's own is open */
     char carry[TM_DECODE_CARRY_MAX];
     size_t n_carry;
     struct tm_buf out; /* repaired bytes, passed on before `span` */
@@ -108,6 +125,10 @@ struct tm_decoder {
  * of a "utf-8" document happens here, in the same pass as the markup scan. */
 #define PLAIN_SET TM_UTF8_PLAIN_XML
 static const struct tm_utf8_plain set_text = PLAIN_SET('<', '&', '<', '&');
+/* Content: also ']', which never goes into a CDATA section of the layer's
+ * own (so "]]>" cannot appear in one), and CR, which becomes LF (see
+ * scan_content). */
+static const struct tm_utf8_plain set_content = PLAIN_SET('<', '&', ']', '\r');
 static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '>');
 static const struct tm_utf8_plain set_quote = PLAIN_SET('"', '\'', '&', '<');
 /* CDATA sections, comments and PIs stop at their mark only (see
@@ -258,6 +279,37 @@ static int emits(struct tm_decoder *d, const char *s)
     return emit_copy(d, s, strlen(s));
 }
 
+static void open_cdata(struct tm_decoder *d)
+{
+    if (!d->in_cdata) {
+        emits(d, "<![CDATA[");
+        d->in_cdata = true;
+    }
+}
+
+static void close_cdata(struct tm_decoder *d)
+{
+    if (d->in_cdata) {
+        emits(d, "]]>");
+        d->in_cdata = false;
+    }
+}
+
+/* Passes on `c` ('&', '<' or '>'), a character of text that XML escapes.
+ * In element content it goes as itself in a CDATA section, not as `ref`:
+ * libxml2 (2.9) drops every reference to a predefined entity in content once
+ * it has met an error in the document, and a feed with one broken tag would
+ * lose the '&' of each link after it. */
+static void emit_escaped(struct tm_decoder *d, char c, const char *ref)
+{
+    if (d->state == ST_TEXT && d->depth > 0) {
+        open_cdata(d);
+        emit_copy(d, &c, 1);
+    } else {
+        emits(d, ref);
+    }
+}
+
 /* ---- stage B: markup repair --------------------------------------------- */
 
 static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
@@ -298,12 +350,12 @@ static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
  * plain set is `a`: stops at an ASCII byte the state looks at, at the end,
  * or at a byte that does not start a valid UTF-8 sequence of an XML
  * character (see handle_high). */
-__attribute__((always_inline)) static inline size_t run_end(struct tm_decoder *d,
-                                                            const unsigned char *p, size_t j,
-                                                            size_t n, const struct tm_utf8_plain *a)
+__attribute__((always_inline)) static inline size_t
+run_end_multi(struct tm_decoder *d, const unsigned char *p, size_t j, size_t n,
+              const struct tm_utf8_plain *a, bool *multi)
 {
     for (;;) {
-        j = tm_utf8_plain_run(a, p, j, n, &d->notes.valid_utf8_seen);
+        j = tm_utf8_plain_run(a, p, j, n, multi);
         if (j >= n || p[j] < 0x80)
             return j;
         /* The rarer forms (E0, ED, EF, four bytes) the long way. */
@@ -313,9 +365,17 @@ __attribute__((always_inline)) static inline size_t run_end(struct tm_decoder *d
         int len = utf8_seq_len(p + j, n - j, &incomplete);
         if (len == 0)
             return j;
-        d->notes.valid_utf8_seen = true;
+        *multi = true;
         j += (size_t)len;
     }
+}
+
+/* run_end_multi, noting only that valid UTF-8 was seen. */
+__attribute__((always_inline)) static inline size_t run_end(struct tm_decoder *d,
+                                                            const unsigned char *p, size_t j,
+                                                            size_t n, const struct tm_utf8_plain *a)
+{
+    return run_end_multi(d, p, j, n, a, &d->notes.valid_utf8_seen);
 }
 
 /* Handles the byte above 0x7F at p[0] that run_end stopped at: U+FFFE or
@@ -384,6 +444,22 @@ static inline size_t predefined_ref_len(const unsigned char *p, size_t n)
     return 0;
 }
 
+/* The character a reference of predefined_ref_len() > 0 stands for, told
+ * by its second and third bytes. */
+static char predefined_char(const unsigned char *p)
+{
+    switch (p[1]) {
+    case 'l':
+        return '<';
+    case 'g':
+        return '>';
+    case 'q':
+        return '"';
+    default:
+        return p[2] == 'm' ? '&' : '\''; /* "&amp;", "&apos;" */
+    }
+}
+
 /* Handles the '&' at p[0]. Returns bytes consumed, 0 when more input is
  * needed to decide. */
 static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
@@ -391,7 +467,7 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
     if (n < 2) {
         if (!final)
             return 0;
-        emits(d, "&amp;");
+        emit_escaped(d, '&', "&amp;");
         d->notes.bare_ampersands++;
         return 1;
     }
@@ -425,7 +501,7 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         if (j == n && digits < 9 && !final)
             return 0;
         if (digits == 0 || j == n || p[j] != ';' || cp > 0x10FFFF) {
-            emits(d, "&amp;");
+            emit_escaped(d, '&', "&amp;");
             d->notes.bare_ampersands++;
             return 1;
         }
@@ -477,7 +553,7 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
         emit(d, p, j + 1);
         return j + 1;
     }
-    emits(d, "&amp;");
+    emit_escaped(d, '&', "&amp;");
     d->notes.bare_ampersands++;
     return 1;
 }
@@ -504,7 +580,7 @@ static size_t handle_lt(struct tm_decoder *d, const unsigned char *p, size_t n, 
     if (n < 2) {
         if (!final)
             return 0;
-        emits(d, "&lt;");
+        emit_escaped(d, '<', "&lt;");
         d->notes.bare_lt++;
         return 1;
     }
@@ -532,6 +608,7 @@ static size_t handle_lt(struct tm_decoder *d, const unsigned char *p, size_t n, 
         }
         emit(d, p, 2);
         d->state = ST_TAG;
+        d->tag = TAG_OTHER;
         return 2;
     }
     if (c == '?') {
@@ -544,9 +621,11 @@ static size_t handle_lt(struct tm_decoder *d, const unsigned char *p, size_t n, 
         c >= 0x80) {
         emit(d, p, 1);
         d->state = ST_TAG;
+        d->tag = c == '/' ? TAG_END : TAG_START;
+        d->tag_last = '<';
         return 1;
     }
-    emits(d, "&lt;");
+    emit_escaped(d, '<', "&lt;");
     d->notes.bare_lt++;
     return 1;
 }
@@ -677,6 +756,87 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
     return i;
 }
 
+/* At the '>' that ends a tag: the element depth it leaves. */
+static void end_tag_depth(struct tm_decoder *d)
+{
+    if (d->tag == TAG_START && d->tag_last != '/')
+        d->depth++;
+    else if (d->tag == TAG_END && d->depth > 0)
+        d->depth--;
+}
+
+/* Text inside the root element, from p[0]: one run, then what stopped it.
+ * libxml2 reads character data a character at a time wherever it is not
+ * ASCII or holds a reference, and a CDATA section in bulk. So a run with a
+ * multi-byte character, or a reference to a predefined entity, opens a CDATA
+ * section, and the references in it are decoded ("&lt;" becomes '<'). The
+ * section stays open over the runs that follow and closes before markup,
+ * before a reference it cannot hold, at ']' (set_content) and at the end of
+ * the document; so its text is what libxml2 would have read, and "]]>" never
+ * occurs in it. Line ends become LF here, as XML's reader would make them,
+ * and a "]]>" of the text itself is repaired (its '>' escaped). ASCII runs
+ * without references (white space between tags, dates, links) go as they
+ * are. Returns bytes consumed, 0 when the byte that stopped the run needs
+ * more input. */
+static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
+{
+    bool multi = false;
+    size_t j = run_end_multi(d, p, 0, n, &set_content, &multi);
+    if (multi) {
+        d->notes.valid_utf8_seen = true;
+        open_cdata(d);
+    }
+    emit(d, p, j);
+    if (j == n)
+        return j;
+    size_t k;
+    unsigned char c = p[j];
+    if (c == '&') {
+        size_t pre = predefined_ref_len(p + j, n - j);
+        if (pre > 0) {
+            char ch = predefined_char(p + j);
+            open_cdata(d);
+            emit_copy(d, &ch, 1);
+            k = pre;
+        } else {
+            close_cdata(d);
+            k = handle_amp(d, p + j, n - j, final);
+        }
+    } else if (c == '<') {
+        close_cdata(d);
+        k = handle_lt(d, p + j, n - j, final);
+    } else if (c == ']') {
+        close_cdata(d);
+        if (n - j < 3 && !final) {
+            k = 0; /* "]]>" or not: the next two bytes tell */
+        } else if (n - j >= 3 && p[j + 1] == ']' && p[j + 2] == '>') {
+            /* Not allowed in text, and libxml2 would drop a ']' of it. */
+            emit(d, p + j, 2);
+            emit_escaped(d, '>', "&gt;");
+            d->notes.cdata_ends++;
+            k = 3;
+        } else {
+            emit(d, p + j, 1);
+            k = 1;
+        }
+    } else if (c == '\r') {
+        /* XML reads CR LF and a lone CR as LF; in a CDATA section libxml2
+         * leaves that to its reader, so it is done here. */
+        if (n - j < 2 && !final) {
+            k = 0;
+        } else {
+            k = n - j >= 2 && p[j + 1] == '\n' ? 2 : 1;
+            emit_copy(d, "\n", 1);
+        }
+    } else if (c >= 0x80) {
+        k = handle_high(d, p + j, n - j, final);
+    } else {
+        d->notes.controls_dropped++;
+        k = 1;
+    }
+    return k == 0 ? j : j + k;
+}
+
 /* Runs stage B over p[0..n); bytes needing look-ahead past the end are kept
  * in d->carry unless `final`. */
 static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
@@ -696,6 +856,10 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
+            if (d->depth > 0) {
+                k = scan_content(d, p + i, n - i, final);
+                break;
+            }
             /* Escaped HTML is mostly "&lt;" and "&gt;": they pass as
              * written, so the run goes on through them. */
             for (;;) {
@@ -721,20 +885,25 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
         case ST_TAG:
             j = run_end(d, p, j, n, &set_tag);
             emit(d, p + i, j - i);
+            if (j > i)
+                d->tag_last = p[j - 1];
             i = j;
             if (i == n)
                 break;
             if (p[i] == '>') {
+                end_tag_depth(d);
                 d->state = ST_TEXT;
                 emit(d, p + i, 1);
                 k = 1;
             } else if (p[i] == '"' || p[i] == '\'') {
                 d->state = ST_QUOTE;
                 d->quote = (char)p[i];
+                d->tag_last = p[i];
                 emit(d, p + i, 1);
                 k = 1;
             } else if (p[i] >= 0x80) {
                 k = handle_high(d, p + i, n - i, final);
+                d->tag_last = 0x80;
             } else {
                 k = 1, d->notes.controls_dropped++;
             }
@@ -1113,6 +1282,7 @@ int tm_decoder_push(struct tm_decoder *d, const char *buf, size_t len, bool fina
     if (final) {
         if (d->n_carry > 0 || d->at_start)
             scan(d, (const unsigned char *)"", 0, true);
+        close_cdata(d);
     }
     return flush_out(d);
 }

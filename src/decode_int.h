@@ -24,6 +24,7 @@ struct tm_decoder_notes {
     size_t invalid_bytes;      /* undecodable bytes dropped (iconv encodings) */
     size_t bare_ampersands;    /* '&' not starting a reference, escaped */
     size_t bare_lt;            /* '<' not starting markup, escaped */
+    size_t cdata_ends;         /* "]]>" in element text, its '>' escaped */
     size_t controls_dropped;   /* XML-illegal characters dropped */
     size_t html_entities;      /* HTML named entities replaced by their characters */
     bool space_before_decl;    /* white space (or a BOM and white space) before <?xml */

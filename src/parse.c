@@ -955,10 +955,13 @@ int tm_parser_push(struct tm_parser *p, const char *buf, size_t len)
     return p->status;
 }
 
+/* One line for each note decoder_notes() may write. */
+#define DECODER_NOTE_LINES 10
+
 static void decoder_notes(struct tm_parser *p, char ***out, size_t *n_out)
 {
     const struct tm_decoder_notes *nt = tm_decoder_notes(p->dec);
-    char lines[9][160];
+    char lines[DECODER_NOTE_LINES][160];
     size_t n = 0;
     if (p->entity_decls > 0)
         snprintf(lines[n++], sizeof lines[0],
@@ -982,6 +985,8 @@ static void decoder_notes(struct tm_parser *p, char ***out, size_t *n_out)
         snprintf(lines[n++], sizeof lines[0], "%zu bare '&' read as text", nt->bare_ampersands);
     if (nt->bare_lt > 0)
         snprintf(lines[n++], sizeof lines[0], "%zu bare '<' read as text", nt->bare_lt);
+    if (nt->cdata_ends > 0)
+        snprintf(lines[n++], sizeof lines[0], "%zu ']]>' in text read as text", nt->cdata_ends);
     if (nt->controls_dropped > 0)
         snprintf(lines[n++], sizeof lines[0], "%zu characters not allowed in XML dropped",
                  nt->controls_dropped);

@@ -153,6 +153,82 @@ static void test_sections_split_anywhere(void **state)
     }
 }
 
+/* Element text goes to libxml2 as CDATA sections of the decoder's own
+ * (decode.c, scan_content), with references decoded and line ends made LF:
+ * the text must come out as libxml2 would have read it, however the pushes
+ * cut it. A "]]>" in the text is repaired and noted. */
+static void test_content_as_cdata(void **state)
+{
+    (void)state;
+    const char *doc =
+        "<rss version=\"2.0\"><channel><title>Tin &amp; b\xc3\xa0i</title>"
+        "<item><title>x &amp; y &quot;z&quot; &apos;\xe1\xba\xa1&apos; &#8230;</title>"
+        "<description>d\xc3\xb2ng m\xe1\xbb\x99t\r\nd\xc3\xb2ng hai\rba ]]> c]d ]]]> "
+        "&lt;b&gt;\xc4\x91\xe1\xba\xadm&lt;/b&gt; a&#93;&#93;&gt;b &amp;lt;"
+        "</description></item></channel></rss>";
+    size_t len = strlen(doc);
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        struct tm_feed *f = NULL;
+        struct tm_error err = {0};
+        assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+        assert_string_equal(f->title, "Tin & b\xc3\xa0i");
+        assert_int_equal(f->n_entries, 1);
+        assert_string_equal(f->entries[0].title, "x & y \"z\" '\xe1\xba\xa1' \xe2\x80\xa6");
+        assert_string_equal(f->entries[0].summary,
+                            "d\xc3\xb2ng m\xe1\xbb\x99t\nd\xc3\xb2ng hai\nba ]]&gt; c]d ]]]&gt; "
+                            "<b>\xc4\x91\xe1\xba\xadm</b> a]]&gt;b &lt;");
+        assert_true(has_error(f, "2 ']]>' in text read as text"));
+        assert_int_equal(f->n_errors, 1);
+        tm_feed_free(f);
+    }
+}
+
+/* Text cannot close the decoder's CDATA section and become markup: "]]>"
+ * written as itself, as references or as HTML entities stays text, and the
+ * escaped <item> after it is not an item. */
+static void test_content_cannot_end_cdata(void **state)
+{
+    (void)state;
+    static const char *const closers[] = {"]]>",     "]]&gt;", "&#93;&#93;&gt;", "&rsqb;&rsqb;&gt;",
+                                          "]&#93;>", "]]\r>"};
+    for (size_t c = 0; c < sizeof closers / sizeof closers[0]; c++) {
+        char doc[512];
+        snprintf(doc, sizeof doc,
+                 "<rss version=\"2.0\"><channel><title>t</title><item><description>\xe1\xba\xa1%s"
+                 "&lt;/description&gt;&lt;/item&gt;&lt;item&gt;&lt;description&gt;gi\xe1\xba\xa3"
+                 "</description></item></channel></rss>",
+                 closers[c]);
+        size_t len = strlen(doc);
+        for (size_t chunk = 1; chunk <= len; chunk += 3) {
+            struct tm_feed *f = NULL;
+            struct tm_error err = {0};
+            assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+            if (f->n_entries != 1)
+                fail_msg("%s: %zu entries", closers[c], f->n_entries);
+            assert_non_null(strstr(f->entries[0].summary, "\xe1\xba\xa1]"));
+            assert_non_null(strstr(f->entries[0].summary, "gi\xe1\xba\xa3"));
+            tm_feed_free(f);
+        }
+    }
+}
+
+/* libxml2 drops references to its predefined entities in text once it has
+ * met an error anywhere before them; the decoder hands it those characters
+ * as text, so one broken tag does not take the '&' out of every link after
+ * it. */
+static void test_references_after_an_error(void **state)
+{
+    (void)state;
+    struct tm_feed *f = parse_ok("<rss version=\"2.0\"><channel><title>A</titl>"
+                                 "<item><title>x &amp; y &lt;3</title>"
+                                 "<link>http://e.org/?a=1&amp;b=2</link></item></channel></rss>");
+    assert_true(has_error(f, "Opening and ending tag mismatch"));
+    assert_int_equal(f->n_entries, 1);
+    assert_string_equal(f->entries[0].title, "x & y <3");
+    assert_string_equal(f->entries[0].link, "http://e.org/?a=1&b=2");
+    tm_feed_free(f);
+}
+
 /* Attribute values compared in place (atom_kind, isPermaLink): letters in
  * either case, and a value with an escaped '&' compares as its decoded
  * form would. */
@@ -487,6 +563,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunking_is_invisible),
         cmocka_unit_test(test_sections_split_anywhere),
+        cmocka_unit_test(test_content_as_cdata),
+        cmocka_unit_test(test_content_cannot_end_cdata),
+        cmocka_unit_test(test_references_after_an_error),
         cmocka_unit_test(test_attribute_values),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_rss10_items_outside_channel),
