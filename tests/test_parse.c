@@ -42,14 +42,21 @@ static int parse_chunked(const char *doc, size_t len, size_t chunk, const struct
     return rc;
 }
 
-static struct tm_feed *parse_ok(const char *doc)
+/* Parses `doc` pushed in chunks of `chunk` bytes (0: one push), failing
+ * the test when the parse fails. */
+static struct tm_feed *parse_ok_chunked(const char *doc, size_t chunk)
 {
     struct tm_feed *f = NULL;
     struct tm_error err = {0};
-    int rc = parse_chunked(doc, strlen(doc), 0, NULL, &f, &err);
+    int rc = parse_chunked(doc, strlen(doc), chunk, NULL, &f, &err);
     if (rc != 0)
-        fail_msg("parse failed (%d): %s", rc, err.msg);
+        fail_msg("parse failed (%d, chunk %zu): %s", rc, chunk, err.msg);
     return f;
+}
+
+static struct tm_feed *parse_ok(const char *doc)
+{
+    return parse_ok_chunked(doc, 0);
 }
 
 static bool has_error(const struct tm_feed *f, const char *needle)
@@ -141,11 +148,8 @@ static void test_sections_split_anywhere(void **state)
         "<rss version=\"2.0\"><channel><title>t &lt;b&gt; &quot;q&quot; &amp; &apos;</title>"
         "<item><title>x</title><description><![CDATA[<p>1 > 0, a]b, c]>d, "
         "e]]x</p>]]]></description></item></channel></rss>";
-    size_t len = strlen(doc);
-    for (size_t chunk = 1; chunk <= len; chunk++) {
-        struct tm_feed *f = NULL;
-        struct tm_error err = {0};
-        assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+    for (size_t chunk = 1; chunk <= strlen(doc); chunk++) {
+        struct tm_feed *f = parse_ok_chunked(doc, chunk);
         assert_string_equal(f->title, "t \"q\" & '"); /* an RSS title: tags dropped */
         assert_int_equal(f->n_entries, 1);
         assert_string_equal(f->entries[0].summary, "<p>1 &gt; 0, a]b, c]&gt;d, e]]x</p>]");
@@ -166,11 +170,8 @@ static void test_content_as_cdata(void **state)
         "<description>d\xc3\xb2ng m\xe1\xbb\x99t\r\nd\xc3\xb2ng hai\rba ]]> c]d ]]]> "
         "&lt;b&gt;\xc4\x91\xe1\xba\xadm&lt;/b&gt; a&#93;&#93;&gt;b &amp;lt;"
         "</description></item></channel></rss>";
-    size_t len = strlen(doc);
-    for (size_t chunk = 1; chunk <= len; chunk++) {
-        struct tm_feed *f = NULL;
-        struct tm_error err = {0};
-        assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+    for (size_t chunk = 1; chunk <= strlen(doc); chunk++) {
+        struct tm_feed *f = parse_ok_chunked(doc, chunk);
         assert_string_equal(f->title, "Tin & b\xc3\xa0i");
         assert_int_equal(f->n_entries, 1);
         assert_string_equal(f->entries[0].title, "x & y \"z\" '\xe1\xba\xa1' \xe2\x80\xa6");
@@ -198,11 +199,8 @@ static void test_content_cannot_end_cdata(void **state)
                  "&lt;/description&gt;&lt;/item&gt;&lt;item&gt;&lt;description&gt;gi\xe1\xba\xa3"
                  "</description></item></channel></rss>",
                  closers[c]);
-        size_t len = strlen(doc);
-        for (size_t chunk = 1; chunk <= len; chunk += 3) {
-            struct tm_feed *f = NULL;
-            struct tm_error err = {0};
-            assert_int_equal(parse_chunked(doc, len, chunk, NULL, &f, &err), 0);
+        for (size_t chunk = 1; chunk <= strlen(doc); chunk += 3) {
+            struct tm_feed *f = parse_ok_chunked(doc, chunk);
             if (f->n_entries != 1)
                 fail_msg("%s: %zu entries", closers[c], f->n_entries);
             assert_non_null(strstr(f->entries[0].summary, "\xe1\xba\xa1]"));
