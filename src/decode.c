@@ -103,6 +103,11 @@ struct tm_decoder {
     enum tag_kind tag;      /* the tag being scanned (ST_TAG, ST_QUOTE) */
     unsigned char tag_last; /* its last byte so far: '/' before '>' is "/>" */
     bool in_cdata;          /* a CDATA section of the layer's own is open */
+    /* The scan may no longer see what libxml2 sees (a '<' inside a tag, a
+     * DTD internal subset): no more CDATA of the layer's own, text goes as
+     * it is written (escaped references stay escaped: text stays text). */
+    bool no_cdata;
+    int rsqb; /* ']' just passed on as text, outside a CDATA section (0-2) */
     char carry[TM_DECODE_CARRY_MAX];
     size_t n_carry;
     struct tm_buf out; /* repaired bytes, passed on before `span` */
@@ -129,7 +134,7 @@ static const struct tm_utf8_plain set_text = PLAIN_SET('<', '&', '<', '&');
  * own (so "]]>" cannot appear in one), and CR, which becomes LF (see
  * scan_content). */
 static const struct tm_utf8_plain set_content = PLAIN_SET('<', '&', ']', '\r');
-static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '>');
+static const struct tm_utf8_plain set_tag = PLAIN_SET('>', '"', '\'', '<');
 static const struct tm_utf8_plain set_quote = PLAIN_SET('"', '\'', '&', '<');
 /* CDATA sections, comments and PIs stop at their mark only (see
  * scan_until_close). */
@@ -302,7 +307,7 @@ static void close_cdata(struct tm_decoder *d)
  * lose the '&' of each link after it. */
 static void emit_escaped(struct tm_decoder *d, char c, const char *ref)
 {
-    if (d->state == ST_TEXT && d->depth > 0) {
+    if (d->state == ST_TEXT && d->depth > 0 && !d->no_cdata) {
         open_cdata(d);
         emit_copy(d, &c, 1);
     } else {
@@ -540,7 +545,9 @@ static size_t handle_amp(struct tm_decoder *d, const unsigned char *p, size_t n,
             if (d->notes.html_entities++ == 0)
                 snprintf(d->notes.first_entity, sizeof d->notes.first_entity, "&%.*s;",
                          (int)name_len, name);
-            if (ulen == 1 && strchr("<>&\"'", u[0]) != NULL) {
+            /* As a reference: markup characters, and ']' (which must not
+             * go into a CDATA section nor help make "]]>" in text). */
+            if (ulen == 1 && strchr("<>&\"']", u[0]) != NULL) {
                 char ref[8];
                 int len = snprintf(ref, sizeof ref, "&#%d;", u[0]);
                 emit_copy(d, ref, (size_t)len);
@@ -743,6 +750,9 @@ static size_t scan_doctype(struct tm_decoder *d, const unsigned char *p, size_t 
             d->dt_quote = (char)c;
         } else if (c == '[') {
             d->dt_depth++;
+            /* An internal subset: its comments and PIs may hold brackets
+             * this count does not skip. */
+            d->no_cdata = true;
         } else if (c == ']') {
             d->dt_depth--;
         } else if (c == '>' && d->dt_depth <= 0) {
@@ -774,12 +784,20 @@ static void end_tag_depth(struct tm_decoder *d)
  * before a reference it cannot hold, at ']' (set_content) and at the end of
  * the document; so its text is what libxml2 would have read, and "]]>" never
  * occurs in it. Line ends become LF here, as XML's reader would make them,
- * and a "]]>" of the text itself is repaired (its '>' escaped). ASCII runs
+ * and a "]]>" of the text itself (its ']'s and '>' apart from dropped
+ * characters) is repaired, its '>' escaped. ASCII runs
  * without references (white space between tags, dates, links) go as they
  * are. Returns bytes consumed, 0 when the byte that stopped the run needs
  * more input. */
 static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
+    if (d->rsqb == 2 && p[0] == '>') {
+        /* "]]>" is not allowed in text, and libxml2 would drop a ']' of it. */
+        emit_escaped(d, '>', "&gt;");
+        d->notes.cdata_ends++;
+        d->rsqb = 0;
+        return 1;
+    }
     bool multi = false;
     size_t j = run_end_multi(d, p, 0, n, &set_content, &multi);
     if (multi) {
@@ -787,9 +805,12 @@ static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t 
         open_cdata(d);
     }
     emit(d, p, j);
+    if (j > 0)
+        d->rsqb = 0;
     if (j == n)
         return j;
     size_t k;
+    int rsqb = 0; /* what d->rsqb becomes */
     unsigned char c = p[j];
     if (c == '&') {
         size_t pre = predefined_ref_len(p + j, n - j);
@@ -807,18 +828,9 @@ static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t 
         k = handle_lt(d, p + j, n - j, final);
     } else if (c == ']') {
         close_cdata(d);
-        if (n - j < 3 && !final) {
-            k = 0; /* "]]>" or not: the next two bytes tell */
-        } else if (n - j >= 3 && p[j + 1] == ']' && p[j + 2] == '>') {
-            /* Not allowed in text, and libxml2 would drop a ']' of it. */
-            emit(d, p + j, 2);
-            emit_escaped(d, '>', "&gt;");
-            d->notes.cdata_ends++;
-            k = 3;
-        } else {
-            emit(d, p + j, 1);
-            k = 1;
-        }
+        emit(d, p + j, 1);
+        rsqb = d->rsqb < 2 ? d->rsqb + 1 : 2;
+        k = 1;
     } else if (c == '\r') {
         /* XML reads CR LF and a lone CR as LF; in a CDATA section libxml2
          * leaves that to its reader, so it is done here. */
@@ -828,12 +840,21 @@ static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t 
             k = n - j >= 2 && p[j + 1] == '\n' ? 2 : 1;
             emit_copy(d, "\n", 1);
         }
-    } else if (c >= 0x80) {
-        k = handle_high(d, p + j, n - j, final);
     } else {
-        d->notes.controls_dropped++;
-        k = 1;
+        /* A character dropped (a control, U+FFFE) leaves the ']'s before it
+         * next to what follows. */
+        size_t dropped = d->notes.controls_dropped;
+        if (c >= 0x80) {
+            k = handle_high(d, p + j, n - j, final);
+        } else {
+            d->notes.controls_dropped++;
+            k = 1;
+        }
+        if (d->notes.controls_dropped != dropped)
+            rsqb = d->rsqb;
     }
+    if (k > 0)
+        d->rsqb = rsqb;
     return k == 0 ? j : j + k;
 }
 
@@ -856,7 +877,7 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            if (d->depth > 0) {
+            if (d->depth > 0 && !d->no_cdata) {
                 k = scan_content(d, p + i, n - i, final);
                 break;
             }
@@ -901,9 +922,17 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
                 d->tag_last = p[i];
                 emit(d, p + i, 1);
                 k = 1;
+            } else if (p[i] == '<') {
+                /* libxml2 ends the tag here and reads on as markup; where it
+                 * goes next is its recovery's business. As before. */
+                d->no_cdata = true;
+                emit(d, p + i, 1);
+                k = 1;
             } else if (p[i] >= 0x80) {
+                size_t dropped = d->notes.controls_dropped;
                 k = handle_high(d, p + i, n - i, final);
-                d->tag_last = 0x80;
+                if (d->notes.controls_dropped == dropped)
+                    d->tag_last = 0x80; /* a character, not a dropped U+FFFE */
             } else {
                 k = 1, d->notes.controls_dropped++;
             }

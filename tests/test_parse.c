@@ -160,7 +160,8 @@ static void test_sections_split_anywhere(void **state)
 /* Element text goes to libxml2 as CDATA sections of the decoder's own
  * (decode.c, scan_content), with references decoded and line ends made LF:
  * the text must come out as libxml2 would have read it, however the pushes
- * cut it. A "]]>" in the text is repaired and noted. */
+ * cut it. A "]]>" in the text is repaired and noted, also when a dropped
+ * character stood in it. */
 static void test_content_as_cdata(void **state)
 {
     (void)state;
@@ -168,7 +169,8 @@ static void test_content_as_cdata(void **state)
         "<rss version=\"2.0\"><channel><title>Tin &amp; b\xc3\xa0i</title>"
         "<item><title>x &amp; y &quot;z&quot; &apos;\xe1\xba\xa1&apos; &#8230;</title>"
         "<description>d\xc3\xb2ng m\xe1\xbb\x99t\r\nd\xc3\xb2ng hai\rba ]]> c]d ]]]> "
-        "&lt;b&gt;\xc4\x91\xe1\xba\xadm&lt;/b&gt; a&#93;&#93;&gt;b &amp;lt;"
+        "&lt;b&gt;\xc4\x91\xe1\xba\xadm&lt;/b&gt; a&#93;&#93;&gt;b &amp;lt; ]]\x01> "
+        "]]\xef\xbf\xbe> ]&rsqb;>"
         "</description></item></channel></rss>";
     for (size_t chunk = 1; chunk <= strlen(doc); chunk++) {
         struct tm_feed *f = parse_ok_chunked(doc, chunk);
@@ -177,9 +179,11 @@ static void test_content_as_cdata(void **state)
         assert_string_equal(f->entries[0].title, "x & y \"z\" '\xe1\xba\xa1' \xe2\x80\xa6");
         assert_string_equal(f->entries[0].summary,
                             "d\xc3\xb2ng m\xe1\xbb\x99t\nd\xc3\xb2ng hai\nba ]]&gt; c]d ]]]&gt; "
-                            "<b>\xc4\x91\xe1\xba\xadm</b> a]]&gt;b &lt;");
-        assert_true(has_error(f, "2 ']]>' in text read as text"));
-        assert_int_equal(f->n_errors, 1);
+                            "<b>\xc4\x91\xe1\xba\xadm</b> a]]&gt;b &lt; ]]&gt; ]]&gt; ]]&gt;");
+        assert_true(has_error(f, "4 ']]>' in text read as text"));
+        assert_true(has_error(f, "2 characters not allowed in XML dropped"));
+        assert_true(has_error(f, "HTML entities decoded (1, first &rsqb;)"));
+        assert_int_equal(f->n_errors, 3);
         tm_feed_free(f);
     }
 }
@@ -208,6 +212,36 @@ static void test_content_cannot_end_cdata(void **state)
             tm_feed_free(f);
         }
     }
+}
+
+/* Where libxml2's recovery may read bytes other than the decoder thinks (a
+ * '<' inside a tag, a DTD internal subset), the decoder writes no CDATA of
+ * its own from there on: escaped markup stays text, and a well-formed
+ * document with brackets in its subset's comments still parses. */
+static void test_desync_keeps_text(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "<rss><channel><item><title>real</title><x <?p/><description>\xc3\xa9 ?>&lt;/item&gt;"
+        "&lt;item&gt;&lt;title&gt;FAKE&lt;/title&gt;</description></item></channel></rss>",
+        "<rss><channel><item><title>real</title><x <!--/><description>\xc3\xa9 --&gt;&lt;/item&gt;"
+        "&lt;item&gt;&lt;title&gt;FAKE&lt;/title&gt;</description></item></channel></rss>",
+        "<rss><channel><item><title>real</title><description<![CDATA[<p>\xc3\xa9</p><item>"
+        "<title>FAKE</title></item>]]></description></item></channel></rss>",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        for (size_t chunk = 1; chunk <= strlen(docs[d]); chunk += 5) {
+            struct tm_feed *f = parse_ok_chunked(docs[d], chunk);
+            if (f->n_entries != 1)
+                fail_msg("doc %zu, chunk %zu: %zu entries", d, chunk, f->n_entries);
+            assert_string_equal(f->entries[0].title, "real");
+            tm_feed_free(f);
+        }
+    }
+    struct tm_feed *f = parse_ok("<!DOCTYPE rss [<!-- ] <a><b>\xc3\xa9 -->]>"
+                                 "<rss><channel><title>T</title></channel></rss>");
+    assert_string_equal(f->title, "T");
+    tm_feed_free(f);
 }
 
 /* libxml2 drops references to its predefined entities in text once it has
@@ -564,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_content_as_cdata),
         cmocka_unit_test(test_content_cannot_end_cdata),
         cmocka_unit_test(test_references_after_an_error),
+        cmocka_unit_test(test_desync_keeps_text),
         cmocka_unit_test(test_attribute_values),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_rss10_items_outside_channel),
