@@ -284,6 +284,14 @@ static int emits(struct tm_decoder *d, const char *s)
     return emit_copy(d, s, strlen(s));
 }
 
+/* True where text is element content the decoder may send as CDATA of its
+ * own (scan_content): inside the root element, while the scan still sees
+ * what libxml2 sees. */
+static bool content_as_cdata(const struct tm_decoder *d)
+{
+    return d->depth > 0 && !d->no_cdata;
+}
+
 static void open_cdata(struct tm_decoder *d)
 {
     if (!d->in_cdata) {
@@ -307,7 +315,7 @@ static void close_cdata(struct tm_decoder *d)
  * lose the '&' of each link after it. */
 static void emit_escaped(struct tm_decoder *d, char c, const char *ref)
 {
-    if (d->state == ST_TEXT && d->depth > 0 && !d->no_cdata) {
+    if (d->state == ST_TEXT && content_as_cdata(d)) {
         open_cdata(d);
         emit_copy(d, &c, 1);
     } else {
@@ -351,6 +359,13 @@ static int utf8_seq_len(const unsigned char *p, size_t n, bool *incomplete)
     return len;
 }
 
+/* True when p[0..n) starts with U+FFFE or U+FFFF, which are not XML
+ * characters: dropped, not passed on. */
+static bool nonchar_at(const unsigned char *p, size_t n)
+{
+    return n >= 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF);
+}
+
 /* The end of the run from p[j] of bytes that pass unchanged in a state whose
  * plain set is `a`: stops at an ASCII byte the state looks at, at the end,
  * or at a byte that does not start a valid UTF-8 sequence of an XML
@@ -364,7 +379,7 @@ run_end_multi(struct tm_decoder *d, const unsigned char *p, size_t j, size_t n,
         if (j >= n || p[j] < 0x80)
             return j;
         /* The rarer forms (E0, ED, EF, four bytes) the long way. */
-        if (p[j] == 0xEF && j + 2 < n && p[j + 1] == 0xBF && p[j + 2] >= 0xBE)
+        if (nonchar_at(p + j, n - j))
             return j; /* U+FFFE, U+FFFF: not XML characters */
         bool incomplete;
         int len = utf8_seq_len(p + j, n - j, &incomplete);
@@ -389,7 +404,7 @@ __attribute__((always_inline)) static inline size_t run_end(struct tm_decoder *d
  * (the declared encoding was wrong for them). Returns bytes consumed. */
 static size_t handle_high(struct tm_decoder *d, const unsigned char *p, size_t n, bool final)
 {
-    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+    if (nonchar_at(p, n)) {
         d->notes.controls_dropped++;
         return 3;
     }
@@ -843,15 +858,14 @@ static size_t scan_content(struct tm_decoder *d, const unsigned char *p, size_t 
     } else {
         /* A character dropped (a control, U+FFFE) leaves the ']'s before it
          * next to what follows. */
-        size_t dropped = d->notes.controls_dropped;
+        if (c < 0x80 || nonchar_at(p + j, n - j))
+            rsqb = d->rsqb;
         if (c >= 0x80) {
             k = handle_high(d, p + j, n - j, final);
         } else {
             d->notes.controls_dropped++;
             k = 1;
         }
-        if (d->notes.controls_dropped != dropped)
-            rsqb = d->rsqb;
     }
     if (k > 0)
         d->rsqb = rsqb;
@@ -877,7 +891,7 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
         size_t k = 0, j = i;
         switch (d->state) {
         case ST_TEXT:
-            if (d->depth > 0 && !d->no_cdata) {
+            if (content_as_cdata(d)) {
                 k = scan_content(d, p + i, n - i, final);
                 break;
             }
@@ -929,10 +943,9 @@ static int scan_piece(struct tm_decoder *d, const unsigned char *p, size_t n, bo
                 emit(d, p + i, 1);
                 k = 1;
             } else if (p[i] >= 0x80) {
-                size_t dropped = d->notes.controls_dropped;
-                k = handle_high(d, p + i, n - i, final);
-                if (d->notes.controls_dropped == dropped)
+                if (!nonchar_at(p + i, n - i))
                     d->tag_last = 0x80; /* a character, not a dropped U+FFFE */
+                k = handle_high(d, p + i, n - i, final);
             } else {
                 k = 1, d->notes.controls_dropped++;
             }
