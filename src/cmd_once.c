@@ -57,8 +57,8 @@ static int harvest_all(const struct tm_config *cfg, struct tm_store *store, stru
         result = -1;
         goto close_loop;
     }
-    if (tm_harvester_new(fetcher, store, on_harvest_done, c, &harvester) < 0) {
-        tm_log(TM_LOG_ERR, "harvester: %s", tm_strerror(TM_ENOMEM));
+    if (tm_harvester_new(&loop, fetcher, store, on_harvest_done, c, &harvester, &err) < 0) {
+        tm_log(TM_LOG_ERR, "harvester: %s", err.msg);
         result = -1;
         goto close_fetcher;
     }

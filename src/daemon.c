@@ -176,8 +176,13 @@ static int publish(struct daemon *d)
     struct tm_publish_result res = {0};
     struct tm_refresh_stats stats = {0};
     struct tm_error err = {0};
-    tm_harvester_flush(d->harvester); /* what is published is on disk first */
-    if (tm_refresh(d->store, d->cfg, now, &res, &stats, &err) < 0) {
+    /* What is published is on disk first: no result of the writer thread
+     * lands between the commit and the refresh. */
+    tm_store_hold(d->store);
+    tm_harvester_flush(d->harvester);
+    int rc = tm_refresh(d->store, d->cfg, now, &res, &stats, &err);
+    tm_store_release(d->store);
+    if (rc < 0) {
         tm_log(TM_LOG_ERR, "publish: %s", err.msg);
         return err.code < 0 ? err.code : TM_EIO;
     }
@@ -267,9 +272,8 @@ static int new_fetcher(struct daemon *d, struct tm_fetcher **fetcher,
     int rc = tm_fetcher_new(&d->loop, &limits, fetcher, err);
     if (rc < 0)
         return rc;
-    rc = tm_harvester_new(*fetcher, d->store, on_harvest_done, d, harvester);
+    rc = tm_harvester_new(&d->loop, *fetcher, d->store, on_harvest_done, d, harvester, err);
     if (rc < 0) {
-        tm_error_set(err, rc, "%s", tm_strerror(rc));
         tm_fetcher_close(*fetcher, on_fetcher_closed, NULL);
         *fetcher = NULL;
     }

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1062,6 +1063,34 @@ void tm_fetcher_close(struct tm_fetcher *f, void (*on_closed)(void *ud), void *u
     while (f->socks != NULL)
         sock_close(f, f->socks);
     uv_close((uv_handle_t *)&f->timer, on_uv_timer_close);
+}
+
+void tm_fetch_result_copy(struct tm_fetch_result *dst, const struct tm_fetch_result *src)
+{
+    *dst = *src;
+    dst->source_id = dup_or_null(src->source_id);
+    dst->url = dup_or_null(src->url);
+    dst->error = dup_or_null(src->error);
+    dst->etag = dup_or_null(src->etag);
+    dst->last_modified = dup_or_null(src->last_modified);
+    dst->content_type = dup_or_null(src->content_type);
+    dst->charset = dup_or_null(src->charset);
+    dst->final_url = dup_or_null(src->final_url);
+}
+
+void tm_fetch_result_clear(struct tm_fetch_result *r)
+{
+    if (r == NULL)
+        return;
+    free((char *)(uintptr_t)r->source_id);
+    free((char *)(uintptr_t)r->url);
+    free((char *)(uintptr_t)r->error);
+    free((char *)(uintptr_t)r->etag);
+    free((char *)(uintptr_t)r->last_modified);
+    free((char *)(uintptr_t)r->content_type);
+    free((char *)(uintptr_t)r->charset);
+    free((char *)(uintptr_t)r->final_url);
+    *r = (struct tm_fetch_result){0};
 }
 
 const char *tm_fetch_outcome_name(enum tm_fetch_outcome outcome)

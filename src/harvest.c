@@ -1,6 +1,7 @@
 /* tinmoi — the fetching half: fetch → parse → store for one source. */
 #include "tinmoi/harvest.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,17 @@
 #include "tinmoi/feed.h"
 #include "tinmoi/log.h"
 #include "tinmoi/parse.h"
+#include "tinmoi/worker.h"
 
 #include "str_int.h"
+
+/* What a finished transfer leaves for the store. */
+enum record_kind {
+    RECORD_FEED,         /* the parsed feed: its items and validators */
+    RECORD_NOT_MODIFIED, /* a 304 */
+    RECORD_FAILURE,      /* `why` */
+    RECORD_GONE,         /* a 410: the failure, and polling stops */
+};
 
 struct job {
     struct tm_harvester *h; /* NULL once the harvester is gone: drop the result */
@@ -19,16 +29,31 @@ struct job {
     struct tm_source src; /* owned copy; src.url is where it is fetched */
     char *list_url;       /* the URL the source list names (src.url unless moved) */
     struct tm_parser *parser;
-    int parse_rc; /* first negative tm_parser_push result */
+    int parse_rc;  /* first negative tm_parser_push result */
+    bool fetching; /* counted in h->n_fetching */
+    /* The result, from the loop to the writer thread (record_run) and back
+     * (record_done); each side touches it only while the job is its (the
+     * worker's queue hands it over). */
+    struct tm_worker_job record;
+    enum record_kind kind;
+    struct tm_feed *feed;         /* RECORD_FEED: owned */
+    struct tm_fetch_result fetch; /* owned copy; o.fetch points here */
+    bool settle;                  /* no transfer was running: commit after this one */
+    struct tm_harvest_outcome o;
+    char why[sizeof((struct tm_error *)0)->msg + 64]; /* o.error's text */
 };
 
 struct tm_harvester {
     struct tm_fetcher *fetcher;
     struct tm_store *store;
+    struct tm_worker *writer; /* the store's writes, off the loop */
     tm_harvest_done_cb on_done;
     void *ud;
-    struct job *jobs; /* active jobs, doubly linked */
+    struct job *jobs; /* active jobs (fetching or recording), doubly linked */
     size_t n_active;
+    size_t n_fetching; /* of them, transfers not yet done */
+    bool closing;      /* tm_harvester_free is under way: no more on_done */
+    /* The open batch; touched only while holding the store. */
     size_t batch_results;   /* results recorded in the store's open batch */
     int64_t batch_start_ms; /* monotonic time the open batch began */
 };
@@ -40,36 +65,13 @@ static int64_t monotonic_ms(void)
 
 /* Results are recorded in a batch of the store (tm_store_batch_begin): one
  * commit for many sources. When the batch cannot begin, each result is
- * its own transaction, as without batches. */
-static void batch_join(struct tm_harvester *h)
-{
-    if (tm_store_batch_open(h->store) && monotonic_ms() - h->batch_start_ms < TM_HARVEST_BATCH_MS)
-        return;
-    tm_harvester_flush(h); /* an old batch, or a lost one to report */
-    if (tm_store_batch_open(h->store))
-        return; /* its commit was refused for now: it goes on */
-    struct tm_error err = {0};
-    if (tm_store_batch_begin(h->store, &err) < 0) {
-        tm_log(TM_LOG_WARNING, "store: %s; recording each source on its own", err.msg);
-        return;
-    }
-    h->batch_results = 0;
-    h->batch_start_ms = monotonic_ms();
-}
+ * its own transaction, as without batches. The batch functions run while
+ * holding the store (the writer thread and the loop both record). */
 
-/* Commits the batch once it is full, old, or nothing else is running (so
- * a cycle's last result is on disk before anyone hears of it). */
-static void batch_settle(struct tm_harvester *h)
+/* Commits the open batch. */
+static void batch_commit(struct tm_harvester *h)
 {
-    h->batch_results++;
-    if (h->n_active == 0 || h->batch_results >= TM_HARVEST_BATCH_RESULTS ||
-        monotonic_ms() - h->batch_start_ms >= TM_HARVEST_BATCH_MS)
-        tm_harvester_flush(h);
-}
-
-void tm_harvester_flush(struct tm_harvester *h)
-{
-    if (h == NULL || !tm_store_batch_pending(h->store))
+    if (!tm_store_batch_pending(h->store))
         return;
     struct tm_error err = {0};
     if (tm_store_batch_commit(h->store, &err) < 0) {
@@ -86,12 +88,54 @@ void tm_harvester_flush(struct tm_harvester *h)
         h->batch_results = 0;
 }
 
-int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
-                     void *ud, struct tm_harvester **out)
+static void batch_join(struct tm_harvester *h)
 {
+    if (tm_store_batch_open(h->store) && monotonic_ms() - h->batch_start_ms < TM_HARVEST_BATCH_MS)
+        return;
+    batch_commit(h); /* an old batch, or a lost one to report */
+    if (tm_store_batch_open(h->store))
+        return; /* its commit was refused for now: it goes on */
+    struct tm_error err = {0};
+    if (tm_store_batch_begin(h->store, &err) < 0) {
+        tm_log(TM_LOG_WARNING, "store: %s; recording each source on its own", err.msg);
+        return;
+    }
+    h->batch_results = 0;
+    h->batch_start_ms = monotonic_ms();
+}
+
+/* Commits the batch once it is full, old, or no transfer is left running
+ * (`last`: so a cycle's last result is on disk before anyone hears of it). */
+static void batch_settle(struct tm_harvester *h, bool last)
+{
+    h->batch_results++;
+    if (last || h->batch_results >= TM_HARVEST_BATCH_RESULTS ||
+        monotonic_ms() - h->batch_start_ms >= TM_HARVEST_BATCH_MS)
+        batch_commit(h);
+}
+
+void tm_harvester_flush(struct tm_harvester *h)
+{
+    if (h == NULL)
+        return;
+    tm_store_hold(h->store);
+    batch_commit(h);
+    tm_store_release(h->store);
+}
+
+int tm_harvester_new(uv_loop_t *loop, struct tm_fetcher *fetcher, struct tm_store *store,
+                     tm_harvest_done_cb on_done, void *ud, struct tm_harvester **out,
+                     struct tm_error *err)
+{
+    *out = NULL;
     struct tm_harvester *h = calloc(1, sizeof *h);
     if (h == NULL)
-        return TM_ENOMEM;
+        return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
+    int rc = tm_worker_new(loop, TM_HARVEST_MAX_WAITING, &h->writer, err);
+    if (rc < 0) {
+        free(h);
+        return rc;
+    }
     h->fetcher = fetcher;
     h->store = store;
     h->on_done = on_done;
@@ -116,11 +160,19 @@ static int source_copy(struct tm_source *dst, const struct tm_source *src)
     return 0;
 }
 
+static void fetching_ended(struct job *j)
+{
+    if (j->fetching && j->h)
+        j->h->n_fetching--;
+    j->fetching = false;
+}
+
 static void job_unlink(struct job *j)
 {
     struct tm_harvester *h = j->h;
     if (h == NULL)
         return;
+    fetching_ended(j);
     if (j->prev)
         j->prev->next = j->next;
     else
@@ -135,6 +187,8 @@ static void job_free(struct job *j)
 {
     job_unlink(j);
     tm_parser_free(j->parser);
+    tm_feed_free(j->feed);
+    tm_fetch_result_clear(&j->fetch);
     tm_source_clear(&j->src);
     free(j->list_url);
     free(j);
@@ -176,22 +230,8 @@ static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error 
     return 0;
 }
 
-/* Records a failed harvest; `why` (owned by the caller) must outlive the
- * on_done call. When even the store refuses, the outcome says so too. */
-static void record_failure(struct tm_harvester *h, struct tm_harvest_outcome *o, char *why,
-                           size_t why_size)
-{
-    struct tm_error serr = {0};
-    o->ok = false;
-    o->error = why;
-    if (tm_store_put_failure(h->store, o->source->id, (int64_t)time(NULL), why, &serr) < 0) {
-        size_t len = strlen(why);
-        snprintf(why + len, why_size - len, " (and the store failed: %s)", serr.msg);
-    }
-}
-
-/* One line per harvest, logged here where its result is recorded (the
- * daemon and `tinmoi once` only count it). */
+/* One line per harvest, logged where its result is recorded (the daemon
+ * and `tinmoi once` only count it). */
 static void log_outcome(const struct tm_harvest_outcome *o)
 {
     const char *id = o->source->id;
@@ -204,11 +244,29 @@ static void log_outcome(const struct tm_harvest_outcome *o)
                o->new_items, o->updated_items);
 }
 
+/* ---- the writer thread's half: the result into the store ---------------- */
+
+/* Appends the store's refusal to the job's reason. */
+static void why_store_failed(struct job *j, const struct tm_error *serr)
+{
+    size_t len = strlen(j->why);
+    snprintf(j->why + len, sizeof j->why - len, " (and the store failed: %s)", serr->msg);
+}
+
+/* Records a failed harvest with its reason, j->why. */
+static void record_failure(struct tm_harvester *h, struct job *j, int64_t now_utc)
+{
+    struct tm_error serr = {0};
+    j->o.ok = false;
+    j->o.error = j->why;
+    if (tm_store_put_failure(h->store, j->src.id, now_utc, j->why, &serr) < 0)
+        why_store_failed(j, &serr);
+}
+
 /* Stops polling a source that answered 410 Gone, for the URL the source
  * list names: tm_harvest_start refuses it from then on (the daemon and
  * `tinmoi once` alike) until the source list changes that URL. */
-static void record_gone(struct tm_harvester *h, const struct job *j, struct tm_harvest_outcome *o,
-                        char *why, size_t why_size)
+static void record_gone(struct tm_harvester *h, struct job *j)
 {
     struct tm_store_schedule sched;
     struct tm_error serr = {0};
@@ -219,10 +277,122 @@ static void record_gone(struct tm_harvester *h, const struct job *j, struct tm_h
     }
     if (rc == 0)
         rc = tm_store_set_gone_url(h->store, j->src.id, j->list_url, &serr);
-    o->gone = rc == 0;
+    j->o.gone = rc == 0;
+    if (rc < 0)
+        why_store_failed(j, &serr);
+}
+
+static void record_feed(struct tm_harvester *h, struct job *j, int64_t now_utc)
+{
+    struct tm_store_put_result put = {0};
+    struct tm_error err = {0};
+    int rc = tm_store_put_feed(h->store, &j->src, j->feed, now_utc, j->fetch.etag,
+                               j->fetch.last_modified, &put, &err);
     if (rc < 0) {
-        size_t len = strlen(why);
-        snprintf(why + len, why_size - len, " (and the store failed: %s)", serr.msg);
+        snprintf(j->why, sizeof j->why, "store: %s", err.msg[0] ? err.msg : tm_strerror(rc));
+        j->o.error = j->why;
+        return;
+    }
+    j->o.ok = true;
+    j->o.new_items = put.new_items;
+    j->o.updated_items = put.updated_items;
+    j->o.changed = put.new_items + put.updated_items > 0;
+}
+
+static void record_not_modified(struct tm_harvester *h, struct job *j, int64_t now_utc)
+{
+    struct tm_error err = {0};
+    if (tm_store_put_not_modified(h->store, j->src.id, now_utc, &err) < 0) {
+        snprintf(j->why, sizeof j->why, "store: %s", err.msg);
+        j->o.error = j->why;
+        return;
+    }
+    j->o.ok = true;
+}
+
+/* On the writer thread: the job's result into the store's batch. The
+ * harvester outlives this call (tm_harvester_free closes the writer, which
+ * runs every waiting job, before it goes). */
+static void record_run(struct tm_worker_job *wj)
+{
+    struct job *j = (struct job *)((char *)wj - offsetof(struct job, record));
+    struct tm_harvester *h = j->h;
+    int64_t now_utc = (int64_t)time(NULL);
+    tm_store_hold(h->store);
+    batch_join(h);
+    switch (j->kind) {
+    case RECORD_FEED:
+        record_feed(h, j, now_utc);
+        break;
+    case RECORD_NOT_MODIFIED:
+        record_not_modified(h, j, now_utc);
+        break;
+    case RECORD_FAILURE:
+        record_failure(h, j, now_utc);
+        break;
+    case RECORD_GONE:
+        /* RFC 9110 §15.5.11: gone for good. This one failure, with this
+         * reason, is its record; polling stops. */
+        record_failure(h, j, now_utc);
+        record_gone(h, j);
+        break;
+    }
+    batch_settle(h, j->settle);
+    tm_store_release(h->store);
+}
+
+/* Back on the loop: the result is recorded; say so, and tell on_done. */
+static void record_done(struct tm_worker_job *wj)
+{
+    struct job *j = (struct job *)((char *)wj - offsetof(struct job, record));
+    struct tm_harvester *h = j->h;
+    log_outcome(&j->o);
+    if (h->closing) {
+        job_free(j);
+        return;
+    }
+    tm_harvest_done_cb cb = h->on_done;
+    void *cb_ud = h->ud;
+    job_unlink(j); /* on_done may free the harvester */
+    cb(cb_ud, &j->o);
+    job_free(j);
+}
+
+/* ---- the loop's half: the transfer's end into a record ----------------- */
+
+/* Finishes the parse of a transfer that ended OK: the record of the feed,
+ * or of why it is none. */
+static void finish_feed(struct job *j)
+{
+    struct tm_error err = {0};
+    int rc = job_parser(j, NULL);
+    if (rc == 0)
+        rc = tm_parser_finish(j->parser, &j->feed, &err);
+    if (rc < 0) {
+        j->kind = RECORD_FAILURE;
+        snprintf(j->why, sizeof j->why, "%s", err.msg[0] ? err.msg : tm_strerror(rc));
+        return;
+    }
+    j->kind = RECORD_FEED;
+    j->o.n_entries = j->feed->n_entries;
+    j->o.ttl_s = j->feed->ttl_s;
+    j->o.update_period_s = j->feed->update_period_s;
+}
+
+/* Says why a transfer the parser stopped was aborted, in the parser's
+ * words, or the fetcher's. */
+static void finish_aborted(struct job *j, const struct tm_fetch_result *res)
+{
+    j->kind = RECORD_FAILURE;
+    if (j->parse_rc < 0 && j->parser) {
+        struct tm_feed *partial = NULL;
+        struct tm_error err = {0};
+        int rc = tm_parser_finish(j->parser, &partial, &err);
+        tm_feed_free(partial);
+        snprintf(j->why, sizeof j->why, "%s",
+                 rc < 0 && err.msg[0] ? err.msg : tm_strerror(j->parse_rc));
+    } else {
+        snprintf(j->why, sizeof j->why, "%s", res->error ? res->error : "transfer aborted");
     }
 }
 
@@ -234,84 +404,39 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
         job_free(j);
         return;
     }
-    struct tm_harvest_outcome o = {.source = &j->src, .fetch = res};
-    struct tm_error err = {0};
-    char why[sizeof err.msg + 64];
-    int64_t now_utc = (int64_t)time(NULL);
-    batch_join(h);
-
+    fetching_ended(j);
+    tm_fetch_result_copy(&j->fetch, res);
+    j->o.source = &j->src;
+    j->o.fetch = &j->fetch;
     switch (res->outcome) {
-    case TM_FETCH_OK: {
-        struct tm_feed *feed = NULL;
-        int rc = job_parser(j, NULL);
-        if (rc == 0)
-            rc = tm_parser_finish(j->parser, &feed, &err);
-        if (rc < 0) {
-            snprintf(why, sizeof why, "%s", err.msg[0] ? err.msg : tm_strerror(rc));
-            record_failure(h, &o, why, sizeof why);
-            break;
-        }
-        struct tm_store_put_result put = {0};
-        rc = tm_store_put_feed(h->store, &j->src, feed, now_utc, res->etag, res->last_modified,
-                               &put, &err);
-        o.n_entries = feed->n_entries;
-        o.ttl_s = feed->ttl_s;
-        o.update_period_s = feed->update_period_s;
-        tm_feed_free(feed);
-        if (rc < 0) {
-            snprintf(why, sizeof why, "store: %s", err.msg[0] ? err.msg : tm_strerror(rc));
-            o.error = why;
-            break;
-        }
-        o.ok = true;
-        o.new_items = put.new_items;
-        o.updated_items = put.updated_items;
-        o.changed = put.new_items + put.updated_items > 0;
+    case TM_FETCH_OK:
+        finish_feed(j);
         break;
-    }
     case TM_FETCH_NOT_MODIFIED:
-        if (tm_store_put_not_modified(h->store, j->src.id, now_utc, &err) < 0) {
-            snprintf(why, sizeof why, "store: %s", err.msg);
-            o.error = why;
-            break;
-        }
-        o.ok = true;
+        j->kind = RECORD_NOT_MODIFIED;
         break;
     case TM_FETCH_ABORTED:
-        /* The parser stopped the transfer: say why in the parser's words. */
-        if (j->parse_rc < 0 && j->parser) {
-            struct tm_feed *partial = NULL;
-            int rc = tm_parser_finish(j->parser, &partial, &err);
-            tm_feed_free(partial);
-            snprintf(why, sizeof why, "%s",
-                     rc < 0 && err.msg[0] ? err.msg : tm_strerror(j->parse_rc));
-        } else {
-            snprintf(why, sizeof why, "%s", res->error ? res->error : "transfer aborted");
-        }
-        record_failure(h, &o, why, sizeof why);
+        finish_aborted(j, res);
         break;
     default:
         if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410) {
-            /* RFC 9110 §15.5.11: gone for good. This one failure, with this
-             * reason, is its record; polling stops (record_gone). */
-            snprintf(why, sizeof why, "%s", TM_HARVEST_GONE_REASON);
-            record_failure(h, &o, why, sizeof why);
-            record_gone(h, j, &o, why, sizeof why);
+            j->kind = RECORD_GONE;
+            snprintf(j->why, sizeof j->why, "%s", TM_HARVEST_GONE_REASON);
         } else {
-            snprintf(why, sizeof why, "%s",
+            j->kind = RECORD_FAILURE;
+            snprintf(j->why, sizeof j->why, "%s",
                      res->error ? res->error : tm_fetch_outcome_name(res->outcome));
-            record_failure(h, &o, why, sizeof why);
         }
         break;
     }
-    log_outcome(&o);
-    tm_harvest_done_cb cb = h->on_done;
-    void *cb_ud = h->ud;
-    job_unlink(j);
-    batch_settle(h);
-    cb(cb_ud, &o);
-    job_free(j);
+    tm_parser_free(j->parser); /* its feed, if any, is j->feed now */
+    j->parser = NULL;
+    j->settle = h->n_fetching == 0;
+    j->record = (struct tm_worker_job){.run = record_run, .done = record_done};
+    tm_worker_submit(h->writer, &j->record);
 }
+
+/* ---- starting a harvest ------------------------------------------------ */
 
 static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_source *src,
                          struct tm_error *err);
@@ -328,10 +453,12 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
     /* The reads below, and a refusal recorded, share the batch with the
      * results: sources started together cost one transaction, not a few
      * lock round trips each. */
+    tm_store_hold(h->store);
     batch_join(h);
     int rc = harvest_begin(h, j, src, err);
-    if (h->n_active == 0)
-        tm_harvester_flush(h); /* nothing is running to commit it later */
+    if (h->n_fetching == 0)
+        batch_commit(h); /* no transfer is running to commit it later */
+    tm_store_release(h->store);
     return rc;
 }
 
@@ -386,6 +513,8 @@ static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_
         h->jobs->prev = j;
     h->jobs = j;
     h->n_active++;
+    h->n_fetching++;
+    j->fetching = true;
     rc = tm_fetch_start(h->fetcher, &req, err);
     tm_source_state_clear(&st);
     if (rc < 0) {
@@ -406,6 +535,10 @@ void tm_harvester_free(struct tm_harvester *h)
 {
     if (h == NULL)
         return;
+    /* The results already fetched are kept: the writer records each one
+     * still waiting (without on_done) before its thread ends. */
+    h->closing = true;
+    tm_worker_close(h->writer);
     tm_harvester_flush(h);
     /* Jobs still known to the fetcher free themselves in on_fetch_done. */
     while (h->jobs)

@@ -234,9 +234,6 @@ int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_
     struct shown sh = {0};
     int64_t *dates = NULL;
 
-    /* The peak of the process is here: what the fetching half freed goes
-     * back to the system first, and what this half frees on the way out. */
-    tm_heap_release();
     int rc = load_states(store, cfg, &states, err);
     if (rc < 0)
         return rc;

@@ -9,6 +9,7 @@
 #include "tinmoi/store.h"
 #include "tinmoi/buf.h"
 #include "tinmoi/hash.h"
+#include "tinmoi/heap.h"
 #include "tinmoi/identity.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 /* How long a writer waits for another connection's write lock (a second
  * process such as `tinmoi status` reading during a checkpoint, or an
@@ -270,6 +272,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct tm_store {
+    /* Held for the length of every public call (STORE_LOCKED) and between
+     * tm_store_hold and tm_store_release: the harvester's writer thread
+     * and the loop share the connection, one call at a time. Recursive, so
+     * a held store's calls, and calls that make calls, take it again. */
+    uv_mutex_t lock;
     sqlite3 *db;
     char *path; /* state_dir/tinmoi.db, for messages */
     int schema_version;
@@ -282,6 +289,32 @@ struct tm_store {
     bool title_open;
     int64_t title_at;
 };
+
+static struct tm_store *store_lock(struct tm_store *s)
+{
+    uv_mutex_lock(&s->lock);
+    return s;
+}
+
+static void store_unlock_at_exit(struct tm_store **s)
+{
+    uv_mutex_unlock(&(*s)->lock);
+}
+
+/* The first line of every public call on an open store: takes the lock,
+ * released when the call returns, whichever return it is. */
+#define STORE_LOCKED(s)                                                                            \
+    struct tm_store *store_locked_ __attribute__((cleanup(store_unlock_at_exit))) = store_lock(s)
+
+void tm_store_hold(struct tm_store *s)
+{
+    uv_mutex_lock(&s->lock);
+}
+
+void tm_store_release(struct tm_store *s)
+{
+    uv_mutex_unlock(&s->lock);
+}
 
 /* Rows tm_store_title steps over to reach the next title before it seeks
  * instead: a step costs a row, a seek a walk down the table's tree. */
@@ -474,6 +507,7 @@ static int batch_lost_error(struct tm_store *s, struct tm_error *err)
 
 int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     batch_check(s);
     if (s->batch)
         return 0;
@@ -486,18 +520,21 @@ int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
     return rc;
 }
 
-bool tm_store_batch_open(const struct tm_store *s)
+bool tm_store_batch_open(struct tm_store *s)
 {
+    STORE_LOCKED(s);
     return s->batch && !sqlite3_get_autocommit(s->db);
 }
 
-bool tm_store_batch_pending(const struct tm_store *s)
+bool tm_store_batch_pending(struct tm_store *s)
 {
+    STORE_LOCKED(s);
     return s->batch || s->batch_lost;
 }
 
 int tm_store_batch_commit(struct tm_store *s, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     batch_check(s);
     if (s->batch_lost)
         return batch_lost_error(s, err);
@@ -618,12 +655,16 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     struct tm_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
+    if (uv_mutex_init_recursive(&s->lock) != 0) {
+        free(s);
+        return tm_error_set(err, TM_ENOMEM, "cannot make the store's lock");
+    }
     size_t dlen = strlen(state_dir);
     bool slash = state_dir[dlen - 1] == '/';
     size_t plen = dlen + 1 + sizeof TM_STORE_FILENAME;
     s->path = malloc(plen);
     if (s->path == NULL) {
-        free(s);
+        tm_store_close(s);
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     }
     snprintf(s->path, plen, "%s%s%s", state_dir, slash ? "" : "/", TM_STORE_FILENAME);
@@ -701,6 +742,7 @@ void tm_store_close(struct tm_store *s)
             (void)sqlite3_close_v2(s->db);
     }
     free(s->path);
+    uv_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -729,6 +771,7 @@ static int source_upsert(struct tm_store *s, const struct tm_source *src, struct
 int tm_store_sync_sources(struct tm_store *s, const struct tm_source *sources, size_t n,
                           struct tm_error *err)
 {
+    STORE_LOCKED(s);
     int rc = tx_begin(s, err);
     if (rc != 0)
         return rc;
@@ -769,6 +812,7 @@ static int state_read(sqlite3_stmt *st, int c, struct tm_source_state *out)
 int tm_store_source_state(struct tm_store *s, const char *source_id, struct tm_source_state *out,
                           struct tm_error *err)
 {
+    STORE_LOCKED(s);
     state_empty(out);
     sqlite3_stmt *st = s->st[ST_SRC_STATE];
     struct binder b = bind_start(st);
@@ -805,6 +849,7 @@ static int source_update(struct tm_store *s, sqlite3_stmt *st, const char *sourc
 int tm_store_put_not_modified(struct tm_store *s, const char *source_id, int64_t now_utc,
                               struct tm_error *err)
 {
+    STORE_LOCKED(s);
     sqlite3_stmt *st = s->st[ST_SRC_NOT_MODIFIED];
     struct binder b = bind_start(st);
     bind_text(&b, 1, source_id);
@@ -838,6 +883,7 @@ static char *error_line(const char *reason)
 int tm_store_put_failure(struct tm_store *s, const char *source_id, int64_t now_utc,
                          const char *reason, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     char *line = error_line(reason);
     if (line == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
@@ -870,6 +916,7 @@ void tm_store_sources_free(struct tm_store_source *v, size_t n)
 int tm_store_list_sources(struct tm_store *s, struct tm_store_source **out, size_t *n,
                           struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = s->st[ST_SRC_LIST];
@@ -918,6 +965,7 @@ int tm_store_list_sources(struct tm_store *s, struct tm_store_source **out, size
 int tm_store_get_schedule(struct tm_store *s, const char *source_id, struct tm_store_schedule *out,
                           struct tm_error *err)
 {
+    STORE_LOCKED(s);
     out->next_due_utc = TM_TIME_NONE;
     out->retry_after_utc = TM_TIME_NONE;
     out->gone = false;
@@ -942,6 +990,7 @@ int tm_store_get_schedule(struct tm_store *s, const char *source_id, struct tm_s
 int tm_store_set_schedule(struct tm_store *s, const char *source_id,
                           const struct tm_store_schedule *schedule, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     sqlite3_stmt *st = s->st[ST_SCHED_SET];
     struct binder b = bind_start(st);
     bind_text(&b, 1, source_id);
@@ -1254,6 +1303,7 @@ int tm_store_put_feed(struct tm_store *s, const struct tm_source *src, const str
                       int64_t now_utc, const char *etag, const char *last_modified,
                       struct tm_store_put_result *res, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     struct tm_store_put_result local = {0};
     struct touched t = {NULL, 0};
     if (feed->n_entries > 0) {
@@ -1363,6 +1413,7 @@ static int item_read_reported(struct tm_store *s, sqlite3_stmt *st, struct tm_it
 
 int tm_store_load_items(struct tm_store *s, struct tm_item **items, size_t *n, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *items = NULL;
     *n = 0;
     sqlite3_stmt *st = s->st[ST_ITEM_LOAD];
@@ -1407,6 +1458,7 @@ int tm_store_load_items(struct tm_store *s, struct tm_item **items, size_t *n, s
 int tm_store_load_shown(struct tm_store *s, const int64_t *rowids, size_t n_rowids,
                         struct tm_item **items, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *items = NULL;
     if (n_rowids == 0)
         return 0;
@@ -1594,11 +1646,16 @@ void tm_store_rows_clear(struct tm_store_rows *set)
 
 int tm_store_load_rows(struct tm_store *s, struct tm_store_rows *out, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *out = (struct tm_store_rows){0};
     out->arena = calloc(1, sizeof *out->arena);
     if (out->arena == NULL)
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     int rc = cache_for(s, true, err);
+    /* The peak of the process is here: the pages the cache let go (the
+     * writer thread's) and what the fetching half freed go back to the
+     * system before the rows come. */
+    tm_heap_release();
     if (rc == 0)
         rc = rows_sources(s, out, err);
     if (rc != 0) {
@@ -1681,6 +1738,7 @@ static int title_seek(struct tm_store *s, int64_t rowid, struct tm_error *err)
 
 int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *title = NULL;
     int rc = 0;
     if (!s->title_open || rowid < s->title_at)
@@ -1700,6 +1758,7 @@ int tm_store_title(struct tm_store *s, int64_t rowid, const char **title, struct
 
 void tm_store_titles_done(struct tm_store *s)
 {
+    STORE_LOCKED(s);
     if (s->title_open)
         stmt_reset(s->st[ST_ITEM_TITLES]);
     s->title_open = false;
@@ -1730,6 +1789,7 @@ static int on_qsort_id_write(const void *a, const void *b)
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
                            const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     /* The rows to write, in rowid order: the table's own order, so each
      * page is read and dirtied once (in story order, a cold merge's 200,000
      * updates would wander over the whole table through a small cache). */
@@ -1780,6 +1840,7 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
 int tm_store_get_url_override(struct tm_store *s, const char *source_id, const char *config_url,
                               char **url, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *url = NULL;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT moved_from, moved_to FROM sources WHERE id = ?1", -1, &st,
@@ -1809,6 +1870,7 @@ int tm_store_get_url_override(struct tm_store *s, const char *source_id, const c
 int tm_store_set_url_override(struct tm_store *s, const char *source_id, const char *config_url,
                               const char *url, struct tm_error *err)
 {
+    STORE_LOCKED(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "UPDATE sources SET moved_from = ?2, moved_to = ?3 WHERE id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
@@ -1831,6 +1893,7 @@ int tm_store_set_url_override(struct tm_store *s, const char *source_id, const c
 int tm_store_set_gone_url(struct tm_store *s, const char *source_id, const char *config_url,
                           struct tm_error *err)
 {
+    STORE_LOCKED(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "UPDATE sources SET gone_url = ?2 WHERE id = ?1", -1, &st,
                            NULL) != SQLITE_OK)
@@ -1849,6 +1912,7 @@ int tm_store_set_gone_url(struct tm_store *s, const char *source_id, const char 
 int tm_store_gone_for(struct tm_store *s, const char *source_id, const char *config_url, bool *gone,
                       struct tm_error *err)
 {
+    STORE_LOCKED(s);
     *gone = false;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT gone, gone_url FROM sources WHERE id = ?1", -1, &st,

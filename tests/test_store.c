@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "tinmoi/identity.h"
 #include "tinmoi/store.h"
@@ -941,6 +943,54 @@ static void test_schedule(void **state)
     tm_store_sources_free(list, n);
 }
 
+/* ---- sharing between threads --------------------------------------------- */
+
+struct other_thread {
+    struct tm_store *store;
+    uv_sem_t started;
+    atomic_bool returned; /* its store call returned */
+    int rc;
+};
+
+static void other_thread_main(void *arg)
+{
+    struct other_thread *o = arg;
+    uv_sem_post(&o->started);
+    struct tm_source_state st = {0};
+    struct tm_error err = {0};
+    o->rc = tm_store_source_state(o->store, src_a.id, &st, &err);
+    tm_source_state_clear(&st);
+    atomic_store(&o->returned, true);
+}
+
+/* While one thread holds the store, another thread's call waits (holds
+ * nest for the holder's own calls); it runs once the store is released. */
+static void test_hold_excludes_other_threads(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_sync_sources(fx->store, &src_a, 1, &err), 0);
+    struct other_thread o = {.store = fx->store};
+    assert_int_equal(uv_sem_init(&o.started, 0), 0);
+    tm_store_hold(fx->store);
+    tm_store_hold(fx->store);
+    uv_thread_t th;
+    assert_int_equal(uv_thread_create(&th, other_thread_main, &o), 0);
+    uv_sem_wait(&o.started);
+    uv_sleep(50);
+    assert_false(atomic_load(&o.returned));
+    struct tm_store_schedule sc;
+    assert_int_equal(tm_store_get_schedule(fx->store, src_a.id, &sc, &err), 0);
+    tm_store_release(fx->store);
+    uv_sleep(20);
+    assert_false(atomic_load(&o.returned)); /* still held once */
+    tm_store_release(fx->store);
+    assert_int_equal(uv_thread_join(&th), 0);
+    assert_true(atomic_load(&o.returned));
+    assert_int_equal(o.rc, 0);
+    uv_sem_destroy(&o.started);
+}
+
 /* A cycle over many sources: one transaction each. TM_STORE_TEST_SOURCES
  * scales it (10000 for the issue's figure); the default keeps CTest quick. */
 /* ---- batches ------------------------------------------------------------- */
@@ -1074,6 +1124,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_and_list_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_excludes_other_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_sources, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

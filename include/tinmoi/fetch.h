@@ -178,6 +178,12 @@ void tm_fetcher_cancel_all(struct tm_fetcher *f);
  * not be used after this call. Accepts NULL (on_closed is then not called). */
 void tm_fetcher_close(struct tm_fetcher *f, void (*on_closed)(void *ud), void *ud);
 
+/* A copy of an on_done result that outlives the call (every string
+ * duplicated; aborts when memory runs out, as for the fetcher's other
+ * small copies), and its release (zeroes it; accepts NULL). */
+void tm_fetch_result_copy(struct tm_fetch_result *dst, const struct tm_fetch_result *src);
+void tm_fetch_result_clear(struct tm_fetch_result *r);
+
 /* Static name of an outcome: "ok", "not_modified", "http_error", "network",
  * "timeout", "too_large", "aborted", "cancelled". Metrics use these. */
 const char *tm_fetch_outcome_name(enum tm_fetch_outcome outcome);

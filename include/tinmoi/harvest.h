@@ -3,8 +3,12 @@
  * A harvest job starts a transfer for a source, pushes the body into the
  * streaming parser as it arrives, and records the result in the store
  * atomically (new items, a 304, or a failure with its one-line reason).
+ * The loop fetches and parses; the store's writes run on the harvester's
+ * writer thread (tm_worker), in the order the transfers ended, so the two
+ * use two cores. The writer and the loop share the store one call at a
+ * time (tm_store_hold).
  * Results that arrive close together share one commit (a batch of the
- * store, tm_store_batch_begin): it is committed when no job is left
+ * store, tm_store_batch_begin): it is committed when no transfer is left
  * running, after TM_HARVEST_BATCH_RESULTS results, at the first start or
  * result TM_HARVEST_BATCH_MS after it began, at tm_harvester_flush (the
  * daemon's publish) and when the harvester is freed. Past that second a
@@ -28,9 +32,15 @@
 #include "tinmoi/source.h"
 #include "tinmoi/store.h"
 
+#include <uv.h>
+
 /* The failure a 410 Gone is recorded with (once: the store's consecutive
  * failures go up by one), in the status a reader of the snapshot sees. */
 #define TM_HARVEST_GONE_REASON "410 Gone: polling stopped"
+
+/* Results that wait for the writer thread (each holds its parsed feed):
+ * past this many the loop waits for the writer instead of fetching more. */
+#define TM_HARVEST_MAX_WAITING 32
 
 /* A batch of results is committed after this many sources... */
 #define TM_HARVEST_BATCH_RESULTS 256
@@ -58,11 +68,13 @@ typedef void (*tm_harvest_done_cb)(void *ud, const struct tm_harvest_outcome *ou
 struct tm_harvester;
 
 /* Creates a harvester that starts transfers on `fetcher` and records results
- * in `store` (both borrowed; they must outlive the harvester). `on_done` is
- * called once per job, from the loop. Caller frees with tm_harvester_free.
- * Returns 0 or TM_ENOMEM. */
-int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harvest_done_cb on_done,
-                     void *ud, struct tm_harvester **out);
+ * in `store` (both borrowed; they must outlive the harvester), with its
+ * writer thread on `loop`. `on_done` is called once per job, from the loop,
+ * after the job's result is recorded. Caller frees with tm_harvester_free.
+ * Returns 0, or TM_ENOMEM or TM_EIO with `err` set. */
+int tm_harvester_new(uv_loop_t *loop, struct tm_fetcher *fetcher, struct tm_store *store,
+                     tm_harvest_done_cb on_done, void *ud, struct tm_harvester **out,
+                     struct tm_error *err);
 
 /* Starts harvesting `src` (copied: the caller may free it at once) with
  * what the store holds for it: its validators, and the URL a 301/308-only
@@ -75,16 +87,22 @@ int tm_harvester_new(struct tm_fetcher *fetcher, struct tm_store *store, tm_harv
 int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct tm_error *err);
 
 /* Commits the results recorded so far (the store's open batch), logging
- * a failure. The daemon calls it before publishing. Accepts NULL. */
+ * a failure. Results still with the writer thread are not waited for: their
+ * on_done has not been called. The daemon calls it before publishing,
+ * holding the store so that no result lands between the commit and the
+ * publish. Accepts NULL. */
 void tm_harvester_flush(struct tm_harvester *h);
 
 /* Jobs started and not yet done. */
 size_t tm_harvester_active(const struct tm_harvester *h);
 
-/* Commits the results recorded so far (tm_harvester_flush) and frees the
- * harvester. Jobs still running must have been cancelled through
- * the fetcher first (their on_done then arrives before the fetcher closes;
- * after this call they are dropped without calling back). Accepts NULL. */
+/* Records the results of transfers that have ended (waiting for the writer
+ * thread; their on_done is not called), commits (tm_harvester_flush) and
+ * frees the harvester; the writer's handle closes when the loop runs next.
+ * Jobs still running must have been cancelled through the fetcher first
+ * (their on_done then arrives before the fetcher closes; after this call
+ * they are dropped without calling back). May be called from on_done.
+ * Accepts NULL. */
 void tm_harvester_free(struct tm_harvester *h);
 
 #endif

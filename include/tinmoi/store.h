@@ -16,7 +16,8 @@
  *
  * Every function returns 0 or a negative TM_E* code and, when `err` is not
  * NULL, fills it with a one-line message (SQLite's own text for TM_ESTORE).
- * A handle is used from one thread at a time; no function calls back. */
+ * Threads share a handle one call at a time (tm_store_hold below); no
+ * function calls back. */
 #ifndef TINMOI_STORE_H
 #define TINMOI_STORE_H
 
@@ -78,6 +79,16 @@ struct tm_store_schedule {
  * closes with tm_store_close; on error *out is NULL. */
 int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error *err);
 
+/* Sharing. Every call below is one step under the store's lock, so the
+ * harvester's writer thread and the loop may both call; between
+ * tm_store_hold and tm_store_release no other thread's call runs (a
+ * refresh sees one state of the store; several calls form one step).
+ * Holds nest. A thread that holds the store must not wait for another
+ * thread that calls it. tm_store_close is not shared: nothing else may
+ * use the store any more. */
+void tm_store_hold(struct tm_store *store);
+void tm_store_release(struct tm_store *store);
+
 /* Commits a batch left open (its failure then goes unreported: commit with
  * tm_store_batch_commit to hear it), finalises every statement and closes
  * the connection. Accepts NULL. */
@@ -107,8 +118,8 @@ void tm_store_close(struct tm_store *store);
  * (a commit is due either way). */
 int tm_store_batch_begin(struct tm_store *store, struct tm_error *err);
 int tm_store_batch_commit(struct tm_store *store, struct tm_error *err);
-bool tm_store_batch_open(const struct tm_store *store);
-bool tm_store_batch_pending(const struct tm_store *store);
+bool tm_store_batch_open(struct tm_store *store);
+bool tm_store_batch_pending(struct tm_store *store);
 
 /* The schema version of the open database (TM_STORE_SCHEMA_VERSION after
  * a successful open). */
@@ -208,8 +219,11 @@ struct tm_store_rows {
 /* Loads the rows, without titles (tm_merge_row.norm_title is NULL: the
  * merge reads the few it needs with tm_store_title), so memory follows the
  * archive's rows (72 bytes and the entry id an item), not its titles or
- * content. On 0 *out is owned by the caller (tm_store_rows_clear); on error
- * it is empty. TM_ELIMIT past TM_STORE_MAX_LOAD_ITEMS. */
+ * content. The page cache shrinks first and the freed heap goes back to
+ * the system (tm_heap_release): the process's peak is this load, not this
+ * load on top of what the fetching half left. On 0 *out is owned by the
+ * caller (tm_store_rows_clear); on error it is empty. TM_ELIMIT past
+ * TM_STORE_MAX_LOAD_ITEMS. */
 int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct tm_error *err);
 
 /* The normalised title of item `rowid` (*title NULL when it has none),
