@@ -223,8 +223,10 @@ static int on_title_of(void *arg, const struct tm_merge_row *row, const char **t
     return rc;
 }
 
-int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
-               struct tm_publish_result *res, struct tm_refresh_stats *stats, struct tm_error *err)
+/* tm_refresh's work, while it holds the store. */
+static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
+                   struct tm_publish_result *res, struct tm_refresh_stats *stats,
+                   struct tm_error *err)
 {
     struct tm_source_state *states = NULL;
     struct tm_store_rows set = {0};
@@ -302,5 +304,16 @@ out:
     tm_store_rows_clear(&set);
     states_free(states, cfg->n_sources);
     tm_heap_release();
+    return rc;
+}
+
+int tm_refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
+               struct tm_publish_result *res, struct tm_refresh_stats *stats, struct tm_error *err)
+{
+    /* One state of the store: no result of the harvester's writer thread
+     * lands between the load, the merge and the entry ids written back. */
+    tm_store_hold(store);
+    int rc = refresh(store, cfg, now_utc, res, stats, err);
+    tm_store_release(store);
     return rc;
 }

@@ -24,7 +24,8 @@ struct tm_refresh_stats {
     size_t merge_pairs_dropped;
 };
 
-/* Publishes from the store at `now_utc`. On 0 `res` holds the published
+/* Publishes from the store at `now_utc`, holding the store throughout
+ * (tm_store_hold: one state of it). On 0 `res` holds the published
  * files (caller clears it with tm_publish_result_clear) and `stats` (may be
  * NULL) the counts. On failure nothing already published is touched and
  * `err` says why (TM_ESTORE, TM_EIO, TM_ENOMEM). */
