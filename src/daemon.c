@@ -700,7 +700,9 @@ static void stop(struct daemon *d)
         return;
     d->stopping = true;
     notify("STOPPING=1");
-    tm_log(TM_LOG_NOTICE, "stopping: %zu transfers cancelled", tm_harvester_active(d->harvester));
+    tm_log(TM_LOG_NOTICE,
+           "stopping: %zu harvests under way (transfers cancelled, fetched results kept)",
+           tm_harvester_active(d->harvester));
     /* No new transfers (stopping gates the timers), in-flight ones cut. */
     tm_fetcher_cancel_all(d->fetcher);
     tm_harvester_free(d->harvester);

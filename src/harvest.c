@@ -52,7 +52,7 @@ struct tm_harvester {
     struct job *jobs; /* active jobs (fetching or recording), doubly linked */
     size_t n_active;
     size_t n_fetching; /* of them, transfers not yet done */
-    bool closing;      /* tm_harvester_free is under way: no more on_done */
+    bool closing;      /* tm_harvester_free is under way */
     /* The open batch; touched only while holding the store. */
     size_t batch_results;   /* results recorded in the store's open batch */
     int64_t batch_start_ms; /* monotonic time the open batch began */
@@ -339,6 +339,10 @@ static void record_run(struct tm_worker_job *wj)
     }
     batch_settle(h, j->settle);
     tm_store_release(h->store);
+    /* Its items are stored. Freed here, so a result the loop has not
+     * reported yet holds no feed: the waiting jobs' bound is the memory's. */
+    tm_feed_free(j->feed);
+    j->feed = NULL;
 }
 
 /* Back on the loop: the result is recorded; say so, and tell on_done. */
@@ -347,10 +351,6 @@ static void record_done(struct tm_worker_job *wj)
     struct job *j = (struct job *)((char *)wj - offsetof(struct job, record));
     struct tm_harvester *h = j->h;
     log_outcome(&j->o);
-    if (h->closing) {
-        job_free(j);
-        return;
-    }
     tm_harvest_done_cb cb = h->on_done;
     void *cb_ud = h->ud;
     job_unlink(j); /* on_done may free the harvester */
@@ -533,10 +533,11 @@ size_t tm_harvester_active(const struct tm_harvester *h)
 
 void tm_harvester_free(struct tm_harvester *h)
 {
-    if (h == NULL)
-        return;
+    if (h == NULL || h->closing)
+        return; /* called again from an on_done of the free's own */
     /* The results already fetched are kept: the writer records each one
-     * still waiting (without on_done) before its thread ends. */
+     * still waiting, and each is reported (on_done) before its thread ends:
+     * what the store holds, the sink has heard of. */
     h->closing = true;
     tm_worker_close(h->writer);
     tm_harvester_flush(h);

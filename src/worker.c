@@ -42,6 +42,7 @@ struct tm_worker {
     bool ending; /* the thread ends once nothing waits */
     /* The loop's thread only. */
     size_t n_unreported; /* submitted, `done` not yet called: keeps the loop alive */
+    bool closing;        /* tm_worker_close is under way */
     bool closed;
 };
 
@@ -150,8 +151,9 @@ void tm_worker_submit(struct tm_worker *w, struct tm_worker_job *job)
 
 void tm_worker_close(struct tm_worker *w)
 {
-    if (w == NULL)
-        return;
+    if (w == NULL || w->closing)
+        return; /* called again from a done this close reports */
+    w->closing = true;
     uv_mutex_lock(&w->mu);
     w->ending = true;
     uv_cond_signal(&w->work_ready);

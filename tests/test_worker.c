@@ -142,6 +142,13 @@ static void test_idle_loop_ends(void **state)
     assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
 }
 
+static void open_gate_later(void *arg)
+{
+    uv_sleep(50);
+    for (int i = 0; i < 4; i++)
+        uv_sem_post(arg);
+}
+
 /* Closing with jobs waiting (the worker held at the first one): each
  * still runs and is reported, in order, before close returns. */
 static void test_close_runs_what_waits(void **state)
@@ -152,12 +159,14 @@ static void test_close_runs_what_waits(void **state)
     fx->gate = &gate;
     for (int i = 1; i <= 4; i++)
         tm_worker_submit(fx->w, &new_job(fx, i)->base);
-    for (int i = 0; i < 4; i++)
-        uv_sem_post(&gate);
+    /* The gate opens only after close has begun: the jobs are waiting. */
+    uv_thread_t opener;
+    assert_int_equal(uv_thread_create(&opener, open_gate_later, &gate), 0);
     tm_worker_close(fx->w);
     fx->w = NULL;
     assert_int_equal(fx->n_done, 4);
     assert_in_order(fx->done_order, 4);
+    assert_int_equal(uv_thread_join(&opener), 0);
     fx->gate = NULL;
     uv_sem_destroy(&gate);
 }

@@ -38,8 +38,9 @@
  * failures go up by one), in the status a reader of the snapshot sees. */
 #define TM_HARVEST_GONE_REASON "410 Gone: polling stopped"
 
-/* Results that wait for the writer thread (each holds its parsed feed):
- * past this many the loop waits for the writer instead of fetching more. */
+/* Results that wait for the writer thread (each holds its parsed feed
+ * until the writer has stored it): past this many the loop waits for the
+ * writer instead of fetching more. */
 #define TM_HARVEST_MAX_WAITING 32
 
 /* A batch of results is committed after this many sources... */
@@ -97,12 +98,13 @@ void tm_harvester_flush(struct tm_harvester *h);
 size_t tm_harvester_active(const struct tm_harvester *h);
 
 /* Records the results of transfers that have ended (waiting for the writer
- * thread; their on_done is not called), commits (tm_harvester_flush) and
- * frees the harvester; the writer's handle closes when the loop runs next.
- * Jobs still running must have been cancelled through the fetcher first
- * (their on_done then arrives before the fetcher closes; after this call
- * they are dropped without calling back). May be called from on_done.
- * Accepts NULL. */
+ * thread) and calls their on_done, from inside this call; commits
+ * (tm_harvester_flush) and frees the harvester; the writer's handle closes
+ * when the loop runs next. Jobs still running must have been cancelled
+ * through the fetcher first (their on_done then arrives before the fetcher
+ * closes; after this call they are dropped without calling back). May be
+ * called from on_done; a call from an on_done this call makes does
+ * nothing. Accepts NULL. */
 void tm_harvester_free(struct tm_harvester *h);
 
 #endif

@@ -37,7 +37,8 @@ void tm_worker_submit(struct tm_worker *w, struct tm_worker_job *job);
 /* Runs every job still waiting, waits for the thread to end, and calls
  * `done` of each job not yet reported, in order, before returning. The
  * worker's memory goes when the loop runs next (its async handle closes).
- * May be called from a `done`. Accepts NULL. */
+ * May be called from a `done`; a call from a `done` that this close
+ * reports does nothing. Accepts NULL. */
 void tm_worker_close(struct tm_worker *w);
 
 #endif
