@@ -264,7 +264,7 @@ static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const
             tm_text_truncate(html, TM_PARSE_MAX_CONTENT_BYTES);
         char what[32];
         tm_parse_error(p, "%s: %s truncated to %d bytes", where(p, t, what, sizeof what),
-                       tm_parse_target_name(p->target), TM_PARSE_MAX_CONTENT_BYTES);
+                       targets[t].name, TM_PARSE_MAX_CONTENT_BYTES);
     }
     return html;
 }

@@ -136,6 +136,37 @@ static void test_chunking_is_invisible(void **state)
     assert_true(n >= 10);
 }
 
+/* A body that resolving its links makes longer than
+ * TM_PARSE_MAX_CONTENT_BYTES is cut, and the error line names the field. */
+static void test_resolved_body_cut(void **state)
+{
+    (void)state;
+    struct tm_buf b;
+    tm_buf_init(&b, 4 << 20);
+    const char *head = "<rss version=\"2.0\"><channel><title>t</title><item><title>x</title>"
+                       "<link>http://example.org/a/1</link><description><![CDATA[";
+    assert_int_equal(tm_buf_add(&b, head, strlen(head)), 0);
+    for (int i = 0; i < 25000; i++)
+        assert_int_equal(tm_buf_add(&b, "<a href=\"p\">b</a>", 17), 0);
+    const char *tail = "]]></description></item></channel></rss>";
+    assert_int_equal(tm_buf_add(&b, tail, strlen(tail)), 0);
+    struct tm_parse_opts o = default_opts;
+    o.url = "http://example.org/a/long/path/of/the/feed.xml";
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    assert_int_equal(tm_parse_buffer(b.data, b.len, &o, &f, &err), 0);
+    assert_int_equal(f->n_entries, 1);
+    assert_true(strlen(f->entries[0].summary) <= TM_PARSE_MAX_CONTENT_BYTES);
+    bool named = false;
+    for (size_t i = 0; i < f->n_errors; i++)
+        named |= strcmp(f->errors[i], "entry 1: summary truncated to 524288 bytes") == 0;
+    if (!named)
+        fail_msg("no error line names the field (%zu errors, first: %s)", f->n_errors,
+                 f->n_errors ? f->errors[0] : "none");
+    tm_feed_free(f);
+    tm_buf_free(&b);
+}
+
 /* The decoder passes a CDATA section, a comment and a PI on whole, ending
  * each only at its closing marks and '>' ("]]>", "-->", "?>"), wherever the
  * pushes cut them; '>' and a lone mark inside are content. Escaped markup
@@ -613,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_recoveries),
         cmocka_unit_test(test_atom_details),
         cmocka_unit_test(test_unclosed_atom_fields),
+        cmocka_unit_test(test_resolved_body_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
