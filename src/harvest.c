@@ -246,6 +246,19 @@ static void log_outcome(const struct tm_harvest_outcome *o)
 
 /* ---- the writer thread's half: the result into the store ---------------- */
 
+/* The job that a worker job is the record of. */
+static struct job *job_of(struct tm_worker_job *wj)
+{
+    return (struct job *)((char *)wj - offsetof(struct job, record));
+}
+
+/* The result could not be stored: the store's words are the reason. */
+static void store_refused(struct job *j, int rc, const struct tm_error *err)
+{
+    snprintf(j->why, sizeof j->why, "store: %s", err->msg[0] ? err->msg : tm_strerror(rc));
+    j->o.error = j->why;
+}
+
 /* Appends the store's refusal to the job's reason. */
 static void why_store_failed(struct job *j, const struct tm_error *serr)
 {
@@ -289,8 +302,7 @@ static void record_feed(struct tm_harvester *h, struct job *j, int64_t now_utc)
     int rc = tm_store_put_feed(h->store, &j->src, j->feed, now_utc, j->fetch.etag,
                                j->fetch.last_modified, &put, &err);
     if (rc < 0) {
-        snprintf(j->why, sizeof j->why, "store: %s", err.msg[0] ? err.msg : tm_strerror(rc));
-        j->o.error = j->why;
+        store_refused(j, rc, &err);
         return;
     }
     j->o.ok = true;
@@ -302,9 +314,9 @@ static void record_feed(struct tm_harvester *h, struct job *j, int64_t now_utc)
 static void record_not_modified(struct tm_harvester *h, struct job *j, int64_t now_utc)
 {
     struct tm_error err = {0};
-    if (tm_store_put_not_modified(h->store, j->src.id, now_utc, &err) < 0) {
-        snprintf(j->why, sizeof j->why, "store: %s", err.msg);
-        j->o.error = j->why;
+    int rc = tm_store_put_not_modified(h->store, j->src.id, now_utc, &err);
+    if (rc < 0) {
+        store_refused(j, rc, &err);
         return;
     }
     j->o.ok = true;
@@ -315,7 +327,7 @@ static void record_not_modified(struct tm_harvester *h, struct job *j, int64_t n
  * runs every waiting job, before it goes). */
 static void record_run(struct tm_worker_job *wj)
 {
-    struct job *j = (struct job *)((char *)wj - offsetof(struct job, record));
+    struct job *j = job_of(wj);
     struct tm_harvester *h = j->h;
     int64_t now_utc = (int64_t)time(NULL);
     tm_store_hold(h->store);
@@ -348,7 +360,7 @@ static void record_run(struct tm_worker_job *wj)
 /* Back on the loop: the result is recorded; say so, and tell on_done. */
 static void record_done(struct tm_worker_job *wj)
 {
-    struct job *j = (struct job *)((char *)wj - offsetof(struct job, record));
+    struct job *j = job_of(wj);
     struct tm_harvester *h = j->h;
     log_outcome(&j->o);
     tm_harvest_done_cb cb = h->on_done;

@@ -290,22 +290,6 @@ struct tm_store {
     int64_t title_at;
 };
 
-static struct tm_store *store_lock(struct tm_store *s)
-{
-    uv_mutex_lock(&s->lock);
-    return s;
-}
-
-static void store_unlock_at_exit(struct tm_store **s)
-{
-    uv_mutex_unlock(&(*s)->lock);
-}
-
-/* The first line of every public call on an open store: takes the lock,
- * released when the call returns, whichever return it is. */
-#define STORE_LOCKED(s)                                                                            \
-    struct tm_store *store_locked_ __attribute__((cleanup(store_unlock_at_exit))) = store_lock(s)
-
 void tm_store_hold(struct tm_store *s)
 {
     uv_mutex_lock(&s->lock);
@@ -315,6 +299,22 @@ void tm_store_release(struct tm_store *s)
 {
     uv_mutex_unlock(&s->lock);
 }
+
+static struct tm_store *store_lock(struct tm_store *s)
+{
+    tm_store_hold(s);
+    return s;
+}
+
+static void store_unlock_at_exit(struct tm_store **s)
+{
+    tm_store_release(*s);
+}
+
+/* The first line of every public call on an open store: holds the store
+ * until the call returns, whichever return it is. */
+#define STORE_LOCKED(s)                                                                            \
+    struct tm_store *store_locked_ __attribute__((cleanup(store_unlock_at_exit))) = store_lock(s)
 
 /* Rows tm_store_title steps over to reach the next title before it seeks
  * instead: a step costs a row, a seek a walk down the table's tree. */
