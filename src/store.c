@@ -7,10 +7,12 @@
  * its fetch, never half-stored, and a reader (`tinmoi status`) never waits
  * for a whole cycle. */
 #include "tinmoi/store.h"
+#include "store_checkpoint_int.h"
 #include "tinmoi/buf.h"
 #include "tinmoi/hash.h"
 #include "tinmoi/heap.h"
 #include "tinmoi/identity.h"
+#include "tinmoi/log.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -35,10 +37,11 @@
  *     a power cut may lose the last transactions, never corrupt the
  *     database, and the next cycle fetches them again;
  *   - a WAL checkpoint every STORE_CHECKPOINT_BYTES (32 MiB) instead of
- *     SQLite's 1,000 pages: each checkpoint ends in an fsync that blocks
- *     the loop, and a cold cycle writes hundreds of MiB; the WAL file is
- *     cut back to journal_size_limit after each checkpoint (the page count
- *     is set at open, from the database's own page size);
+ *     SQLite's 1,000 pages, run by the checkpointer's thread
+ *     (store_checkpoint_int.h) so that its fsyncs stall no commit; the
+ *     WAL file is cut back to journal_size_limit once a checkpoint has
+ *     copied all of it (the page count is set at open, from the
+ *     database's own page size);
  *   - a 16 MiB page cache (SQLite's default is 2 MiB): the index pages a
  *     cycle of inserts touches stay in memory instead of being read back;
  *   - temporary b-trees (sorting) in memory. */
@@ -46,6 +49,12 @@
     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"                                       \
     "PRAGMA journal_size_limit = 33554432;" STORE_CACHE_PUT "; PRAGMA temp_store = MEMORY"
 #define STORE_CHECKPOINT_BYTES (32 * 1024 * 1024)
+
+/* A WAL this big is started over before the next transaction, which waits
+ * for the checkpointer to finish copying it (store_checkpoint_int.h): the
+ * -wal file's bound during a burst of commits (a cold cycle of 10,000
+ * sources writes 530 MB). */
+#define STORE_WAL_MAX_BYTES (4 * STORE_CHECKPOINT_BYTES)
 
 /* The page size of a new database (an existing one keeps its own). Item
  * bodies average about 1.8 KB: in 4 KiB pages a quarter of each page was
@@ -279,6 +288,12 @@ struct tm_store {
     uv_mutex_t lock;
     sqlite3 *db;
     char *path; /* state_dir/tinmoi.db, for messages */
+    /* Copies the WAL back into the database (NULL: SQLite's automatic
+     * checkpoint on this connection does). Poked after a commit leaves
+     * checkpoint_pages or more in the WAL. */
+    struct tm_checkpointer *checkpointer;
+    int64_t checkpoint_pages;
+    bool wal_full; /* the last commit left STORE_WAL_MAX_BYTES or more in the WAL */
     int schema_version;
     bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_rows) */
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
@@ -432,6 +447,45 @@ static enum tm_source_status status_from_text(const unsigned char *t)
     return TM_SOURCE_NEVER;
 }
 
+/* ---- WAL checkpoints (store_checkpoint_int.h) ---------------------------- */
+
+/* SQLite's WAL hook, after each commit of the store's connection (on the
+ * committing thread, store held): the checkpointer takes it from here. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int wal_pages)
+{
+    (void)db;
+    (void)name;
+    struct tm_store *s = arg;
+    if (wal_pages >= s->checkpoint_pages)
+        tm_checkpointer_poke(s->checkpointer);
+    s->wal_full = wal_pages >= s->checkpoint_pages * (STORE_WAL_MAX_BYTES / STORE_CHECKPOINT_BYTES);
+    return SQLITE_OK;
+}
+
+/* Before a write transaction: a WAL past its bound is copied back whole
+ * first, so that this transaction starts it over (store_checkpoint_int.h). */
+static void wal_rewind(struct tm_store *s)
+{
+    if (!s->wal_full)
+        return;
+    s->wal_full = false;
+    tm_checkpointer_wait(s->checkpointer);
+}
+
+/* Hands the checkpoints to a thread of their own. Without one (no second
+ * connection or thread) the connection keeps checkpointing itself, as
+ * wal_autocheckpoint was set: slower, and nothing else changes. */
+static void start_checkpointer(struct tm_store *s)
+{
+    struct tm_error err = {0};
+    if (tm_checkpointer_start(s->path, &s->checkpointer, &err) < 0) {
+        tm_log(TM_LOG_WARNING, "store: %s; the commits checkpoint the WAL themselves", err.msg);
+        return;
+    }
+    /* Replaces the automatic checkpoint's own hook. */
+    (void)sqlite3_wal_hook(s->db, on_wal_commit, s);
+}
+
 /* ---- transactions ----------------------------------------------------- */
 
 /* Notes that SQLite rolled the open batch back by itself (SQLITE_FULL,
@@ -453,6 +507,7 @@ static int tx_begin(struct tm_store *s, struct tm_error *err)
     batch_check(s);
     if (s->batch)
         return run(s, s->st[ST_SAVEPOINT], "savepoint", err);
+    wal_rewind(s);
     return run(s, s->st[ST_BEGIN], "begin", err);
 }
 
@@ -514,6 +569,7 @@ int tm_store_batch_begin(struct tm_store *s, struct tm_error *err)
     if (s->batch_lost) /* reported here if nobody committed since */
         return batch_lost_error(s, err);
     tm_store_titles_done(s); /* as tx_begin */
+    wal_rewind(s);
     int rc = run(s, s->st[ST_BEGIN], "begin batch", err);
     if (rc == 0)
         s->batch = true;
@@ -700,9 +756,10 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     if (rc == 0)
         rc = pragma_get(s, "PRAGMA page_size", &page_size, NULL, 0, err);
     if (rc == 0) {
+        s->checkpoint_pages = STORE_CHECKPOINT_BYTES / (page_size > 0 ? page_size : 4096);
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %lld",
-                 (long long)(STORE_CHECKPOINT_BYTES / (page_size > 0 ? page_size : 4096)));
+                 (long long)s->checkpoint_pages);
         rc = exec_sql(s, sql, "configure", err);
     }
     if (rc != 0)
@@ -710,6 +767,7 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     rc = migrate(s, err);
     if (rc != 0)
         goto fail;
+    start_checkpointer(s);
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
@@ -733,6 +791,7 @@ void tm_store_close(struct tm_store *s)
      * are kept (the owner reports a failure by committing first). */
     if (s->batch && s->st[ST_COMMIT] != NULL)
         (void)tm_store_batch_commit(s, NULL);
+    tm_checkpointer_stop(s->checkpointer);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]); /* returns the statement's last error, already reported */
     if (s->db != NULL) {
