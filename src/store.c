@@ -147,6 +147,19 @@ static const char *const migrations[] = {
      * of that index (bench/cycle.sh, 10,000 sources: see PERFORMANCE.md). */
     "DROP INDEX items_published;"
     "DROP INDEX items_first_seen;",
+    /* 5 -> 6: an item's entry id in a narrow table of its own. The merge
+     * records the id of every item it assigns (200,000 at the bench's cold
+     * cycle): as a column of items each write grew a row in the middle of
+     * a page, split pages and rewrote the whole table into the WAL
+     * (110 MB); here the rows are appended in rowid order (14 MB).
+     * docs/PERFORMANCE.md, "The entry ids in a table of their own". */
+    "CREATE TABLE item_entries ("
+    " item_id INTEGER PRIMARY KEY REFERENCES items(id),"
+    " entry_id TEXT NOT NULL"
+    ") STRICT;"
+    "INSERT INTO item_entries (item_id, entry_id)"
+    " SELECT id, entry_id FROM items WHERE entry_id IS NOT NULL ORDER BY id;"
+    "ALTER TABLE items DROP COLUMN entry_id;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -187,9 +200,10 @@ enum stmt_id {
 #define ITEM_SELECT                                                                                \
     "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"                        \
     " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"                             \
-    " i.first_seen_utc, b.author, b.summary, b.content, b.categories, i.entry_id"                  \
+    " i.first_seen_utc, b.author, b.summary, b.content, b.categories, e.entry_id"                  \
     " FROM items i JOIN sources s ON s.id = i.source_id"                                           \
-    " LEFT JOIN item_bodies b ON b.item_id = i.id"
+    " LEFT JOIN item_bodies b ON b.item_id = i.id"                                                 \
+    " LEFT JOIN item_entries e ON e.item_id = i.id"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -264,16 +278,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " OR categories IS NOT excluded.categories",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
                                  " ORDER BY i.published_utc DESC, i.id",
-    [ST_ITEM_SET_ENTRY] = "UPDATE items SET entry_id = ?2 WHERE id = ?1 AND entry_id IS NOT ?2",
+    [ST_ITEM_SET_ENTRY] = "INSERT INTO item_entries (item_id, entry_id) VALUES (?1, ?2)"
+                          " ON CONFLICT (item_id) DO UPDATE SET entry_id = excluded.entry_id"
+                          " WHERE entry_id IS NOT excluded.entry_id",
     /* The configured sources numbered in id order (n), the numbers the
      * rows carry: CROSS JOIN keeps the items outer, scanned in rowid
      * order, with the few sources looked up. */
     [ST_ITEM_ROWS] = "SELECT i.id, s.n, s.priority, i.key, i.canonical_link,"
                      " i.norm_title, i.published_utc, i.updated_utc, i.first_seen_utc,"
-                     " i.entry_id"
+                     " e.entry_id"
                      " FROM items i CROSS JOIN (SELECT id, priority,"
                      "  row_number() OVER (ORDER BY id) - 1 AS n"
                      "  FROM sources WHERE configured = 1) s ON s.id = i.source_id"
+                     " LEFT JOIN item_entries e ON e.item_id = i.id"
                      " ORDER BY i.id",
     [ST_ROWS_SOURCES] = "SELECT id FROM sources WHERE configured = 1 ORDER BY id",
     [ST_ITEM_TITLES] = "SELECT id, norm_title FROM items WHERE id >= ?1 ORDER BY id",

@@ -268,16 +268,24 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* Schema 3 kept an item's body in its items row; 4 moves it to
- * item_bodies, and 5 drops the two date indexes. A store written by schema
- * 3 (rebuilt here from a current one by undoing both steps) keeps every
- * body, loses the indexes, and a re-put of the same feed finds nothing
- * changed. */
+ * item_bodies, 5 drops the two date indexes and 6 moves the entry ids to
+ * item_entries. A store written by schema 3 (rebuilt here from a current
+ * one by undoing the three steps) keeps every body and entry id, loses the
+ * indexes, and a re-put of the same feed finds nothing changed. */
 static void test_migration_moves_bodies(void **state)
 {
     struct fixture *fx = *state;
     struct tm_feed *f = feed_three();
     struct tm_store_put_result res;
     put(fx, &src_a, f, T0, &res);
+    struct tm_item *items = NULL;
+    size_t n = load_all(fx, &items);
+    struct tm_story story = {.primary = 1, .members = (size_t[]){1}, .n_members = 1,
+                             .entry_id = "E1"};
+    struct tm_error err = {0};
+    assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
+    int64_t decided = items[1].rowid;
+    tm_items_free(items, n);
     tm_store_close(fx->store);
     fx->store = NULL;
     char path[128];
@@ -295,6 +303,10 @@ static void test_migration_moves_bodies(void **state)
                        "DROP TABLE item_bodies;"
                        "CREATE INDEX items_published ON items(published_utc);"
                        "CREATE INDEX items_first_seen ON items(first_seen_utc);"
+                       "ALTER TABLE items ADD COLUMN entry_id TEXT;"
+                       "UPDATE items SET entry_id = e.entry_id"
+                       " FROM item_entries e WHERE e.item_id = items.id;"
+                       "DROP TABLE item_entries;"
                        "PRAGMA user_version = 3;"
                        "COMMIT;";
     char *msg = NULL;
@@ -302,7 +314,6 @@ static void test_migration_moves_bodies(void **state)
         fail_msg("undo: %s", msg);
     sqlite3_close(db);
 
-    struct tm_error err = {0};
     assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
     assert_int_equal(tm_store_schema_version(fx->store), TM_STORE_SCHEMA_VERSION);
     /* 4 -> 5 dropped the two date indexes. */
@@ -317,14 +328,20 @@ static void test_migration_moves_bodies(void **state)
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
-    struct tm_item *items = NULL;
-    size_t n = load_all(fx, &items);
+    n = load_all(fx, &items);
     assert_int_equal(n, 3);
     const struct tm_item *it = by_title(items, n, "Kế hoạch chuyển đổi số ngành xây dựng");
     assert_non_null(it);
     assert_string_equal(it->summary, "<p>Tóm tắt</p>");
     assert_int_equal(it->n_categories, 2);
     assert_string_equal(it->categories[1], "Xây dựng");
+    /* 5 -> 6 kept the one entry id there was, on its item. */
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].rowid == decided)
+            assert_string_equal(items[i].entry_id, "E1");
+        else
+            assert_null(items[i].entry_id);
+    }
     tm_items_free(items, n);
     put(fx, &src_a, f, T0 + 900, &res);
     assert_int_equal(res.new_items, 0);
