@@ -181,6 +181,8 @@ enum stmt_id {
     ST_SRC_LIST,
     ST_SCHED_GET,
     ST_SCHED_SET,
+    ST_SRC_GONE,
+    ST_SRC_MOVED,
     ST_ITEM_BY_KEY,
     ST_ITEM_BY_LINK_TITLE,
     ST_ITEM_BY_TITLE_DATE,
@@ -278,6 +280,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " OR categories IS NOT excluded.categories",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
                                  " ORDER BY i.published_utc DESC, i.id",
+    /* Read before every fetch (harvest_begin): prepared once, as the rest. */
+    [ST_SRC_GONE] = "SELECT gone, gone_url FROM sources WHERE id = ?1",
+    [ST_SRC_MOVED] = "SELECT moved_from, moved_to FROM sources WHERE id = ?1",
     [ST_ITEM_SET_ENTRY] = "INSERT INTO item_entries (item_id, entry_id) VALUES (?1, ?2)"
                           " ON CONFLICT (item_id) DO UPDATE SET entry_id = excluded.entry_id"
                           " WHERE entry_id IS NOT excluded.entry_id",
@@ -1918,14 +1923,11 @@ int tm_store_get_url_override(struct tm_store *s, const char *source_id, const c
 {
     STORE_LOCKED(s);
     *url = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT moved_from, moved_to FROM sources WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_fail(s, err, "get url override");
-    int rc = 0;
-    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = store_fail(s, err, "get url override");
-    } else {
+    sqlite3_stmt *st = s->st[ST_SRC_MOVED];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0) {
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
             const char *from = (const char *)sqlite3_column_text(st, 0);
@@ -1939,7 +1941,7 @@ int tm_store_get_url_override(struct tm_store *s, const char *source_id, const c
             rc = store_fail(s, err, "get url override");
         }
     }
-    sqlite3_finalize(st);
+    stmt_reset(st);
     return rc;
 }
 
@@ -1990,14 +1992,11 @@ int tm_store_gone_for(struct tm_store *s, const char *source_id, const char *con
 {
     STORE_LOCKED(s);
     *gone = false;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT gone, gone_url FROM sources WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_fail(s, err, "get gone url");
-    int rc = 0;
-    if (sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = store_fail(s, err, "get gone url");
-    } else {
+    sqlite3_stmt *st = s->st[ST_SRC_GONE];
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0) {
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
             const char *url = (const char *)sqlite3_column_text(st, 1);
@@ -2007,6 +2006,6 @@ int tm_store_gone_for(struct tm_store *s, const char *source_id, const char *con
             rc = store_fail(s, err, "get gone url");
         }
     }
-    sqlite3_finalize(st);
+    stmt_reset(st);
     return rc;
 }
