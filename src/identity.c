@@ -617,7 +617,7 @@ static int is_dns_name(const char *h)
     return 1;
 }
 
-static char *entry_host(const char *public_url)
+char *tm_entry_id_host(const char *public_url)
 {
     char *host = NULL;
     if (public_url != NULL) {
@@ -657,8 +657,12 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
             return NULL;
         key = computed;
     }
-    char *id = tm_entry_id_make(primary->source_id, tm_entry_id_hash(primary->source_id, key),
-                                primary->first_seen_utc, public_url);
+    char *host = tm_entry_id_host(public_url);
+    char *id = host == NULL ? NULL
+                            : tm_entry_id_make(primary->source_id,
+                                               tm_entry_id_hash(primary->source_id, key),
+                                               primary->first_seen_utc, host);
+    free(host);
     free(computed);
     return id;
 }
@@ -672,7 +676,7 @@ uint64_t tm_entry_id_hash(const char *source_id, const char *key)
 }
 
 char *tm_entry_id_make(const char *source_id, uint64_t h, int64_t first_seen_utc,
-                       const char *public_url)
+                       const char *host)
 {
     const char *source = source_id != NULL ? source_id : "";
 
@@ -683,18 +687,12 @@ char *tm_entry_id_make(const char *source_id, uint64_t h, int64_t first_seen_utc
         tm.tm_year + 1900 <= 9999)
         snprintf(date, sizeof date, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 
-    char *host = entry_host(public_url);
-    if (host == NULL)
-        return NULL;
     size_t cap =
         strlen("tag:") + strlen(host) + 1 + strlen(date) + 1 + 3 * strlen(source) + 1 + 16 + 1;
     char *id = malloc(cap);
-    if (id == NULL) {
-        free(host);
+    if (id == NULL)
         return NULL;
-    }
     size_t w = (size_t)snprintf(id, cap, "tag:%s,%s:", host, date);
-    free(host);
     static const char hex[] = "0123456789ABCDEF";
     for (const char *p = source; *p != '\0'; p++) {
         int c = (unsigned char)*p;

@@ -1210,7 +1210,7 @@ static bool idset_insert(struct idset *set, const char *id)
  * The claims and the order of the new ids are sorted one after the other,
  * so only one of the two lists is held at a time. */
 static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_st,
-                            const uint32_t *story_of, const char *public_url)
+                            const uint32_t *story_of, const char *host)
 {
     const struct tm_merge_row *items = c->items;
     uint32_t n = c->n;
@@ -1261,7 +1261,7 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
         struct tm_story *s = &st[order[k].story];
         const struct tm_merge_row *p = &items[s->primary];
         char *id =
-            tm_entry_id_make(c->source_ids[p->source], p->id_hash, p->first_seen_utc, public_url);
+            tm_entry_id_make(c->source_ids[p->source], p->id_hash, p->first_seen_utc, host);
         if (id == NULL)
             goto done_order;
         for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {
@@ -1353,7 +1353,9 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     }
     free(rk);
     rk = NULL;
-    rc = assign_entry_ids(c, st, n_st, story_of, o->public_url);
+    char *host = tm_entry_id_host(o->public_url); /* one URL parse, not one per story */
+    rc = host != NULL ? assign_entry_ids(c, st, n_st, story_of, host) : TM_ENOMEM;
+    free(host);
     if (rc != 0)
         goto fail;
     qsort(st, n_st, sizeof *st, on_qsort_story);

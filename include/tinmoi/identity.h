@@ -110,9 +110,14 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url);
  * newline and the item's key. */
 uint64_t tm_entry_id_hash(const char *source_id, const char *key);
 
+/* The <host> part of those ids for `public_url` (see tm_entry_id_new), to
+ * be computed once for many ids. Caller frees; NULL on OOM. */
+char *tm_entry_id_host(const char *public_url);
+
 /* The same id from its parts: the source id (NULL as ""), the hash
- * (tm_entry_id_hash) and the time the item was first seen. NULL on OOM. */
+ * (tm_entry_id_hash), the time the item was first seen and the host
+ * (tm_entry_id_host). NULL on OOM. */
 char *tm_entry_id_make(const char *source_id, uint64_t hash, int64_t first_seen_utc,
-                       const char *public_url);
+                       const char *host);
 
 #endif
