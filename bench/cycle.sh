@@ -191,6 +191,9 @@ sys.exit(p.returncode)
 EOF
 measure() { # NAME CMD...
     local name=$1; shift
+    # The previous run's writes (a cold cycle leaves ~600 MB of database
+    # pages to write back) go to disk first, not during this run.
+    sync
     python3 "$tmp/stamp.py" "$tmp/$name" /usr/bin/time -f "%e %U %S %M" -o "$tmp/$name.time" "$@"
 }
 wall() { awk '{ print $1 }' "$tmp/$1.time"; }
