@@ -658,10 +658,10 @@ char *tm_entry_id_new(const struct tm_item *primary, const char *public_url)
         key = computed;
     }
     char *host = tm_entry_id_host(public_url);
-    char *id = host == NULL ? NULL
-                            : tm_entry_id_make(primary->source_id,
-                                               tm_entry_id_hash(primary->source_id, key),
-                                               primary->first_seen_utc, host);
+    char *id = host == NULL
+                   ? NULL
+                   : tm_entry_id_make(primary->source_id, tm_entry_id_hash(primary->source_id, key),
+                                      primary->first_seen_utc, host);
     free(host);
     free(computed);
     return id;
@@ -675,8 +675,7 @@ uint64_t tm_entry_id_hash(const char *source_id, const char *key)
     return tm_hash_fnv1a64(h, key != NULL ? key : "", key != NULL ? strlen(key) : 0);
 }
 
-char *tm_entry_id_make(const char *source_id, uint64_t h, int64_t first_seen_utc,
-                       const char *host)
+char *tm_entry_id_make(const char *source_id, uint64_t h, int64_t first_seen_utc, const char *host)
 {
     const char *source = source_id != NULL ? source_id : "";
 

@@ -1260,8 +1260,7 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
     for (size_t k = 0; k < n_new; k++) {
         struct tm_story *s = &st[order[k].story];
         const struct tm_merge_row *p = &items[s->primary];
-        char *id =
-            tm_entry_id_make(c->source_ids[p->source], p->id_hash, p->first_seen_utc, host);
+        char *id = tm_entry_id_make(c->source_ids[p->source], p->id_hash, p->first_seen_utc, host);
         if (id == NULL)
             goto done_order;
         for (unsigned suffix = 2; !idset_insert(&set, id); suffix++) {

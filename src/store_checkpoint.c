@@ -16,13 +16,13 @@
 struct tm_checkpointer {
     sqlite3 *db;
     uv_thread_t thread;
-    uv_mutex_t mu;   /* guards wanted, running, ending and stats */
-    uv_cond_t wake;  /* wanted or ending was set */
-    uv_cond_t idle;  /* a run ended with no poke waiting */
-    bool wanted;     /* a poke came since the last run began */
-    bool running;    /* a checkpoint is under way */
-    bool ending;     /* tm_checkpointer_stop: finish and return */
-    bool failing;    /* the last run failed (logged once until one succeeds) */
+    uv_mutex_t mu;  /* guards wanted, running, ending and stats */
+    uv_cond_t wake; /* wanted or ending was set */
+    uv_cond_t idle; /* a run ended with no poke waiting */
+    bool wanted;    /* a poke came since the last run began */
+    bool running;   /* a checkpoint is under way */
+    bool ending;    /* tm_checkpointer_stop: finish and return */
+    bool failing;   /* the last run failed (logged once until one succeeds) */
     struct tm_checkpointer_stats stats;
 };
 

@@ -280,8 +280,8 @@ static void test_migration_moves_bodies(void **state)
     put(fx, &src_a, f, T0, &res);
     struct tm_item *items = NULL;
     size_t n = load_all(fx, &items);
-    struct tm_story story = {.primary = 1, .members = (size_t[]){1}, .n_members = 1,
-                             .entry_id = "E1"};
+    struct tm_story story = {
+        .primary = 1, .members = (size_t[]){1}, .n_members = 1, .entry_id = "E1"};
     struct tm_error err = {0};
     assert_int_equal(set_entry_ids_of(fx->store, items, n, &story, 1, &err), 0);
     int64_t decided = items[1].rowid;

@@ -81,8 +81,8 @@ static off_t file_size(const char *path)
  * copies on the way changes no count the tests read). */
 static void wal_frames(sqlite3 *db, int *n_log, int *n_copied)
 {
-    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, n_log, n_copied),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, n_log, n_copied), SQLITE_OK);
 }
 
 static void test_poke_copies_the_wal(void **state)
