@@ -622,17 +622,26 @@ char *tm_entry_id_host(const char *public_url)
     char *host = NULL;
     if (public_url != NULL) {
         CURLU *u = curl_url();
-        if (u != NULL) {
-            if (curl_url_set(u, CURLUPART_URL, public_url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-                url_get(u, CURLUPART_HOST, 0, &host) == 0 && host != NULL) {
-                for (char *p = host; *p != '\0'; p++)
-                    *p = (char)ascii_lower((unsigned char)*p);
-                if (!is_dns_name(host)) {
-                    free(host);
-                    host = NULL;
-                }
+        if (u == NULL)
+            return NULL; /* out of memory, not a URL without a host */
+        char *h = NULL;
+        CURLUcode rc = curl_url_set(u, CURLUPART_URL, public_url, CURLU_NON_SUPPORT_SCHEME);
+        if (rc == CURLUE_OK)
+            rc = curl_url_get(u, CURLUPART_HOST, &h, 0);
+        curl_url_cleanup(u);
+        if (rc == CURLUE_OUT_OF_MEMORY)
+            return NULL;
+        if (rc == CURLUE_OK && h != NULL) {
+            host = strdup(h);
+            curl_free(h);
+            if (host == NULL)
+                return NULL;
+            for (char *p = host; *p != '\0'; p++)
+                *p = (char)ascii_lower((unsigned char)*p);
+            if (!is_dns_name(host)) {
+                free(host);
+                host = NULL;
             }
-            curl_url_cleanup(u);
         }
     }
     return host != NULL ? host : strdup(ENTRY_ID_FALLBACK_HOST);

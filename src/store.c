@@ -315,7 +315,8 @@ struct tm_store {
      * checkpoint_pages or more in the WAL. */
     struct tm_checkpointer *checkpointer;
     int64_t checkpoint_pages;
-    bool wal_full; /* the last commit left STORE_WAL_MAX_BYTES or more in the WAL */
+    bool wal_full;  /* the last commit left STORE_WAL_MAX_BYTES or more in the WAL */
+    bool wal_stuck; /* a reader kept the WAL from being copied whole (logged once) */
     int schema_version;
     bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_rows) */
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
@@ -492,6 +493,13 @@ static void wal_rewind(struct tm_store *s)
         return;
     s->wal_full = false;
     tm_checkpointer_wait(s->checkpointer);
+    struct tm_checkpointer_stats st = tm_checkpointer_stats(s->checkpointer);
+    if (!st.last_whole && !st.last_failed && !s->wal_stuck)
+        tm_log(TM_LOG_WARNING,
+               "store: %s: the WAL holds %d pages that another connection's read keeps from "
+               "being copied back; the -wal file grows until that read ends",
+               s->path, st.last_wal_pages);
+    s->wal_stuck = !st.last_whole;
 }
 
 /* Hands the checkpoints to a thread of their own. Without one (no second
@@ -813,7 +821,11 @@ void tm_store_close(struct tm_store *s)
      * are kept (the owner reports a failure by committing first). */
     if (s->batch && s->st[ST_COMMIT] != NULL)
         (void)tm_store_batch_commit(s, NULL);
-    tm_checkpointer_stop(s->checkpointer);
+    if (s->checkpointer != NULL) {
+        (void)sqlite3_wal_hook(s->db, NULL, NULL); /* no poke after the stop */
+        tm_checkpointer_stop(s->checkpointer);
+        s->checkpointer = NULL;
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]); /* returns the statement's last error, already reported */
     if (s->db != NULL) {

@@ -22,6 +22,8 @@
 #ifndef TINMOI_STORE_CHECKPOINT_INT_H
 #define TINMOI_STORE_CHECKPOINT_INT_H
 
+#include <stdbool.h>
+
 #include "tinmoi/error.h"
 
 struct tm_checkpointer;
@@ -43,10 +45,13 @@ void tm_checkpointer_wait(struct tm_checkpointer *c);
  * the connection. NULL does nothing. */
 void tm_checkpointer_stop(struct tm_checkpointer *c);
 
-/* Checkpoints run so far and those refused (for tests and the log). */
+/* Checkpoints run so far, those refused, and what the last one left. */
 struct tm_checkpointer_stats {
     unsigned long runs;
     unsigned long failures;
+    bool last_failed;   /* the last run was refused (logged by the checkpointer) */
+    bool last_whole;    /* it copied the whole WAL (true before any run) */
+    int last_wal_pages; /* the WAL's pages it saw (-1: it could not run) */
 };
 struct tm_checkpointer_stats tm_checkpointer_stats(struct tm_checkpointer *c);
 

@@ -327,6 +327,18 @@ static void test_migration_moves_bodies(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
+    /* 5 -> 6 dropped items.entry_id, and every id it moved has its item. */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM pragma_table_info('items')"
+                                        " WHERE name = 'entry_id'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
     sqlite3_close(db);
     n = load_all(fx, &items);
     assert_int_equal(n, 3);

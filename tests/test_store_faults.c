@@ -117,11 +117,39 @@ static void test_failed_write_keeps_the_batch(void **state)
     assert_int_equal(committed_items(fx->dir), 2); /* g1 and g3 */
 }
 
+/* The store hands its checkpoints to the checkpointer, and a WAL past its
+ * bound is started over: with the thresholds lowered to a page (every
+ * commit pokes; four pages make the WAL full) the -wal file stays a few
+ * commits long. Without the hook the checkpointer never runs; without the
+ * wait the WAL never starts over and 60 commits leave hundreds of frames. */
+static void test_checkpointer_bounds_the_wal(void **state)
+{
+    struct fixture *fx = *state;
+    fx->store->checkpoint_pages = 1;
+    char guid[32];
+    for (int i = 0; i < 60; i++) {
+        snprintf(guid, sizeof guid, "w%d", i);
+        put_one(fx->store, guid);
+    }
+    struct tm_checkpointer_stats st = tm_checkpointer_stats(fx->store->checkpointer);
+    assert_true(st.runs > 0);
+    assert_int_equal(st.failures, 0);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s/tinmoi.db-wal", fx->dir);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    /* A commit here writes a few 16 KiB pages: 64 of them is ten commits. */
+    if (sb.st_size > 64 * 16384)
+        fail_msg("-wal file of %lld bytes after 60 commits", (long long)sb.st_size);
+    assert_int_equal(committed_items(fx->dir), 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lost_batch_reported_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_keeps_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer_bounds_the_wal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
