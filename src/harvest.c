@@ -504,7 +504,7 @@ static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_
     }
     struct tm_source_state st = {0};
     rc = tm_store_source_state(h->store, src->id, &st, &serr);
-    if (rc < 0 && rc != TM_ENOENT) {
+    if (rc < 0) {
         job_free(j);
         return tm_error_set(err, rc, "%s", serr.msg);
     }

@@ -9,9 +9,9 @@
 #include "tinmoi/item.h"
 #include "tinmoi/merge.h"
 
-/* The states of the configured sources, aligned with config->sources. A
- * source the store has never seen is "never". Caller frees with
- * states_free. */
+/* The states of the configured sources, aligned with config->sources (a
+ * source the store has never seen gets the empty state, "never"). Caller
+ * frees with states_free. */
 static int load_states(struct tm_store *store, const struct tm_config *cfg,
                        struct tm_source_state **out, struct tm_error *err)
 {
@@ -20,10 +20,7 @@ static int load_states(struct tm_store *store, const struct tm_config *cfg,
         return tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     for (size_t i = 0; i < cfg->n_sources; i++) {
         int rc = tm_store_source_state(store, cfg->sources[i].id, &states[i], err);
-        if (rc == TM_ENOENT) {
-            states[i] = (struct tm_source_state){.last_attempt_utc = TM_TIME_NONE,
-                                                 .last_success_utc = TM_TIME_NONE};
-        } else if (rc < 0) {
+        if (rc < 0) {
             for (size_t k = 0; k < i; k++)
                 tm_source_state_clear(&states[k]);
             free(states);

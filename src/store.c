@@ -422,6 +422,26 @@ static int bind_done(struct tm_store *s, struct binder *b, struct tm_error *err)
     return tm_error_set(err, TM_ESTORE, "%s: bind: %s", s->path, sqlite3_errstr(b->rc));
 }
 
+/* Steps `st`, a query of one source's row by its id (?1): 1 when the row
+ * is there (the caller reads its columns, then resets `st`), 0 when the
+ * store has no such source, < 0 on error; `st` is reset unless 1. */
+static int source_row(struct tm_store *s, sqlite3_stmt *st, const char *source_id, const char *what,
+                      struct tm_error *err)
+{
+    struct binder b = bind_start(st);
+    bind_text(&b, 1, source_id);
+    int rc = bind_done(s, &b, err);
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            return 1;
+        if (step != SQLITE_DONE)
+            rc = store_fail(s, err, what);
+    }
+    stmt_reset(st);
+    return rc;
+}
+
 /* Steps a statement that returns no rows and resets it. */
 static int run(struct tm_store *s, sqlite3_stmt *st, const char *what, struct tm_error *err)
 {
@@ -908,19 +928,12 @@ int tm_store_source_state(struct tm_store *s, const char *source_id, struct tm_s
     STORE_LOCKED(s);
     state_empty(out);
     sqlite3_stmt *st = s->st[ST_SRC_STATE];
-    struct binder b = bind_start(st);
-    bind_text(&b, 1, source_id);
-    int rc = bind_done(s, &b, err);
+    int rc = source_row(s, st, source_id, "source state", err);
+    if (rc <= 0)
+        return rc; /* never seen: the empty state */
+    rc = state_read(st, 0, out);
     if (rc != 0)
-        return rc;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        rc = state_read(st, 0, out);
-        if (rc != 0)
-            tm_error_set(err, rc, "out of memory");
-    } else if (step != SQLITE_DONE) {
-        rc = store_fail(s, err, "source state");
-    }
+        tm_error_set(err, rc, "out of memory");
     stmt_reset(st);
     if (rc != 0) {
         tm_source_state_clear(out);
@@ -1936,22 +1949,16 @@ int tm_store_get_url_override(struct tm_store *s, const char *source_id, const c
     STORE_LOCKED(s);
     *url = NULL;
     sqlite3_stmt *st = s->st[ST_SRC_MOVED];
-    struct binder b = bind_start(st);
-    bind_text(&b, 1, source_id);
-    int rc = bind_done(s, &b, err);
-    if (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            const char *from = (const char *)sqlite3_column_text(st, 0);
-            const char *to = (const char *)sqlite3_column_text(st, 1);
-            if (from && to && config_url && strcmp(from, config_url) == 0) {
-                *url = strdup(to);
-                if (*url == NULL)
-                    rc = tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
-            }
-        } else if (step != SQLITE_DONE) {
-            rc = store_fail(s, err, "get url override");
-        }
+    int rc = source_row(s, st, source_id, "get url override", err);
+    if (rc <= 0)
+        return rc;
+    const char *from = (const char *)sqlite3_column_text(st, 0);
+    const char *to = (const char *)sqlite3_column_text(st, 1);
+    rc = 0;
+    if (from && to && config_url && strcmp(from, config_url) == 0) {
+        *url = strdup(to);
+        if (*url == NULL)
+            rc = tm_error_set(err, TM_ENOMEM, "%s", tm_strerror(TM_ENOMEM));
     }
     stmt_reset(st);
     return rc;
@@ -2005,19 +2012,12 @@ int tm_store_gone_for(struct tm_store *s, const char *source_id, const char *con
     STORE_LOCKED(s);
     *gone = false;
     sqlite3_stmt *st = s->st[ST_SRC_GONE];
-    struct binder b = bind_start(st);
-    bind_text(&b, 1, source_id);
-    int rc = bind_done(s, &b, err);
-    if (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            const char *url = (const char *)sqlite3_column_text(st, 1);
-            *gone = sqlite3_column_int(st, 0) != 0 && url != NULL && config_url != NULL &&
-                    strcmp(url, config_url) == 0;
-        } else if (step != SQLITE_DONE) {
-            rc = store_fail(s, err, "get gone url");
-        }
-    }
+    int rc = source_row(s, st, source_id, "get gone url", err);
+    if (rc <= 0)
+        return rc;
+    const char *url = (const char *)sqlite3_column_text(st, 1);
+    *gone = sqlite3_column_int(st, 0) != 0 && url != NULL && config_url != NULL &&
+            strcmp(url, config_url) == 0;
     stmt_reset(st);
-    return rc;
+    return 0;
 }
