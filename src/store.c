@@ -152,7 +152,7 @@ static const char *const migrations[] = {
      * cycle): as a column of items each write grew a row in the middle of
      * a page, split pages and rewrote the whole table into the WAL
      * (110 MB); here the rows are appended in rowid order (14 MB).
-     * docs/PERFORMANCE.md, "The entry ids in a table of their own". */
+     * docs/PERFORMANCE.md, runs N to Q. */
     "CREATE TABLE item_entries ("
     " item_id INTEGER PRIMARY KEY REFERENCES items(id),"
     " entry_id TEXT NOT NULL"
