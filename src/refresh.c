@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "tinmoi/heap.h"
 #include "tinmoi/item.h"
@@ -220,6 +221,50 @@ static int on_title_of(void *arg, const struct tm_merge_row *row, const char **t
     return rc;
 }
 
+/* The files written on a thread of their own while the loop's thread
+ * writes the entry ids (publish reads only memory and out_dir; the ids
+ * only the store), the ids committed once the files are in place. */
+struct publish_task {
+    const struct tm_publish_input *in;
+    struct tm_publish_result *res;
+    struct tm_error err;
+    int rc;
+    uv_thread_t thread;
+    bool running; /* started, not yet joined */
+};
+
+static void publish_main(void *arg)
+{
+    struct publish_task *t = arg;
+    t->rc = tm_publish_all(t->in, t->res, &t->err);
+}
+
+/* Starts the publish; without a thread, publishes now. */
+static void publish_start(struct publish_task *t)
+{
+    t->running = uv_thread_create(&t->thread, publish_main, t) == 0;
+    if (!t->running)
+        publish_main(t);
+}
+
+/* Waits for the publish: its result, `err` set from its own. */
+static int publish_wait(struct publish_task *t, struct tm_error *err)
+{
+    if (t->running)
+        (void)uv_thread_join(&t->thread); /* fails only for a thread not joinable */
+    t->running = false;
+    if (t->rc < 0)
+        *err = t->err;
+    return t->rc;
+}
+
+/* tm_store_set_entry_ids' confirm: the ids are kept only when every file
+ * was written. */
+static int on_ids_written(void *arg, struct tm_error *err)
+{
+    return publish_wait(arg, err);
+}
+
 /* tm_refresh's work, while it holds the store. */
 static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
                    struct tm_publish_result *res, struct tm_refresh_stats *stats,
@@ -278,12 +323,20 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
         .source_updated_utc = dates,
         .now_utc = now_utc,
     };
-    rc = tm_publish_all(&in, res, err);
-    if (rc < 0)
-        goto out;
-    /* Only ids that are out in the world need to be remembered; recording
-     * them after the files are in place keeps a failed publish harmless. */
-    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, err);
+    /* Only ids that are out in the world need to be remembered; committing
+     * them once the files are in place keeps a failed publish harmless.
+     * The two run side by side: the files on a thread, the ids here. */
+    struct publish_task task = {.in = &in, .res = res};
+    publish_start(&task);
+    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, on_ids_written, &task, err);
+    if (task.running) { /* nothing to write, or the store failed first */
+        struct tm_error perr = {0};
+        int prc = publish_wait(&task, &perr);
+        if (rc == 0 && prc < 0) {
+            rc = prc;
+            *err = perr;
+        }
+    }
     if (rc < 0) {
         tm_publish_result_clear(res);
         goto out;

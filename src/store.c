@@ -1893,7 +1893,8 @@ static int on_qsort_id_write(const void *a, const void *b)
 }
 
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
-                           const struct tm_story *stories, size_t n_stories, struct tm_error *err)
+                           const struct tm_story *stories, size_t n_stories,
+                           tm_store_confirm_fn confirm, void *confirm_arg, struct tm_error *err)
 {
     STORE_LOCKED(s);
     /* The rows to write, in rowid order: the table's own order, so each
@@ -1933,6 +1934,8 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
         if (rc == 0)
             rc = run(s, st, "set entry id", err);
     }
+    if (rc == 0 && confirm != NULL)
+        rc = confirm(confirm_arg, err);
     if (rc == 0)
         rc = tx_commit(s, err);
     if (rc != 0)

@@ -309,6 +309,34 @@ static void test_failed_refresh_leaves_no_reader(void **state)
     tm_store_rows_clear(&set);
 }
 
+/* The files are written on a thread while the entry ids are written here;
+ * a publish that fails rolls the ids back (they were never out in the
+ * world), and says why in its own words. */
+static void test_failed_publish_keeps_no_ids(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_config cfg = fx->cfg;
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/missing", fx->dir);
+    cfg.out_dir = missing;
+    struct tm_publish_result res = {0};
+    struct tm_error err = {0};
+    assert_true(tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) < 0);
+    assert_non_null(strstr(err.msg, missing));
+    assert_int_equal(res.n_files, 0);
+    struct tm_store_rows set = {0};
+    assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
+    assert_int_equal(set.n, N_SOURCES * N_ENTRIES);
+    for (size_t i = 0; i < set.n; i++)
+        assert_null(set.rows[i].entry_id);
+    tm_store_rows_clear(&set);
+    assert_true(refresh_ok(fx, T0 + 120) > 0); /* and then they are kept */
+    assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
+    for (size_t i = 0; i < set.n; i++)
+        assert_non_null(set.rows[i].entry_id);
+    tm_store_rows_clear(&set);
+}
+
 static void test_second_refresh_idle(void **state)
 {
     struct fixture *fx = *state;
@@ -391,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_cycle_equals_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_refresh_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_refresh_leaves_no_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_publish_keeps_no_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
