@@ -12,6 +12,8 @@
 #include "tinmoi/identity.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,10 @@
  * paired with (see edges_title): the nearest connects the group, the
  * second gives an item whose nearest partner is refused a second chance. */
 #define TITLE_PARTNERS 2
+
+/* Fewest distinct titles per thread worth a thread of its own for the
+ * similar-title probes (by default: see tm_merge_opts.threads). */
+#define TITLES_PER_THREAD 4096
 
 /* Slack for comparing Jaccard values computed in floating point. */
 #define SIM_EPSILON 1e-9
@@ -301,6 +307,7 @@ struct ctx {
     uint32_t n;
     double sim;
     int64_t window_s;
+    unsigned threads;         /* for the similar-title probes; 0: by the titles' count */
     int *title_id;            /* equal normalised titles share a number; -1 none */
     uint32_t n_titles;        /* numbers given in title_id */
     struct title_set *titles; /* by number, for edges_similar */
@@ -832,17 +839,17 @@ static size_t index_len(size_t n, double s)
     return need >= n ? 1 : n - need + 1;
 }
 
-/* A title under one of its word pairs, at position pos of its set of n:
- * the filters read the posting alone. */
+/* A title (by its place in the processing order) under one of its word
+ * pairs, at position pos of its set of n: the filters read the posting
+ * alone. */
 struct posting {
-    uint32_t title;
+    uint32_t place;
     uint16_t pos, n;
 };
 
 /* The index of every title, filled in the order titles are processed
- * (fewest pairs first, see edges_similar): pair r's titles so far are
- * post[start[r] .. end[r]), the ones before start[r] too short for every
- * title still to come. */
+ * (fewest pairs first, see edges_similar): pair r's titles are
+ * post[start[r] .. end[r]), by place. */
 struct index {
     struct posting *post;
     size_t *start, *end; /* n_pairs + 1 each */
@@ -876,12 +883,12 @@ static int index_init(struct index *ix, const struct ctx *c, uint32_t n_pairs)
     return ix->post != NULL ? 0 : TM_ENOMEM;
 }
 
-static void index_add(struct index *ix, const struct ctx *c, uint32_t x)
+static void index_add(struct index *ix, const struct ctx *c, const struct title_set *ts,
+                      uint32_t place)
 {
-    const struct title_set *ts = &c->titles[x];
     const uint32_t *tok = c->tok + ts->tok;
     for (size_t j = 0, p = index_len(ts->n_tok, c->sim); j < p; j++)
-        ix->post[ix->end[tok[j]]++] = (struct posting){x, (uint16_t)j, (uint16_t)ts->n_tok};
+        ix->post[ix->end[tok[j]]++] = (struct posting){place, (uint16_t)j, (uint16_t)ts->n_tok};
 }
 
 /* The index of the titles with an undecided item, for the titles without
@@ -931,9 +938,8 @@ static int fresh_init(struct fresh_index *fx, const struct ctx *c,
         const struct title_set *ts = order[k];
         const uint32_t *tok = c->tok + ts->tok;
         for (size_t j = 0, p = ts->fresh ? index_len(ts->n_tok, c->sim) : 0; j < p; j++)
-            e[fx->n++] = (struct fresh_entry){
-                (uint64_t)tok[j] << 32 | k,
-                {(uint32_t)(ts - c->titles), (uint16_t)j, (uint16_t)ts->n_tok}};
+            e[fx->n++] = (struct fresh_entry){(uint64_t)tok[j] << 32 | k,
+                                              {(uint32_t)k, (uint16_t)j, (uint16_t)ts->n_tok}};
     }
     qsort(e, fx->n, sizeof *e, on_qsort_fresh);
     for (size_t i = 0; i < fx->n; i++) {
@@ -992,8 +998,8 @@ static double jaccard_at_least(const uint32_t *a, size_t na, const uint32_t *b, 
 /* The similar-title edges between the items of titles x and y: each pair
  * within the window, of two sources, not both decided. Both lists are in
  * time order, so each item of x meets only y's items in its window. */
-static int pair_members(struct ctx *c, const struct title_set *x, const struct title_set *y,
-                        double sim)
+static int pair_members(const struct ctx *c, const struct title_set *x, const struct title_set *y,
+                        double sim, struct edges *out)
 {
     const uint32_t *mx = c->mem + x->mem, *my = c->mem + y->mem;
     int rc = 0;
@@ -1007,7 +1013,7 @@ static int pair_members(struct ctx *c, const struct title_set *x, const struct t
             if (c->items[b].published_utc - ta > c->window_s)
                 break;
             if (src_of(c, a) != src_of(c, b) && (!decided(c, a) || !decided(c, b)))
-                rc = edge_add(&c->edges, c->items, a, b, EDGE_SIMILAR, sim);
+                rc = edge_add(out, c->items, a, b, EDGE_SIMILAR, sim);
         }
     }
     return rc;
@@ -1015,7 +1021,8 @@ static int pair_members(struct ctx *c, const struct title_set *x, const struct t
 
 /* Compares two titles, the cheap filters first (set sizes, the items' time
  * spans), and pairs their items when the titles are similar enough. */
-static int similar_titles(struct ctx *c, const struct title_set *x, const struct title_set *y)
+static int similar_titles(const struct ctx *c, const struct title_set *x, const struct title_set *y,
+                          struct edges *out)
 {
     size_t na = x->n_tok, nb = y->n_tok;
     size_t lo = na < nb ? na : nb, hi = na < nb ? nb : na;
@@ -1027,7 +1034,7 @@ static int similar_titles(struct ctx *c, const struct title_set *x, const struct
         jaccard_at_least(c->tok + x->tok, na, c->tok + y->tok, nb, overlap_needed(na, nb, c->sim));
     if (sim + SIM_EPSILON < c->sim)
         return 0;
-    return pair_members(c, x, y, sim);
+    return pair_members(c, x, y, sim, out);
 }
 
 static int on_qsort_by_size(const void *a, const void *b)
@@ -1039,66 +1046,195 @@ static int on_qsort_by_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Compares title x with the titles of post[0 .. n), met under the pair at
- * position j of its set, each once (seen[y] == x + 1 after). Positional
- * filter (PPJoin, Xiao et al. 2008): the first pair x meets y under is
- * their first common pair in the rank order (an earlier one would be in
- * y's index prefix too, and x would have met y there), so at most 1 + the
- * shorter of the two rests are common; when that is too few, they are not
- * similar. */
-static int probe_list(struct ctx *c, uint32_t x, size_t j, const struct posting *post, size_t n,
-                      uint32_t *seen)
+/* One thread's share of the probes: the titles at places k with
+ * k % n_threads == t, in order. The index and everything it reads are
+ * shared and only read; the rest is the prober's own. */
+struct prober {
+    const struct ctx *c;
+    const struct index *ix;
+    const struct fresh_index *fx;
+    const struct title_set *const *order; /* the titles in processing order */
+    size_t n_order;
+    unsigned t, n_threads;
+    _Atomic size_t *found; /* the probers' edges together (several threads) */
+    size_t *start;         /* its cursors over ix's pairs (see probe) */
+    uint32_t *seen;        /* by place: k + 1 once compared with the title at k */
+    struct edges edges;    /* its similar-title edges, in the order found */
+    size_t *ends;          /* edges.n after each of its places */
+    bool over;             /* found passed max_pairs: stopped */
+    int rc;
+};
+
+/* Compares the title at place k (of n_tok pairs) with the titles of
+ * post[0 .. n) placed before it, met under the pair at position j of its
+ * set, each once. Positional filter (PPJoin, Xiao et al. 2008): the first
+ * pair x meets y under is their first common pair in the rank order (an
+ * earlier one would be in y's index prefix too, and x would have met y
+ * there), so at most 1 + the shorter of the two rests are common; when
+ * that is too few, they are not similar. */
+static int probe_list(struct prober *pr, uint32_t k, size_t j, const struct posting *post, size_t n)
 {
-    const struct title_set *tx = &c->titles[x];
+    const struct ctx *c = pr->c;
+    const struct title_set *tx = pr->order[k];
     int rc = 0;
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        uint32_t y = post[k].title;
-        if (seen[y] == x + 1)
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint32_t y = post[i].place;
+        if (y >= k)
+            break; /* by place: the rest come after x too */
+        if (pr->seen[y] == k + 1)
             continue;
-        seen[y] = x + 1;
-        size_t ny = post[k].n;
-        size_t rest_x = tx->n_tok - j - 1, rest_y = ny - post[k].pos - 1;
+        pr->seen[y] = k + 1;
+        size_t ny = post[i].n;
+        size_t rest_x = tx->n_tok - j - 1, rest_y = ny - post[i].pos - 1;
         if (1 + (rest_x < rest_y ? rest_x : rest_y) >= overlap_needed(tx->n_tok, ny, c->sim))
-            rc = similar_titles(c, tx, &c->titles[y]);
+            rc = similar_titles(c, tx, pr->order[y], &pr->edges);
     }
     return rc;
 }
 
-/* Looks title x (at place k of the processing order) up under its
- * prefix_len rarest pairs: among every title before it (ix) when x holds
- * an undecided item, else among those before it that do (fx). */
-static int probe(struct ctx *c, struct index *ix, const struct fresh_index *fx, uint32_t x,
-                 size_t k, uint32_t *seen)
+/* Looks the title at place k up under its prefix_len rarest pairs: among
+ * every title before it (ix) when it holds an undecided item, else among
+ * those before it that do (fx). */
+static int probe(struct prober *pr, uint32_t k)
 {
-    const struct title_set *tx = &c->titles[x];
+    const struct ctx *c = pr->c;
+    const struct title_set *tx = pr->order[k];
     const uint32_t *tok = c->tok + tx->tok;
+    const struct index *ix = pr->ix;
     int rc = 0;
     for (size_t j = 0, p = prefix_len(tx->n_tok, c->sim); j < p && rc == 0; j++) {
         uint32_t r = tok[j];
         if (!tx->fresh) {
-            size_t lo, hi = fresh_range(fx, r, k, &lo);
-            rc = probe_list(c, x, j, fx->post + lo, hi - lo, seen);
+            size_t lo, hi = fresh_range(pr->fx, r, k, &lo);
+            rc = probe_list(pr, k, j, pr->fx->post + lo, hi - lo);
             continue;
         }
-        while (ix->start[r] < ix->end[r] &&
-               (double)ix->post[ix->start[r]].n < c->sim * (double)tx->n_tok - SIM_EPSILON)
-            ix->start[r]++; /* shorter than s times x: too short for the rest too */
-        rc = probe_list(c, x, j, ix->post + ix->start[r], ix->end[r] - ix->start[r], seen);
+        /* Titles come fewest pairs first: one shorter than s times this
+         * one is too short for every title after it in this prober. */
+        size_t *start = &pr->start[r];
+        while (*start < ix->end[r] &&
+               (double)ix->post[*start].n < c->sim * (double)tx->n_tok - SIM_EPSILON)
+            (*start)++;
+        rc = probe_list(pr, k, j, ix->post + *start, ix->end[r] - *start);
     }
+    return rc;
+}
+
+/* Probes its share of the titles. Beside other probers it stops once
+ * their edges together pass max_pairs (see edges_similar). */
+static void *prober_main(void *arg)
+{
+    struct prober *pr = arg;
+    for (size_t k = pr->t, i = 0; k < pr->n_order && pr->rc == 0; k += pr->n_threads, i++) {
+        size_t before = pr->edges.n;
+        pr->rc = probe(pr, (uint32_t)k);
+        pr->ends[i] = pr->edges.n;
+        if (pr->found != NULL &&
+            atomic_fetch_add(pr->found, pr->edges.n - before) + (pr->edges.n - before) >
+                pr->edges.max_similar) {
+            pr->over = true;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void prober_free(struct prober *pr)
+{
+    free(pr->start);
+    free(pr->seen);
+    free(pr->edges.v);
+    free(pr->ends);
+}
+
+static int prober_init(struct prober *pr, const struct ctx *c, uint32_t n_pairs)
+{
+    size_t mine = pr->n_order / pr->n_threads + 1;
+    pr->start = malloc(((size_t)n_pairs + 1) * sizeof *pr->start);
+    pr->seen = calloc(pr->n_order != 0 ? pr->n_order : 1, sizeof *pr->seen);
+    pr->ends = malloc(mine * sizeof *pr->ends);
+    if (pr->start == NULL || pr->seen == NULL || pr->ends == NULL)
+        return TM_ENOMEM;
+    memcpy(pr->start, pr->ix->start, ((size_t)n_pairs + 1) * sizeof *pr->start);
+    pr->edges.max_similar = c->edges.max_similar;
+    return 0;
+}
+
+/* Appends the probers' edges to c->edges in the order one thread would
+ * have found them (by place), so that max_pairs keeps the same ones. */
+static int gather_edges(struct ctx *c, struct prober *pr, unsigned n_pr, size_t n_order)
+{
+    size_t from[TM_MERGE_MAX_THREADS] = {0};
+    for (unsigned t = 0; t < n_pr; t++)
+        c->edges.dropped += pr[t].edges.dropped;
+    for (size_t k = 0; k < n_order; k++) {
+        struct prober *p = &pr[k % n_pr];
+        size_t to = p->ends[k / n_pr];
+        for (; from[k % n_pr] < to; from[k % n_pr]++) {
+            const struct edge *e = &p->edges.v[from[k % n_pr]];
+            int rc = edge_add(&c->edges, c->items, e->a, e->b, EDGE_SIMILAR, e->sim);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Runs the probes on n_pr threads (this one and n_pr - 1 more; a thread
+ * that cannot start runs here) and appends their edges to c->edges.
+ * TM_ELIMIT when several probers together passed max_pairs (c->edges is
+ * then unchanged). */
+static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_index *fx,
+                     const struct title_set *const *order, size_t n_order, uint32_t n_pairs,
+                     unsigned n_pr)
+{
+    struct prober pr[TM_MERGE_MAX_THREADS] = {0};
+    pthread_t th[TM_MERGE_MAX_THREADS];
+    bool started[TM_MERGE_MAX_THREADS] = {false};
+    _Atomic size_t found = 0;
+    int rc = 0;
+    for (unsigned t = 0; t < n_pr && rc == 0; t++) {
+        pr[t] = (struct prober){.c = c,
+                                .ix = ix,
+                                .fx = fx,
+                                .order = order,
+                                .n_order = n_order,
+                                .t = t,
+                                .n_threads = n_pr,
+                                .found = n_pr > 1 ? &found : NULL};
+        rc = prober_init(&pr[t], c, n_pairs);
+    }
+    for (unsigned t = 1; t < n_pr && rc == 0; t++)
+        started[t] = pthread_create(&th[t], NULL, prober_main, &pr[t]) == 0;
+    for (unsigned t = 0; t < n_pr && rc == 0; t++) {
+        if (!started[t])
+            prober_main(&pr[t]);
+    }
+    for (unsigned t = 1; t < n_pr; t++) {
+        if (started[t])
+            (void)pthread_join(th[t], NULL); /* fails only for a thread not joinable */
+    }
+    for (unsigned t = 0; t < n_pr && rc == 0; t++)
+        rc = pr[t].rc != 0 ? pr[t].rc : pr[t].over ? TM_ELIMIT : 0;
+    if (rc == 0)
+        rc = gather_edges(c, pr, n_pr, n_order);
+    for (unsigned t = 0; t < n_pr; t++)
+        prober_free(&pr[t]);
     return rc;
 }
 
 /* Similar titles within the window, by the AllPairs join (Bayardo et al.
  * 2007) over the distinct titles: titles are taken fewest word pairs
  * first; each is looked up under its prefix_len rarest pairs among the
- * titles taken before it, then indexed under its index_len rarest. Two
- * similar titles share a pair within both (prefix_len of the longer,
- * index_len of the shorter), so every similar pair is found, once, by its
- * later title. Only pairs with a title holding an undecided item count (a
- * pair of two decided items was examined by the merge that published
- * them, see decided()): a title with none is looked up only among those
- * that have one, in an index of their own (built only when some title has
- * none). */
+ * titles before it, and indexed under its index_len rarest. Two similar
+ * titles share a pair within both (prefix_len of the longer, index_len of
+ * the shorter), so every similar pair is found, once, by its later title.
+ * The index is built whole first, so the lookups are independent: they
+ * are shared between c->threads threads, each title's by its place. Only
+ * pairs with a title holding an undecided item count (a pair of two
+ * decided items was examined by the merge that published them, see
+ * decided()): a title with none is looked up only among those that have
+ * one, in an index of their own (built only when some title has none). */
 static int edges_similar(struct ctx *c)
 {
     if (!c->any_new) /* every pair is decided */
@@ -1112,8 +1248,7 @@ static int edges_similar(struct ctx *c)
     struct index all = {0};
     struct fresh_index fresh = {0};
     const struct title_set **order = malloc(c->n_titles * sizeof *order);
-    uint32_t *seen = calloc(c->n_titles, sizeof *seen); /* x + 1: compared with x */
-    rc = order != NULL && seen != NULL ? 0 : TM_ENOMEM;
+    rc = order != NULL ? 0 : TM_ENOMEM;
     size_t n_order = 0;
     bool all_fresh = true;
     for (uint32_t k = 0; k < c->n_titles && rc == 0; k++) {
@@ -1128,13 +1263,26 @@ static int edges_similar(struct ctx *c)
     }
     if (rc == 0 && !all_fresh)
         rc = fresh_init(&fresh, c, order, n_order);
-    for (size_t k = 0; k < n_order && rc == 0; k++) {
-        uint32_t x = (uint32_t)(order[k] - c->titles);
-        rc = probe(c, &all, &fresh, x, k, seen);
-        index_add(&all, c, x);
+    for (size_t k = 0; k < n_order && rc == 0; k++)
+        index_add(&all, c, order[k], (uint32_t)k);
+
+    unsigned n_pr = c->threads;
+    if (n_pr == 0)
+        n_pr = n_order / TITLES_PER_THREAD >= TM_MERGE_THREADS
+                   ? TM_MERGE_THREADS
+                   : (unsigned)(n_order / TITLES_PER_THREAD) + 1;
+    if (n_pr > TM_MERGE_MAX_THREADS)
+        n_pr = TM_MERGE_MAX_THREADS;
+    if (rc == 0) {
+        rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, n_pr);
+        /* Past max_pairs, which pairs are kept depends on the order they
+         * are found in: the first found by one thread. Such a flood is
+         * rare, and the probes then run again on one thread, so that
+         * the same pairs are kept and no more than max_pairs are held. */
+        if (rc == TM_ELIMIT && n_pr > 1)
+            rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, 1);
     }
     free(order);
-    free(seen);
     index_free(&all);
     fresh_free(&fresh);
     return rc;
@@ -1536,6 +1684,7 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
             o.max_pairs = opts->max_pairs;
         o.title_of = opts->title_of;
         o.title_of_arg = opts->title_of_arg;
+        o.threads = opts->threads;
     }
     if (!(o.similarity > 0.5 && o.similarity <= 1.0) || o.window_s < 0)
         return TM_EINVAL;
@@ -1555,7 +1704,8 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
                     .title_of_arg = o.title_of_arg,
                     .n = (uint32_t)n_items,
                     .sim = o.similarity,
-                    .window_s = o.window_s};
+                    .window_s = o.window_s,
+                    .threads = o.threads};
     c.edges.max_similar = o.max_pairs;
     struct comp *uf = NULL;
     int rc = TM_ENOMEM;

@@ -1918,7 +1918,10 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
         }
     }
     qsort(w, n, sizeof *w, on_qsort_id_write);
-    int rc = n > 0 ? cache_for(s, false, err) : 0;
+    /* The small cache: the rows are appended in rowid order, so a few pages
+     * are all the writes touch, and the publish runs beside them (refresh.c)
+     * with the archive's stories in memory. */
+    int rc = n > 0 ? cache_for(s, true, err) : 0;
     if (rc == 0 && n > 0)
         rc = tx_begin(s, err);
     if (rc != 0 || n == 0) {

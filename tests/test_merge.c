@@ -872,6 +872,79 @@ static void test_pair_cap_reported(void **state)
     tm_items_free(items, N);
 }
 
+/* Two merges gave the very same stories: order, members, primaries, ids. */
+static void assert_identical(const struct tm_story *a, size_t n_a, const struct tm_story *b,
+                             size_t n_b)
+{
+    assert_int_equal(n_a, n_b);
+    for (size_t s = 0; s < n_a; s++) {
+        assert_int_equal(a[s].primary, b[s].primary);
+        assert_int_equal(a[s].n_members, b[s].n_members);
+        assert_memory_equal(a[s].members, b[s].members, a[s].n_members * sizeof *a[s].members);
+        assert_string_equal(a[s].entry_id, b[s].entry_id);
+        assert_int_equal(a[s].sort_utc, b[s].sort_utc);
+    }
+}
+
+/* Merges items[0..n) on 1 thread and on each of `threads`, and asserts
+ * the stories and the dropped pairs are the same. */
+static void assert_threads_alike(const struct tm_item *items, size_t n, size_t max_pairs)
+{
+    struct tm_merge_opts o = {.public_url = PUBLIC_URL, .max_pairs = max_pairs, .threads = 1};
+    struct tm_merge_stats one_stats, stats;
+    struct tm_story *one, *st;
+    size_t n_one, n_st;
+    assert_int_equal(tm_merge_ex(items, n, &o, &one, &n_one, &one_stats), 0);
+    const unsigned threads[] = {2, 3, TM_MERGE_MAX_THREADS, TM_MERGE_MAX_THREADS + 1};
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+        o.threads = threads[t];
+        assert_int_equal(tm_merge_ex(items, n, &o, &st, &n_st, &stats), 0);
+        assert_identical(one, n_one, st, n_st);
+        assert_int_equal(stats.pairs_dropped, one_stats.pairs_dropped);
+        tm_stories_free(st, n_st);
+    }
+    tm_stories_free(one, n_one);
+}
+
+/* The similar-title lookups shared between threads find what one thread
+ * finds, whole and after half the items were published (then titles
+ * without a new item look only among those with one). */
+static void test_threads_change_nothing(void **state)
+{
+    (void)state;
+    enum { N = 3000, HALF = N / 2 };
+    rng_state = 23;
+    struct tm_item *items = chained_titles(N, 10, N / 3);
+    struct tm_story *first;
+    size_t n_first;
+    assert_threads_alike(items, N, 0);
+    merge_ok(items, HALF, &first, &n_first);
+    publish_ids(items, first, n_first);
+    tm_stories_free(first, n_first);
+    assert_threads_alike(items, N, 0);
+    tm_items_free(items, N);
+}
+
+/* Past the pair cap the pairs kept are the ones one thread keeps: the
+ * first found, in the same order. */
+static void test_threads_keep_the_same_pairs(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    struct tm_item *items = new_items(N);
+    char title[512], src[32];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(title, sizeof title, "%s biến thể số %zu", LONG_TITLE, i);
+        snprintf(src, sizeof src, "s%zu", i);
+        int64_t t = T0 + (int64_t)i;
+        set_item(&items[i], (int64_t)i + 1, src, 0, title, NULL, t, t, NULL);
+    }
+    const size_t caps[] = {1, 100, 5000, 79000, 79800};
+    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++)
+        assert_threads_alike(items, N, caps[k]);
+    tm_items_free(items, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -896,6 +969,8 @@ int main(void)
         cmocka_unit_test(test_flood_of_one_title),
         cmocka_unit_test(test_flood_of_two_sources),
         cmocka_unit_test(test_pair_cap_reported),
+        cmocka_unit_test(test_threads_change_nothing),
+        cmocka_unit_test(test_threads_keep_the_same_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,12 @@
  * stories stay split) and tm_merge_ex reports how many it dropped. */
 #define TM_MERGE_MAX_PAIRS (8u * 1024 * 1024)
 
+/* Threads the similar-title rule's lookups share by default (the merge's
+ * own and one more) once there are enough distinct titles to be worth it,
+ * and at most (tm_merge_opts.threads). */
+#define TM_MERGE_THREADS 2
+#define TM_MERGE_MAX_THREADS 8
+
 struct tm_merge_row; /* below: what the merge reads of an item */
 
 struct tm_merge_opts {
@@ -51,6 +57,10 @@ struct tm_merge_opts {
      * compare. */
     int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
     void *title_of_arg;
+    /* Threads for the similar-title rule's lookups (up to
+     * TM_MERGE_MAX_THREADS); 0: TM_MERGE_THREADS, or fewer for few
+     * titles. The stories do not depend on it. */
+    unsigned threads;
 };
 
 /* What a merge had to leave out (tm_merge_ex). */
