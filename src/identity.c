@@ -134,43 +134,68 @@ static int url_get(CURLU *u, CURLUPart part, unsigned flags, char **out)
     return *out != NULL ? 0 : -1;
 }
 
+/* curl_url_get's string itself (curl_free it; NULL when the part is
+ * absent). Returns 0, or -1 on any other failure. */
+static int url_part(CURLU *u, CURLUPart part, unsigned flags, char **out)
+{
+    *out = NULL;
+    CURLUcode rc = curl_url_get(u, part, out, flags);
+    if (rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT) {
+        *out = NULL;
+        return 0;
+    }
+    return rc == CURLUE_OK ? 0 : -1;
+}
+
+/* The canonical form of the URL u holds, in *out. Only the parts that
+ * change are set again (most links change none but the fragment): each
+ * get and set costs curl a copy, and this runs for every stored item. */
 static int canonicalise(CURLU *u, char **out)
 {
     char *scheme = NULL, *host = NULL, *lhost = NULL, *port = NULL, *path = NULL, *query = NULL;
     int ret = -1;
 
-    if (url_get(u, CURLUPART_SCHEME, 0, &scheme) != 0 || scheme == NULL)
+    if (url_part(u, CURLUPART_SCHEME, 0, &scheme) != 0 || scheme == NULL)
         goto done;
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+    bool http = strcmp(scheme, "http") == 0;
+    if (!http && strcmp(scheme, "https") != 0)
         goto done;
-    if (url_get(u, CURLUPART_HOST, 0, &host) != 0 || host == NULL || host[0] == '\0')
+    if (url_part(u, CURLUPART_HOST, 0, &host) != 0 || host == NULL || host[0] == '\0')
         goto done;
     if ((lhost = lower_host(host)) == NULL)
         goto done;
     /* The port as written, minus the scheme's default: decided before the
      * scheme becomes https, or http://h:80 would turn into https://h:80. */
-    if (url_get(u, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &port) != 0)
+    if (url_part(u, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &port) != 0)
         goto done;
-    if (url_get(u, CURLUPART_PATH, 0, &path) != 0)
+    if (url_part(u, CURLUPART_PATH, 0, &path) != 0)
         goto done;
-    if (url_get(u, CURLUPART_QUERY, 0, &query) != 0)
+    if (url_part(u, CURLUPART_QUERY, 0, &query) != 0)
         goto done;
 
-    if (path != NULL) {
+    const char *new_path = path; /* NULL: unchanged */
+    if (path == NULL) {
+        new_path = "/";
+    } else {
         size_t len = strlen(path);
         if (len > 1 && path[len - 1] == '/')
             path[len - 1] = '\0';
+        else
+            new_path = NULL;
     }
+    bool query_changed = false;
     if (query != NULL) {
-        filter_query(query);
+        size_t len = strlen(query);
+        filter_query(query); /* only ever shortens it */
+        query_changed = query[0] == '\0' || strlen(query) != len;
     }
 
-    if (curl_url_set(u, CURLUPART_SCHEME, "https", 0) != CURLUE_OK ||
-        curl_url_set(u, CURLUPART_HOST, lhost, 0) != CURLUE_OK ||
-        curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK ||
-        curl_url_set(u, CURLUPART_PATH, path != NULL ? path : "/", 0) != CURLUE_OK ||
-        curl_url_set(u, CURLUPART_QUERY, (query != NULL && query[0] != '\0') ? query : NULL, 0) !=
-            CURLUE_OK ||
+    if ((http && curl_url_set(u, CURLUPART_SCHEME, "https", 0) != CURLUE_OK) ||
+        (strcmp(lhost, host) != 0 && curl_url_set(u, CURLUPART_HOST, lhost, 0) != CURLUE_OK) ||
+        curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK || /* as checked on set */
+        (new_path != NULL && curl_url_set(u, CURLUPART_PATH, new_path, 0) != CURLUE_OK) ||
+        (query_changed &&
+         curl_url_set(u, CURLUPART_QUERY, query[0] != '\0' ? query : NULL, 0) != CURLUE_OK) ||
         curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK)
         goto done;
     if (url_get(u, CURLUPART_URL, CURLU_NO_DEFAULT_PORT, out) != 0 || *out == NULL)
@@ -180,12 +205,12 @@ static int canonicalise(CURLU *u, char **out)
     upper_escapes(*out);
     ret = 0;
 done:
-    free(scheme);
-    free(host);
+    curl_free(scheme);
+    curl_free(host);
     free(lhost);
-    free(port);
-    free(path);
-    free(query);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
     return ret;
 }
 

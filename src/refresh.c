@@ -239,10 +239,25 @@ static void publish_main(void *arg)
     t->rc = tm_publish_all(t->in, t->res, &t->err);
 }
 
-/* Starts the publish; without a thread, publishes now. */
-static void publish_start(struct publish_task *t)
+/* Whether the merge changed some entry id: only then is there a write
+ * for the publish to run beside. */
+static bool ids_changed(const struct tm_store_rows *set, const struct tm_story *stories,
+                        size_t n_stories)
 {
-    t->running = uv_thread_create(&t->thread, publish_main, t) == 0;
+    for (size_t i = 0; i < n_stories; i++)
+        for (size_t m = 0; m < stories[i].n_members; m++)
+            if (tm_merge_id_changed(&set->rows[stories[i].members[m]], &stories[i]))
+                return true;
+    return false;
+}
+
+/* Starts the publish on a thread when `beside` (some ids to write),
+ * else, or without a thread, publishes now: a thread's first allocations
+ * open a malloc arena of their own, which costs memory for nothing when
+ * there is nothing to overlap. */
+static void publish_start(struct publish_task *t, bool beside)
+{
+    t->running = beside && uv_thread_create(&t->thread, publish_main, t) == 0;
     if (!t->running)
         publish_main(t);
 }
@@ -327,15 +342,15 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
      * them once the files are in place keeps a failed publish harmless.
      * The two run side by side: the files on a thread, the ids here. */
     struct publish_task task = {.in = &in, .res = res};
-    publish_start(&task);
+    publish_start(&task, ids_changed(&set, stories, n_stories));
     rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, on_ids_written, &task, err);
-    if (task.running) { /* nothing to write, or the store failed first */
-        struct tm_error perr = {0};
-        int prc = publish_wait(&task, &perr);
-        if (rc == 0 && prc < 0) {
-            rc = prc;
-            *err = perr;
-        }
+    /* Again when the store did not ask (nothing to write, or it failed
+     * first): the publish may have failed with no id to roll back. */
+    struct tm_error perr = {0};
+    int prc = publish_wait(&task, &perr);
+    if (rc == 0 && prc < 0) {
+        rc = prc;
+        *err = perr;
     }
     if (rc < 0) {
         tm_publish_result_clear(res);

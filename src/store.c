@@ -1909,11 +1909,9 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
         return tm_error_set(err, TM_ENOMEM, "out of memory");
     n = 0;
     for (size_t i = 0; i < n_stories; i++) {
-        if (stories[i].entry_id == NULL)
-            continue;
         for (size_t m = 0; m < stories[i].n_members; m++) {
             const struct tm_merge_row *it = &rows[stories[i].members[m]];
-            if (it->entry_id == NULL || strcmp(it->entry_id, stories[i].entry_id) != 0)
+            if (tm_merge_id_changed(it, &stories[i]))
                 w[n++] = (struct id_write){it->rowid, stories[i].entry_id};
         }
     }

@@ -335,6 +335,10 @@ static void test_failed_publish_keeps_no_ids(void **state)
     for (size_t i = 0; i < set.n; i++)
         assert_non_null(set.rows[i].entry_id);
     tm_store_rows_clear(&set);
+    /* With no id to write, the publish still fails, and says so. */
+    err = (struct tm_error){0};
+    assert_true(tm_refresh(fx->store, &cfg, T0 + 180, &res, NULL, &err) < 0);
+    assert_non_null(strstr(err.msg, missing));
 }
 
 static void test_second_refresh_idle(void **state)
