@@ -1,6 +1,7 @@
 /* tinmoi — the fetching half: fetch → parse → store for one source. */
 #include "tinmoi/harvest.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,19 @@ struct job {
     struct job *prev, *next;
     struct tm_source src; /* owned copy; src.url is where it is fetched */
     char *list_url;       /* the URL the source list names (src.url unless moved) */
+    /* Made on the loop. An offloaded job's parser is then the parser
+     * thread's alone (the pieces and the finish, in order on its queue)
+     * until its finish is done. */
     struct tm_parser *parser;
-    int parse_rc;  /* first negative tm_parser_push result */
-    bool fetching; /* counted in h->n_fetching */
-    /* The result, from the loop to the writer thread (record_run) and back
-     * (record_done); each side touches it only while the job is its (the
-     * worker's queue hands it over). */
+    _Atomic int parse_rc; /* first negative parse result; set by either thread */
+    bool offloaded;       /* parsed on the harvester's parser thread, else on the loop */
+    bool fetching;        /* counted in h->n_fetching */
+    bool cancelled;       /* the transfer was cancelled: dropped once finished */
+    /* The transfer's end, into a record (finish_run: on the parser thread
+     * for an offloaded job, else on the loop), then the record to the
+     * writer thread (record_run) and back (record_done). Each side touches
+     * the job only while it is its own (a worker's queue hands it over). */
+    struct tm_worker_job finish;
     struct tm_worker_job record;
     enum record_kind kind;
     struct tm_feed *feed;         /* RECORD_FEED: owned */
@@ -43,16 +51,28 @@ struct job {
     char why[sizeof((struct tm_error *)0)->msg + 64]; /* o.error's text */
 };
 
+/* A piece of an offloaded job's body on its way to the parser thread: the
+ * loop's copy of what the fetcher handed it, freed once parsed. */
+struct chunk {
+    struct tm_worker_job wj;
+    struct job *j;
+    size_t len;
+    char data[];
+};
+
 struct tm_harvester {
     struct tm_fetcher *fetcher;
     struct tm_store *store;
+    struct tm_worker *parser; /* the offloaded jobs' parse, beside the loop's own */
     struct tm_worker *writer; /* the store's writes, off the loop */
     tm_harvest_done_cb on_done;
     void *ud;
     struct job *jobs; /* active jobs (fetching or recording), doubly linked */
     size_t n_active;
-    size_t n_fetching; /* of them, transfers not yet done */
-    bool closing;      /* tm_harvester_free is under way */
+    size_t n_fetching;  /* of them, transfers not yet done */
+    size_t n_finishing; /* ... and offloaded transfers done, their parse not yet */
+    size_t n_started;   /* jobs started: every TM_HARVEST_OFFLOAD_EVERY-th is offloaded */
+    bool closing;       /* tm_harvester_free is under way */
     /* The open batch; touched only while holding the store. */
     size_t batch_results;   /* results recorded in the store's open batch */
     int64_t batch_start_ms; /* monotonic time the open batch began */
@@ -136,6 +156,10 @@ int tm_harvester_new(uv_loop_t *loop, struct tm_fetcher *fetcher, struct tm_stor
         free(h);
         return rc;
     }
+    /* Without the parser thread every job is parsed on the loop. */
+    struct tm_error perr = {0};
+    if (tm_worker_new(loop, TM_HARVEST_MAX_CHUNKS, &h->parser, &perr) < 0)
+        tm_log(TM_LOG_WARNING, "harvester: %s; every feed is parsed on the loop", perr.msg);
     h->fetcher = fetcher;
     h->store = store;
     h->on_done = on_done;
@@ -211,20 +235,53 @@ static void on_fetch_headers(void *ud, long status, const char *content_type, co
     struct job *j = ud;
     (void)status;
     (void)content_type;
-    j->parse_rc = job_parser(j, charset);
+    if (atomic_load_explicit(&j->parse_rc, memory_order_relaxed) == 0)
+        atomic_store_explicit(&j->parse_rc, job_parser(j, charset), memory_order_relaxed);
 }
 
-/* The transfer's body, as it arrives: straight into the streaming parser.
- * Once the parser says the bytes can no longer become a feed (an HTML page,
- * a limit), the transfer is aborted: nothing more is worth downloading. */
+/* On the parser thread: a piece of an offloaded body into its parser,
+ * unless the parse has stopped; the piece goes at once. */
+static void chunk_run(struct tm_worker_job *wj)
+{
+    struct chunk *c = (struct chunk *)wj;
+    struct job *j = c->j;
+    if (atomic_load_explicit(&j->parse_rc, memory_order_relaxed) == 0) {
+        int rc = tm_parser_push(j->parser, c->data, c->len);
+        if (rc < 0)
+            atomic_store_explicit(&j->parse_rc, rc, memory_order_relaxed);
+    }
+    free(c);
+}
+
+/* Hands a piece of an offloaded body to the parser thread. */
+static int send_chunk(struct job *j, const char *buf, size_t len)
+{
+    if (j->h == NULL)
+        return TM_EIO; /* the harvester and its parser thread are gone */
+    struct chunk *c = malloc(sizeof *c + len);
+    if (c == NULL)
+        return TM_ENOMEM;
+    *c = (struct chunk){.wj = {.run = chunk_run}, .j = j, .len = len};
+    memcpy(c->data, buf, len);
+    tm_worker_submit(j->h->parser, &c->wj);
+    return 0;
+}
+
+/* The transfer's body, as it arrives: into the streaming parser, here or
+ * (an offloaded job) on the parser thread. Once the parser says the bytes
+ * can no longer become a feed (an HTML page, a limit), the transfer is
+ * aborted (an offloaded one at its next piece): nothing more is worth
+ * downloading. */
 static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error *err)
 {
     struct job *j = ud;
-    int rc = j->parse_rc < 0 ? j->parse_rc : job_parser(j, NULL);
+    int rc = atomic_load_explicit(&j->parse_rc, memory_order_relaxed);
     if (rc == 0)
-        rc = tm_parser_push(j->parser, buf, len);
+        rc = job_parser(j, NULL);
+    if (rc == 0)
+        rc = j->offloaded ? send_chunk(j, buf, len) : tm_parser_push(j->parser, buf, len);
     if (rc < 0) {
-        j->parse_rc = rc;
+        atomic_store_explicit(&j->parse_rc, rc, memory_order_relaxed);
         return tm_error_set(err, rc, "%s", tm_strerror(rc));
     }
     return 0;
@@ -370,13 +427,20 @@ static void record_done(struct tm_worker_job *wj)
     job_free(j);
 }
 
-/* ---- the loop's half: the transfer's end into a record ----------------- */
+/* ---- the transfer's end into a record ------------------------------------ */
+
+static void finish_aborted(struct job *j);
 
 /* Finishes the parse of a transfer that ended OK: the record of the feed,
- * or of why it is none. */
+ * or of why it is none. A parse that stopped on the parser thread may
+ * have let the transfer end: its reason is said as for an aborted one. */
 static void finish_feed(struct job *j)
 {
     struct tm_error err = {0};
+    if (atomic_load_explicit(&j->parse_rc, memory_order_relaxed) < 0) {
+        finish_aborted(j);
+        return;
+    }
     int rc = job_parser(j, NULL);
     if (rc == 0)
         rc = tm_parser_finish(j->parser, &j->feed, &err);
@@ -393,59 +457,88 @@ static void finish_feed(struct job *j)
 
 /* Says why a transfer the parser stopped was aborted, in the parser's
  * words, or the fetcher's. */
-static void finish_aborted(struct job *j, const struct tm_fetch_result *res)
+static void finish_aborted(struct job *j)
 {
     j->kind = RECORD_FAILURE;
-    if (j->parse_rc < 0 && j->parser) {
+    int parse_rc = atomic_load_explicit(&j->parse_rc, memory_order_relaxed);
+    if (parse_rc < 0) {
         struct tm_feed *partial = NULL;
         struct tm_error err = {0};
-        int rc = tm_parser_finish(j->parser, &partial, &err);
+        int rc = j->parser ? tm_parser_finish(j->parser, &partial, &err) : parse_rc;
         tm_feed_free(partial);
         snprintf(j->why, sizeof j->why, "%s",
-                 rc < 0 && err.msg[0] ? err.msg : tm_strerror(j->parse_rc));
+                 rc < 0 && err.msg[0] ? err.msg : tm_strerror(parse_rc));
     } else {
-        snprintf(j->why, sizeof j->why, "%s", res->error ? res->error : "transfer aborted");
+        snprintf(j->why, sizeof j->why, "%s", j->fetch.error ? j->fetch.error : "transfer aborted");
     }
+}
+
+/* The record of how the transfer ended (j->fetch), after every piece of
+ * its body was parsed: on the parser thread for an offloaded job, else on
+ * the loop. The parser goes here; its feed, if any, is j->feed. */
+static void finish_run(struct tm_worker_job *wj)
+{
+    struct job *j = (struct job *)((char *)wj - offsetof(struct job, finish));
+    const struct tm_fetch_result *res = &j->fetch;
+    if (j->cancelled) {
+        /* dropped in finish_done */
+    } else if (res->outcome == TM_FETCH_OK) {
+        finish_feed(j);
+    } else if (res->outcome == TM_FETCH_NOT_MODIFIED) {
+        j->kind = RECORD_NOT_MODIFIED;
+    } else if (res->outcome == TM_FETCH_ABORTED) {
+        finish_aborted(j);
+    } else if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410) {
+        j->kind = RECORD_GONE;
+        snprintf(j->why, sizeof j->why, "%s", TM_HARVEST_GONE_REASON);
+    } else {
+        j->kind = RECORD_FAILURE;
+        snprintf(j->why, sizeof j->why, "%s",
+                 res->error ? res->error : tm_fetch_outcome_name(res->outcome));
+    }
+    tm_parser_free(j->parser);
+    j->parser = NULL;
+}
+
+/* On the loop, once finished: the record goes to the writer thread. */
+static void finish_done(struct tm_worker_job *wj)
+{
+    struct job *j = (struct job *)((char *)wj - offsetof(struct job, finish));
+    struct tm_harvester *h = j->h;
+    if (h != NULL && j->offloaded)
+        h->n_finishing--;
+    if (h == NULL || j->cancelled) {
+        job_free(j);
+        return;
+    }
+    j->settle = h->n_fetching == 0 && h->n_finishing == 0;
+    j->record = (struct tm_worker_job){.run = record_run, .done = record_done};
+    tm_worker_submit(h->writer, &j->record);
 }
 
 static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
 {
     struct job *j = ud;
     struct tm_harvester *h = j->h;
-    if (h == NULL || res->outcome == TM_FETCH_CANCELLED) {
+    if (h == NULL) { /* an offloaded job's pieces were all parsed when it went */
         job_free(j);
         return;
     }
     fetching_ended(j);
-    tm_fetch_result_copy(&j->fetch, res);
-    j->o.source = &j->src;
-    j->o.fetch = &j->fetch;
-    switch (res->outcome) {
-    case TM_FETCH_OK:
-        finish_feed(j);
-        break;
-    case TM_FETCH_NOT_MODIFIED:
-        j->kind = RECORD_NOT_MODIFIED;
-        break;
-    case TM_FETCH_ABORTED:
-        finish_aborted(j, res);
-        break;
-    default:
-        if (res->outcome == TM_FETCH_HTTP_ERROR && res->http_status == 410) {
-            j->kind = RECORD_GONE;
-            snprintf(j->why, sizeof j->why, "%s", TM_HARVEST_GONE_REASON);
-        } else {
-            j->kind = RECORD_FAILURE;
-            snprintf(j->why, sizeof j->why, "%s",
-                     res->error ? res->error : tm_fetch_outcome_name(res->outcome));
-        }
-        break;
+    j->cancelled = res->outcome == TM_FETCH_CANCELLED;
+    if (!j->cancelled) {
+        tm_fetch_result_copy(&j->fetch, res);
+        j->o.source = &j->src;
+        j->o.fetch = &j->fetch;
     }
-    tm_parser_free(j->parser); /* its feed, if any, is j->feed now */
-    j->parser = NULL;
-    j->settle = h->n_fetching == 0;
-    j->record = (struct tm_worker_job){.run = record_run, .done = record_done};
-    tm_worker_submit(h->writer, &j->record);
+    j->finish = (struct tm_worker_job){.run = finish_run, .done = finish_done};
+    if (j->offloaded) { /* after its last piece, on the parser thread */
+        h->n_finishing++;
+        tm_worker_submit(h->parser, &j->finish);
+        return;
+    }
+    finish_run(&j->finish);
+    finish_done(&j->finish);
 }
 
 /* ---- starting a harvest ------------------------------------------------ */
@@ -468,7 +561,7 @@ int tm_harvest_start(struct tm_harvester *h, const struct tm_source *src, struct
     tm_store_hold(h->store);
     batch_join(h);
     int rc = harvest_begin(h, j, src, err);
-    if (h->n_fetching == 0)
+    if (h->n_fetching == 0 && h->n_finishing == 0)
         batch_commit(h); /* no transfer is running to commit it later */
     tm_store_release(h->store);
     return rc;
@@ -520,6 +613,7 @@ static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_
         .ud = j,
     };
     j->h = h;
+    j->offloaded = h->parser != NULL && ++h->n_started % TM_HARVEST_OFFLOAD_EVERY == 0;
     j->next = h->jobs;
     if (h->jobs)
         h->jobs->prev = j;
@@ -551,6 +645,7 @@ void tm_harvester_free(struct tm_harvester *h)
      * still waiting, and each is reported (on_done) before its thread ends:
      * what the store holds, the sink has heard of. */
     h->closing = true;
+    tm_worker_close(h->parser); /* hands its records to the writer */
     tm_worker_close(h->writer);
     tm_harvester_flush(h);
     /* Jobs still known to the fetcher free themselves in on_fetch_done. */

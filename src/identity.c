@@ -147,9 +147,9 @@ static int url_part(CURLU *u, CURLUPart part, unsigned flags, char **out)
     return rc == CURLUE_OK ? 0 : -1;
 }
 
-/* The canonical form of the URL u holds, in *out. Only the parts that
- * change are set again (most links change none but the fragment): each
- * get and set costs curl a copy, and this runs for every stored item. */
+/* The canonical form of the URL u holds, in *out. The path and query are
+ * set again only when they change (most links change neither): each get
+ * and set costs curl a copy, and this runs for every stored item. */
 static int canonicalise(CURLU *u, char **out)
 {
     char *scheme = NULL, *host = NULL, *lhost = NULL, *port = NULL, *path = NULL, *query = NULL;
@@ -191,8 +191,11 @@ static int canonicalise(CURLU *u, char **out)
     }
 
     if ((http && curl_url_set(u, CURLUPART_SCHEME, "https", 0) != CURLUE_OK) ||
-        (strcmp(lhost, host) != 0 && curl_url_set(u, CURLUPART_HOST, lhost, 0) != CURLUE_OK) ||
-        curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK || /* as checked on set */
+        /* Always: setting the host is what drops an IPv6 zone id. */
+        curl_url_set(u, CURLUPART_HOST, lhost, 0) != CURLUE_OK ||
+        /* Always: after http -> https a written :80 must go, and a port
+         * curl refuses on set (:0) makes the link not canonical. */
+        curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK ||
         (new_path != NULL && curl_url_set(u, CURLUPART_PATH, new_path, 0) != CURLUE_OK) ||
         (query_changed &&
          curl_url_set(u, CURLUPART_QUERY, query[0] != '\0' ? query : NULL, 0) != CURLUE_OK) ||

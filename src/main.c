@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libxml/parser.h>
+
 #include "cmd.h"
 #include "tinmoi/heap.h"
 
@@ -30,6 +32,10 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     tm_heap_init();
+    /* libxml2 2.9 wants its first initialisation on one thread, before any
+     * other: feeds are parsed on the loop and the harvester's parser
+     * thread, outputs written on the loop. */
+    xmlInitParser();
     if (argc < 2) {
         usage(stderr);
         return TM_EXIT_USAGE;

@@ -178,15 +178,21 @@ struct edges {
     size_t n_similar;   /* EDGE_SIMILAR edges in v */
     size_t max_similar; /* opts->max_pairs */
     size_t dropped;     /* EDGE_SIMILAR edges refused past max_similar */
+    /* A prober's beside others (edges_similar): the similar edges all of
+     * them hold; past max_similar an add fails with TM_ELIMIT instead. */
+    _Atomic size_t *shared;
 };
 
 /* Adds an edge. The rules other than similar titles add at most
  * 1 + 1 + TITLE_PARTNERS edges an item, bounded by TM_MERGE_MAX_ITEMS;
- * similar-title edges past max_similar are counted and left out. */
+ * similar-title edges past max_similar are counted and left out (or, with
+ * `shared`, refused with TM_ELIMIT). */
 static int edge_add(struct edges *e, const struct tm_merge_row *items, uint32_t a, uint32_t b,
                     int kind, double sim)
 {
     if (kind == EDGE_SIMILAR) {
+        if (e->shared != NULL && atomic_fetch_add(e->shared, 1) >= e->max_similar)
+            return TM_ELIMIT;
         if (e->n_similar >= e->max_similar) {
             e->dropped++;
             return 0;
@@ -1056,12 +1062,10 @@ struct prober {
     const struct title_set *const *order; /* the titles in processing order */
     size_t n_order;
     unsigned t, n_threads;
-    _Atomic size_t *found; /* the probers' edges together (several threads) */
-    size_t *start;         /* its cursors over ix's pairs (see probe) */
-    uint32_t *seen;        /* by place: k + 1 once compared with the title at k */
-    struct edges edges;    /* its similar-title edges, in the order found */
-    size_t *ends;          /* edges.n after each of its places */
-    bool over;             /* found passed max_pairs: stopped */
+    size_t *start;     /* its cursors over ix's pairs (see probe) */
+    uint32_t *seen;    /* by place: k + 1 once compared with the title at k */
+    struct edges *out; /* where its edges go: c->edges alone, else `own` */
+    struct edges own;  /* beside other probers: its edges, `shared` counting all */
     int rc;
 };
 
@@ -1087,7 +1091,7 @@ static int probe_list(struct prober *pr, uint32_t k, size_t j, const struct post
         size_t ny = post[i].n;
         size_t rest_x = tx->n_tok - j - 1, rest_y = ny - post[i].pos - 1;
         if (1 + (rest_x < rest_y ? rest_x : rest_y) >= overlap_needed(tx->n_tok, ny, c->sim))
-            rc = similar_titles(c, tx, pr->order[y], &pr->edges);
+            rc = similar_titles(c, tx, pr->order[y], pr->out);
     }
     return rc;
 }
@@ -1120,22 +1124,14 @@ static int probe(struct prober *pr, uint32_t k)
     return rc;
 }
 
-/* Probes its share of the titles. Beside other probers it stops once
- * their edges together pass max_pairs (see edges_similar). */
+/* Probes its share of the titles. */
 static void *prober_main(void *arg)
 {
     struct prober *pr = arg;
-    for (size_t k = pr->t, i = 0; k < pr->n_order && pr->rc == 0; k += pr->n_threads, i++) {
-        size_t before = pr->edges.n;
-        pr->rc = probe(pr, (uint32_t)k);
-        pr->ends[i] = pr->edges.n;
-        if (pr->found != NULL &&
-            atomic_fetch_add(pr->found, pr->edges.n - before) + (pr->edges.n - before) >
-                pr->edges.max_similar) {
-            pr->over = true;
-            break;
-        }
-    }
+    int rc = 0;
+    for (size_t k = pr->t; k < pr->n_order && rc == 0; k += pr->n_threads)
+        rc = probe(pr, (uint32_t)k);
+    pr->rc = rc; /* once: the probers' structs share cache lines */
     return NULL;
 }
 
@@ -1143,47 +1139,45 @@ static void prober_free(struct prober *pr)
 {
     free(pr->start);
     free(pr->seen);
-    free(pr->edges.v);
-    free(pr->ends);
+    free(pr->own.v);
 }
 
-static int prober_init(struct prober *pr, const struct ctx *c, uint32_t n_pairs)
+static int prober_init(struct prober *pr, uint32_t n_pairs)
 {
-    size_t mine = pr->n_order / pr->n_threads + 1;
     pr->start = malloc(((size_t)n_pairs + 1) * sizeof *pr->start);
     pr->seen = calloc(pr->n_order != 0 ? pr->n_order : 1, sizeof *pr->seen);
-    pr->ends = malloc(mine * sizeof *pr->ends);
-    if (pr->start == NULL || pr->seen == NULL || pr->ends == NULL)
+    if (pr->start == NULL || pr->seen == NULL)
         return TM_ENOMEM;
     memcpy(pr->start, pr->ix->start, ((size_t)n_pairs + 1) * sizeof *pr->start);
-    pr->edges.max_similar = c->edges.max_similar;
     return 0;
 }
 
-/* Appends the probers' edges to c->edges in the order one thread would
- * have found them (by place), so that max_pairs keeps the same ones. */
-static int gather_edges(struct ctx *c, struct prober *pr, unsigned n_pr, size_t n_order)
+/* Moves the probers' own edges to c->edges, freeing each as it goes. No
+ * cap applies: together they hold at most max_pairs. The order does not
+ * matter: the edges are sorted into one order afterwards. */
+static int gather_edges(struct ctx *c, struct prober *pr, unsigned n_pr)
 {
-    size_t from[TM_MERGE_MAX_THREADS] = {0};
-    for (unsigned t = 0; t < n_pr; t++)
-        c->edges.dropped += pr[t].edges.dropped;
-    for (size_t k = 0; k < n_order; k++) {
-        struct prober *p = &pr[k % n_pr];
-        size_t to = p->ends[k / n_pr];
-        for (; from[k % n_pr] < to; from[k % n_pr]++) {
-            const struct edge *e = &p->edges.v[from[k % n_pr]];
-            int rc = edge_add(&c->edges, c->items, e->a, e->b, EDGE_SIMILAR, e->sim);
-            if (rc != 0)
-                return rc;
-        }
+    for (unsigned t = 0; t < n_pr; t++) {
+        struct edges *e = &pr[t].own;
+        if (e->n > 0 &&
+            grow((void **)&c->edges.v, &c->edges.cap, c->edges.n + e->n, sizeof *c->edges.v) != 0)
+            return TM_ENOMEM;
+        if (e->n > 0)
+            memcpy(c->edges.v + c->edges.n, e->v, e->n * sizeof *e->v);
+        c->edges.n += e->n;
+        c->edges.n_similar += e->n;
+        free(e->v);
+        *e = (struct edges){0};
     }
     return 0;
 }
 
 /* Runs the probes on n_pr threads (this one and n_pr - 1 more; a thread
- * that cannot start runs here) and appends their edges to c->edges.
- * TM_ELIMIT when several probers together passed max_pairs (c->edges is
- * then unchanged). */
+ * that cannot start runs here) and adds their edges to c->edges. One
+ * prober adds straight to c->edges, under its cap. Several hold their own
+ * and stop with TM_ELIMIT once all of them together would pass max_pairs
+ * (c->edges is then unchanged): which pairs a cap keeps depends on the
+ * order they are found in, and only one thread has that order. */
 static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_index *fx,
                      const struct title_set *const *order, size_t n_order, uint32_t n_pairs,
                      unsigned n_pr)
@@ -1201,8 +1195,9 @@ static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_i
                                 .n_order = n_order,
                                 .t = t,
                                 .n_threads = n_pr,
-                                .found = n_pr > 1 ? &found : NULL};
-        rc = prober_init(&pr[t], c, n_pairs);
+                                .out = n_pr > 1 ? &pr[t].own : &c->edges,
+                                .own = {.max_similar = c->edges.max_similar, .shared = &found}};
+        rc = prober_init(&pr[t], n_pairs);
     }
     for (unsigned t = 1; t < n_pr && rc == 0; t++)
         started[t] = pthread_create(&th[t], NULL, prober_main, &pr[t]) == 0;
@@ -1215,9 +1210,12 @@ static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_i
             (void)pthread_join(th[t], NULL); /* fails only for a thread not joinable */
     }
     for (unsigned t = 0; t < n_pr && rc == 0; t++)
-        rc = pr[t].rc != 0 ? pr[t].rc : pr[t].over ? TM_ELIMIT : 0;
-    if (rc == 0)
-        rc = gather_edges(c, pr, n_pr, n_order);
+        rc = pr[t].rc;
+    for (unsigned t = 0; t < n_pr && rc == TM_ELIMIT; t++)
+        if (pr[t].rc != TM_ELIMIT && pr[t].rc != 0)
+            rc = pr[t].rc; /* a real failure wins over the cap */
+    if (rc == 0 && n_pr > 1)
+        rc = gather_edges(c, pr, n_pr);
     for (unsigned t = 0; t < n_pr; t++)
         prober_free(&pr[t]);
     return rc;
@@ -1277,8 +1275,9 @@ static int edges_similar(struct ctx *c)
         rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, n_pr);
         /* Past max_pairs, which pairs are kept depends on the order they
          * are found in: the first found by one thread. Such a flood is
-         * rare, and the probes then run again on one thread, so that
-         * the same pairs are kept and no more than max_pairs are held. */
+         * rare; the probes then run again on one thread, so the same
+         * pairs are kept. The probers hold max_pairs at most together
+         * (moving them into c->edges briefly holds the largest twice). */
         if (rc == TM_ELIMIT && n_pr > 1)
             rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, 1);
     }

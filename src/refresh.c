@@ -4,7 +4,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "tinmoi/heap.h"
 #include "tinmoi/item.h"
@@ -221,65 +220,6 @@ static int on_title_of(void *arg, const struct tm_merge_row *row, const char **t
     return rc;
 }
 
-/* The files written on a thread of their own while the loop's thread
- * writes the entry ids (publish reads only memory and out_dir; the ids
- * only the store), the ids committed once the files are in place. */
-struct publish_task {
-    const struct tm_publish_input *in;
-    struct tm_publish_result *res;
-    struct tm_error err;
-    int rc;
-    uv_thread_t thread;
-    bool running; /* started, not yet joined */
-};
-
-static void publish_main(void *arg)
-{
-    struct publish_task *t = arg;
-    t->rc = tm_publish_all(t->in, t->res, &t->err);
-}
-
-/* Whether the merge changed some entry id: only then is there a write
- * for the publish to run beside. */
-static bool ids_changed(const struct tm_store_rows *set, const struct tm_story *stories,
-                        size_t n_stories)
-{
-    for (size_t i = 0; i < n_stories; i++)
-        for (size_t m = 0; m < stories[i].n_members; m++)
-            if (tm_merge_id_changed(&set->rows[stories[i].members[m]], &stories[i]))
-                return true;
-    return false;
-}
-
-/* Starts the publish on a thread when `beside` (some ids to write),
- * else, or without a thread, publishes now: a thread's first allocations
- * open a malloc arena of their own, which costs memory for nothing when
- * there is nothing to overlap. */
-static void publish_start(struct publish_task *t, bool beside)
-{
-    t->running = beside && uv_thread_create(&t->thread, publish_main, t) == 0;
-    if (!t->running)
-        publish_main(t);
-}
-
-/* Waits for the publish: its result, `err` set from its own. */
-static int publish_wait(struct publish_task *t, struct tm_error *err)
-{
-    if (t->running)
-        (void)uv_thread_join(&t->thread); /* fails only for a thread not joinable */
-    t->running = false;
-    if (t->rc < 0)
-        *err = t->err;
-    return t->rc;
-}
-
-/* tm_store_set_entry_ids' confirm: the ids are kept only when every file
- * was written. */
-static int on_ids_written(void *arg, struct tm_error *err)
-{
-    return publish_wait(arg, err);
-}
-
 /* tm_refresh's work, while it holds the store. */
 static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
                    struct tm_publish_result *res, struct tm_refresh_stats *stats,
@@ -338,20 +278,14 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
         .source_updated_utc = dates,
         .now_utc = now_utc,
     };
-    /* Only ids that are out in the world need to be remembered; committing
-     * them once the files are in place keeps a failed publish harmless.
-     * The two run side by side: the files on a thread, the ids here. */
-    struct publish_task task = {.in = &in, .res = res};
-    publish_start(&task, ids_changed(&set, stories, n_stories));
-    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, on_ids_written, &task, err);
-    /* Again when the store did not ask (nothing to write, or it failed
-     * first): the publish may have failed with no id to roll back. */
-    struct tm_error perr = {0};
-    int prc = publish_wait(&task, &perr);
-    if (rc == 0 && prc < 0) {
-        rc = prc;
-        *err = perr;
-    }
+    rc = tm_publish_all(&in, res, err);
+    if (rc < 0)
+        goto out;
+    /* Only ids that are out in the world need to be remembered; recording
+     * them after the files are in place keeps a failed publish harmless.
+     * (Publishing on a thread beside these writes saved 0.1 s of a cold
+     * cycle and cost its peak 7 MB: see PERFORMANCE.md.) */
+    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, err);
     if (rc < 0) {
         tm_publish_result_clear(res);
         goto out;

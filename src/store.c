@@ -318,7 +318,7 @@ struct tm_store {
     bool wal_full;  /* the last commit left STORE_WAL_MAX_BYTES or more in the WAL */
     bool wal_stuck; /* a reader kept the WAL from being copied whole (logged once) */
     int schema_version;
-    bool cache_small; /* the page cache is at STORE_CACHE_LOAD (tm_store_load_rows) */
+    bool cache_small; /* the page cache is at STORE_CACHE_LOAD (the publishing half) */
     bool batch;       /* a batch's transaction is open (tm_store_batch_begin) */
     bool batch_lost;  /* SQLite rolled the open batch back after an error */
     sqlite3_stmt *st[ST_COUNT];
@@ -359,8 +359,9 @@ static void store_unlock_at_exit(struct tm_store **s)
 #define TITLE_MAX_STEPS 32
 
 /* The page cache while the publishing half holds the archive's items in
- * memory: a scan reads each page once, and the 16 MiB the inserts use
- * would add to the peak. Restored by the next put. */
+ * memory (the rows' load, the entry ids' appends): a scan reads each page
+ * once, and the 16 MiB the inserts use would add to the peak. Restored by
+ * the next put. */
 #define STORE_CACHE_LOAD "PRAGMA cache_size = -2048"
 #define STORE_CACHE_PUT "PRAGMA cache_size = -16384"
 
@@ -1893,8 +1894,7 @@ static int on_qsort_id_write(const void *a, const void *b)
 }
 
 int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
-                           const struct tm_story *stories, size_t n_stories,
-                           tm_store_confirm_fn confirm, void *confirm_arg, struct tm_error *err)
+                           const struct tm_story *stories, size_t n_stories, struct tm_error *err)
 {
     STORE_LOCKED(s);
     /* The rows to write, in rowid order: the table's own order, so each
@@ -1917,8 +1917,7 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
     }
     qsort(w, n, sizeof *w, on_qsort_id_write);
     /* The small cache: the rows are appended in rowid order, so a few pages
-     * are all the writes touch, and the publish runs beside them (refresh.c)
-     * with the archive's stories in memory. */
+     * are all the writes touch, while the archive's stories are in memory. */
     int rc = n > 0 ? cache_for(s, true, err) : 0;
     if (rc == 0 && n > 0)
         rc = tx_begin(s, err);
@@ -1935,8 +1934,6 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
         if (rc == 0)
             rc = run(s, st, "set entry id", err);
     }
-    if (rc == 0 && confirm != NULL)
-        rc = confirm(confirm_arg, err);
     if (rc == 0)
         rc = tx_commit(s, err);
     if (rc != 0)

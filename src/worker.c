@@ -59,11 +59,14 @@ static void worker_main(void *arg)
         w->n_waiting--;
         uv_cond_signal(&w->room_ready);
         uv_mutex_unlock(&w->mu);
+        bool report = job->done != NULL; /* else run may have freed the job */
         job->run(job);
         uv_mutex_lock(&w->mu);
-        list_push(&w->ran, job);
-        /* Fails only for a closing handle, and close waits for this thread. */
-        (void)uv_async_send(&w->ran_signal);
+        if (report) {
+            list_push(&w->ran, job);
+            /* Fails only for a closing handle, and close waits for this thread. */
+            (void)uv_async_send(&w->ran_signal);
+        }
     }
     uv_mutex_unlock(&w->mu);
 }
@@ -138,7 +141,7 @@ int tm_worker_new(uv_loop_t *loop, size_t max_waiting, struct tm_worker **out, s
 
 void tm_worker_submit(struct tm_worker *w, struct tm_worker_job *job)
 {
-    if (w->n_unreported++ == 0)
+    if (job->done != NULL && w->n_unreported++ == 0)
         uv_ref((uv_handle_t *)&w->ran_signal);
     uv_mutex_lock(&w->mu);
     while (w->n_waiting >= w->max_waiting)

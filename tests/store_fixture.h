@@ -44,7 +44,7 @@ static inline int set_entry_ids_of(struct tm_store *store, const struct tm_item 
 {
     struct tm_merge_input in;
     assert_int_equal(tm_merge_input_of(items, n, &in), 0);
-    int rc = tm_store_set_entry_ids(store, in.rows, stories, n_stories, NULL, NULL, err);
+    int rc = tm_store_set_entry_ids(store, in.rows, stories, n_stories, err);
     tm_merge_input_clear(&in);
     return rc;
 }

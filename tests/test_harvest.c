@@ -167,6 +167,80 @@ static void test_results_reach_the_store(void **state)
     tm_source_state_clear(&st);
 }
 
+/* Writes `body` to `name` in the fixture's folder; its file: URL in url. */
+static void write_file(const struct fixture *fx, const char *name, const char *body, char *url,
+                       size_t url_size)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", fx->dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(body, f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(url, url_size, "file://%s", path);
+}
+
+/* The store's last error of source number i ("" when none). */
+static void last_error(struct fixture *fx, size_t i, char *out, size_t size)
+{
+    char id[32];
+    snprintf(id, sizeof id, "nguon-%zu", i);
+    struct tm_source_state st = {0};
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_source_state(fx->store, id, &st, &err), 0);
+    snprintf(out, size, "%s", st.last_error != NULL ? st.last_error : "");
+    tm_source_state_clear(&st);
+}
+
+/* Every TM_HARVEST_OFFLOAD_EVERY-th job is parsed on the parser thread, the
+ * rest on the loop: each kind of body, started that many times in a row,
+ * goes through both, and both give the same result. A long feed arrives in
+ * many pieces; an HTML page stops the parse; a broken document fails. */
+static void test_both_parsers_alike(void **state)
+{
+    struct fixture *fx = *state;
+    char *big = malloc(400 * 256 + 256);
+    assert_non_null(big);
+    size_t len = (size_t)sprintf(big, "<rss version=\"2.0\"><channel><title>Lớn</title>");
+    for (int k = 0; k < 400; k++)
+        len +=
+            (size_t)sprintf(big + len,
+                            "<item><title>Tin dài số %d</title><link>http://lon.example/%d</link>"
+                            "<description>&lt;p&gt;Nội dung %d&lt;/p&gt;</description></item>",
+                            k, k, k);
+    sprintf(big + len, "</channel></rss>");
+    const char *bodies[] = {
+        big,
+        "<!DOCTYPE html><html><head><title>Trang chủ</title></head><body><p>Không phải "
+        "feed</p></body></html>",
+        "<rss version=\"2.0\"><channel><title>Hỏng</title><item><title>a</title></chan",
+    };
+    enum { KINDS = sizeof bodies / sizeof *bodies, EACH = TM_HARVEST_OFFLOAD_EVERY };
+    char url[512], name[32];
+    for (size_t k = 0; k < KINDS; k++) {
+        snprintf(name, sizeof name, "kind-%zu.xml", k);
+        write_file(fx, name, bodies[k], url, sizeof url);
+        for (size_t e = 0; e < EACH; e++)
+            start(fx, k * EACH + e, url);
+    }
+    free(big);
+    fx->expected = KINDS * EACH;
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(fx->done, KINDS * EACH);
+    assert_int_equal(fx->ok, 2 * EACH); /* the long feed, and the broken one recovered */
+    assert_int_equal(committed_items(fx->dir), 400 * EACH + 1 * EACH);
+    for (size_t k = 0; k < KINDS; k++) {
+        char first[512], other[512];
+        last_error(fx, k * EACH, first, sizeof first);
+        for (size_t e = 1; e < EACH; e++) {
+            last_error(fx, k * EACH + e, other, sizeof other);
+            assert_string_equal(first, other);
+        }
+        if (k == 1)
+            assert_non_null(strstr(first, "<html>"));
+    }
+}
+
 /* Many results: a batch is committed every TM_HARVEST_BATCH_RESULTS while
  * jobs still run (its writes are visible to others when the result that
  * filled it is heard of), and the rest when the last one ends. */
@@ -276,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_of_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_reports_what_it_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_both_parsers_alike, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

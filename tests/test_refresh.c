@@ -309,9 +309,8 @@ static void test_failed_refresh_leaves_no_reader(void **state)
     tm_store_rows_clear(&set);
 }
 
-/* The files are written on a thread while the entry ids are written here;
- * a publish that fails rolls the ids back (they were never out in the
- * world), and says why in its own words. */
+/* A publish that fails keeps no entry id (they were never out in the
+ * world), and says why in its own words, whether or not ids changed. */
 static void test_failed_publish_keeps_no_ids(void **state)
 {
     struct fixture *fx = *state;

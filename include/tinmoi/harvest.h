@@ -3,10 +3,13 @@
  * A harvest job starts a transfer for a source, pushes the body into the
  * streaming parser as it arrives, and records the result in the store
  * atomically (new items, a 304, or a failure with its one-line reason).
- * The loop fetches and parses; the store's writes run on the harvester's
- * writer thread (tm_worker), in the order the transfers ended, so the two
- * use two cores. The writer and the loop share the store one call at a
- * time (tm_store_hold).
+ * The loop fetches and parses; every TM_HARVEST_OFFLOAD_EVERY-th body is
+ * parsed on the harvester's parser thread instead, piece by piece as it
+ * arrives. The store's writes run on its writer thread, in the order the
+ * parses ended (both threads are tm_workers), so parsing, the only work
+ * as big as the rest together, is shared by two cores. The writer and the
+ * loop share the store one call at a time (tm_store_hold); the parser
+ * thread never touches it.
  * Results that arrive close together share one commit (a batch of the
  * store, tm_store_batch_begin): it is committed when no transfer is left
  * running, after TM_HARVEST_BATCH_RESULTS results, at the first start or
@@ -40,8 +43,20 @@
 
 /* Results that wait for the writer thread (each holds its parsed feed
  * until the writer has stored it): past this many the loop waits for the
- * writer instead of fetching more. */
-#define TM_HARVEST_MAX_WAITING 32
+ * writer instead of fetching more. A batch's commit holds the writer for
+ * 0.05-0.1 s, while the loop parses a hundred feeds or more: at 32 the loop
+ * waited 1.0-1.6 s of a 10,000-source cycle for room. */
+#define TM_HARVEST_MAX_WAITING 128
+
+/* Every this many jobs one is parsed on the harvester's parser thread
+ * instead of the loop, which also fetches (see PERFORMANCE.md: parsing
+ * every body there left that thread the bottleneck). */
+#define TM_HARVEST_OFFLOAD_EVERY 2
+
+/* Pieces of offloaded bodies (as the fetcher hands them over, at most
+ * CURL_MAX_WRITE_SIZE bytes each) that wait for the parser thread: past
+ * this many the loop waits for it instead of reading more. */
+#define TM_HARVEST_MAX_CHUNKS 64
 
 /* A batch of results is committed after this many sources... */
 #define TM_HARVEST_BATCH_RESULTS 256

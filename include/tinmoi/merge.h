@@ -32,9 +32,14 @@
 #define TM_MERGE_MAX_PAIRS (8u * 1024 * 1024)
 
 /* Threads the similar-title rule's lookups share by default (the merge's
- * own and one more) once there are enough distinct titles to be worth it,
- * and at most (tm_merge_opts.threads). */
+ * own and one more) once there are enough distinct titles to be worth it.
+ * The merge is pure, but it may start threads of its own for this (and
+ * joins them before it returns); tm_merge_opts.threads = 1 keeps it on
+ * the caller's. */
 #define TM_MERGE_THREADS 2
+/* Most threads tm_merge_opts.threads may ask for; more is taken as this
+ * many (the probers' state is on the stack, and the machines this runs on
+ * have a few cores). */
 #define TM_MERGE_MAX_THREADS 8
 
 struct tm_merge_row; /* below: what the merge reads of an item */
@@ -59,9 +64,9 @@ struct tm_merge_opts {
      * compare. */
     int (*title_of)(void *arg, const struct tm_merge_row *row, const char **title);
     void *title_of_arg;
-    /* Threads for the similar-title rule's lookups (up to
-     * TM_MERGE_MAX_THREADS); 0: TM_MERGE_THREADS, or fewer for few
-     * titles. The stories do not depend on it. */
+    /* Threads for the similar-title rule's lookups (more than
+     * TM_MERGE_MAX_THREADS count as that many); 0: TM_MERGE_THREADS, or
+     * one for few titles. The stories do not depend on it. */
     unsigned threads;
 };
 

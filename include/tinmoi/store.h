@@ -257,16 +257,9 @@ int tm_store_load_shown(struct tm_store *store, const int64_t *rowids, size_t n_
  * story's entry_id; members already carrying it are not written. The merge
  * decides: it replaces an item's entry id only when its story merged into
  * an older one. Stories with a NULL entry_id are skipped. Rows are not
- * modified in memory.
- * `confirm` (may be NULL) is asked once the ids are written and before
- * they are committed, and only when some id was to be written: the ids are
- * kept when it returns 0; otherwise they are rolled back and its negative
- * code is returned, `err` being its own to set. The publishing half uses
- * it to keep ids only for files that were written. */
-typedef int (*tm_store_confirm_fn)(void *arg, struct tm_error *err);
+ * modified in memory. */
 int tm_store_set_entry_ids(struct tm_store *store, const struct tm_merge_row *rows,
-                           const struct tm_story *stories, size_t n_stories,
-                           tm_store_confirm_fn confirm, void *confirm_arg, struct tm_error *err);
+                           const struct tm_story *stories, size_t n_stories, struct tm_error *err);
 
 /* Lists the configured sources, ordered by id, for the snapshot's source
  * status and `tinmoi status`. On 0 *out (NULL when *n is 0) is owned by

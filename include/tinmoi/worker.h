@@ -15,9 +15,11 @@
 #include "tinmoi/error.h"
 
 struct tm_worker_job {
-    void (*run)(struct tm_worker_job *job);  /* on the worker's thread */
-    void (*done)(struct tm_worker_job *job); /* on the loop's thread; may free the job */
-    struct tm_worker_job *next;              /* the worker's own */
+    void (*run)(struct tm_worker_job *job); /* on the worker's thread */
+    /* On the loop's thread; may free the job. NULL: none, and `run` may
+     * free the job (the worker forgets it once run). */
+    void (*done)(struct tm_worker_job *job);
+    struct tm_worker_job *next; /* the worker's own */
 };
 
 struct tm_worker;
