@@ -278,19 +278,29 @@ static bool wal_truncates(const struct fixture *fx)
     return !busy;
 }
 
+/* Refreshes into an out_dir that does not exist, so the publish fails
+ * (nothing published); its path in `missing`. */
+static int refresh_missing_out(struct fixture *fx, int64_t now, char *missing, size_t size,
+                               struct tm_error *err)
+{
+    struct tm_config cfg = fx->cfg;
+    snprintf(missing, size, "%s/missing", fx->dir);
+    cfg.out_dir = missing;
+    struct tm_publish_result res = {0};
+    int rc = tm_refresh(fx->store, &cfg, now, &res, NULL, err);
+    assert_int_equal(res.n_files, 0);
+    return rc;
+}
+
 /* A refresh that fails after the merge read its titles (here: out_dir is
  * missing, so nothing is published and no entry id written) leaves no
  * read transaction behind to stall the WAL's checkpoints. */
 static void test_failed_refresh_leaves_no_reader(void **state)
 {
     struct fixture *fx = *state;
-    struct tm_config cfg = fx->cfg;
     char missing[160];
-    snprintf(missing, sizeof missing, "%s/missing", fx->dir);
-    cfg.out_dir = missing;
-    struct tm_publish_result res = {0};
     struct tm_error err = {0};
-    assert_true(tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) < 0);
+    assert_true(refresh_missing_out(fx, T0 + 120, missing, sizeof missing, &err) < 0);
     assert_true(wal_truncates(fx));
     /* The check itself: a title read holds the WAL until the cursor is
      * closed, by tm_store_titles_done or by a write. */
@@ -314,15 +324,10 @@ static void test_failed_refresh_leaves_no_reader(void **state)
 static void test_failed_publish_keeps_no_ids(void **state)
 {
     struct fixture *fx = *state;
-    struct tm_config cfg = fx->cfg;
     char missing[160];
-    snprintf(missing, sizeof missing, "%s/missing", fx->dir);
-    cfg.out_dir = missing;
-    struct tm_publish_result res = {0};
     struct tm_error err = {0};
-    assert_true(tm_refresh(fx->store, &cfg, T0 + 120, &res, NULL, &err) < 0);
+    assert_true(refresh_missing_out(fx, T0 + 120, missing, sizeof missing, &err) < 0);
     assert_non_null(strstr(err.msg, missing));
-    assert_int_equal(res.n_files, 0);
     struct tm_store_rows set = {0};
     assert_int_equal(tm_store_load_rows(fx->store, &set, &err), 0);
     assert_int_equal(set.n, N_SOURCES * N_ENTRIES);
@@ -336,7 +341,7 @@ static void test_failed_publish_keeps_no_ids(void **state)
     tm_store_rows_clear(&set);
     /* With no id to write, the publish still fails, and says so. */
     err = (struct tm_error){0};
-    assert_true(tm_refresh(fx->store, &cfg, T0 + 180, &res, NULL, &err) < 0);
+    assert_true(refresh_missing_out(fx, T0 + 180, missing, sizeof missing, &err) < 0);
     assert_non_null(strstr(err.msg, missing));
 }
 
