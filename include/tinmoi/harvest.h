@@ -45,8 +45,9 @@
  * until the writer has stored it): past this many the loop waits for the
  * writer instead of fetching more. A batch's commit holds the writer for
  * 0.05-0.1 s, while the loop parses a hundred feeds or more: at 32 the loop
- * waited 1.0-1.6 s of a 10,000-source cycle for room. */
-#define TM_HARVEST_MAX_WAITING 128
+ * waited 1.0-1.6 s of a 10,000-source cycle for room. At 128 one cold
+ * cycle of a dozen peaked at 109 MB (see PERFORMANCE.md). */
+#define TM_HARVEST_MAX_WAITING 64
 
 /* Every this many jobs one is parsed on the harvester's parser thread
  * instead of the loop, which also fetches (see PERFORMANCE.md: parsing
