@@ -117,23 +117,6 @@ static char *lower_host(const char *host)
     return (char *)dst;
 }
 
-/* curl_url_get into a malloc'd copy (curl's strings must go back through
- * curl_free, ours through free). *out is NULL when the part is absent.
- * Returns 0, or -1 on any other failure. */
-static int url_get(CURLU *u, CURLUPart part, unsigned flags, char **out)
-{
-    char *s = NULL;
-    *out = NULL;
-    CURLUcode rc = curl_url_get(u, part, &s, flags);
-    if (rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT)
-        return 0;
-    if (rc != CURLUE_OK)
-        return -1;
-    *out = strdup(s);
-    curl_free(s);
-    return *out != NULL ? 0 : -1;
-}
-
 /* curl_url_get's string itself (curl_free it; NULL when the part is
  * absent). Returns 0, or -1 on any other failure. */
 static int url_part(CURLU *u, CURLUPart part, unsigned flags, char **out)
@@ -145,6 +128,22 @@ static int url_part(CURLU *u, CURLUPart part, unsigned flags, char **out)
         return 0;
     }
     return rc == CURLUE_OK ? 0 : -1;
+}
+
+/* curl_url_get into a malloc'd copy (curl's strings must go back through
+ * curl_free, ours through free). *out is NULL when the part is absent.
+ * Returns 0, or -1 on any other failure. */
+static int url_get(CURLU *u, CURLUPart part, unsigned flags, char **out)
+{
+    char *s = NULL;
+    *out = NULL;
+    if (url_part(u, part, flags, &s) != 0)
+        return -1;
+    if (s == NULL)
+        return 0;
+    *out = strdup(s);
+    curl_free(s);
+    return *out != NULL ? 0 : -1;
 }
 
 /* The canonical form of the URL u holds, in *out. The path and query are

@@ -282,9 +282,7 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
     if (rc < 0)
         goto out;
     /* Only ids that are out in the world need to be remembered; recording
-     * them after the files are in place keeps a failed publish harmless.
-     * (Publishing on a thread beside these writes saved 0.1 s of a cold
-     * cycle and cost its peak 7 MB: see PERFORMANCE.md.) */
+     * them after the files are in place keeps a failed publish harmless. */
     rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, err);
     if (rc < 0) {
         tm_publish_result_clear(res);

@@ -1911,7 +1911,8 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
     for (size_t i = 0; i < n_stories; i++) {
         for (size_t m = 0; m < stories[i].n_members; m++) {
             const struct tm_merge_row *it = &rows[stories[i].members[m]];
-            if (tm_merge_id_changed(it, &stories[i]))
+            if (stories[i].entry_id != NULL &&
+                (it->entry_id == NULL || strcmp(it->entry_id, stories[i].entry_id) != 0))
                 w[n++] = (struct id_write){it->rowid, stories[i].entry_id};
         }
     }

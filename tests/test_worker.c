@@ -68,6 +68,13 @@ static void on_done(struct tm_worker_job *wj)
     free(j);
 }
 
+/* The run of a job without a done: it frees itself. */
+static void on_run_and_free(struct tm_worker_job *wj)
+{
+    on_run(wj);
+    free(job_of(wj));
+}
+
 static struct job *new_job(struct fixture *fx, int n)
 {
     struct job *j = calloc(1, sizeof *j);
@@ -142,6 +149,36 @@ static void test_idle_loop_ends(void **state)
     assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
 }
 
+/* Jobs without a done run in order among the others and free themselves
+ * there; the loop does not wait for them (nothing is left to report), and
+ * a close still runs the ones waiting. */
+static void test_jobs_without_done(void **state)
+{
+    struct fixture *fx = *state;
+    for (int n = 1; n <= 20; n++) {
+        struct job *j = new_job(fx, n);
+        if (n % 2 == 0) {
+            j->base.run = on_run_and_free;
+            j->base.done = NULL;
+        }
+        tm_worker_submit(fx->w, &j->base);
+    }
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(fx->n_done, 10);
+    for (size_t i = 0; i < fx->n_done; i++)
+        assert_int_equal(fx->done_order[i], 2 * (int)i + 1);
+    tm_worker_submit(fx->w, &new_job(fx, 21)->base);
+    struct job *last = new_job(fx, 22);
+    last->base.run = on_run_and_free;
+    last->base.done = NULL;
+    tm_worker_submit(fx->w, &last->base);
+    tm_worker_close(fx->w);
+    fx->w = NULL;
+    assert_int_equal(fx->n_ran, 22);
+    assert_in_order(fx->ran_order, 22);
+    assert_int_equal(fx->n_done, 11);
+}
+
 static void open_gate_later(void *arg)
 {
     uv_sleep(50);
@@ -192,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_loop_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_runs_what_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_from_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_without_done, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

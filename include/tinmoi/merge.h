@@ -7,10 +7,8 @@
 #ifndef TINMOI_MERGE_H
 #define TINMOI_MERGE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "tinmoi/item.h"
 
@@ -202,15 +200,6 @@ uint64_t tm_merge_hash(const char *s);
 int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *const *source_ids,
                   size_t n_sources, const struct tm_merge_opts *opts, struct tm_story **out,
                   size_t *n_out, struct tm_merge_stats *stats);
-
-/* Whether the merge gave member `row` of `story` another entry id than
- * the one it carries: a new id, or its story merged into an older one.
- * What the store writes back (tm_store_set_entry_ids). */
-static inline bool tm_merge_id_changed(const struct tm_merge_row *row, const struct tm_story *story)
-{
-    return story->entry_id != NULL &&
-           (row->entry_id == NULL || strcmp(row->entry_id, story->entry_id) != 0);
-}
 
 /* Rows for items (what tm_merge does with its input): the hashes computed
  * (an item without a key hashed with tm_item_key's, as tm_entry_id_new

@@ -1,10 +1,10 @@
 /* tinmoi — one thread beside the loop that runs jobs in order.
  *
- * The harvester hands it the store's writes so that the loop goes on
- * fetching and parsing on one core while SQLite writes on the other. A
- * job runs on the worker's thread (`run`), then its `done` is called on
- * the loop's thread, jobs in the order they were submitted. The loop stays
- * alive while a submitted job's `done` has not been called. */
+ * The harvester has two: one for the store's writes, one that parses
+ * every second body, so the loop's work shares the cores. A job runs on
+ * the worker's thread (`run`), then its `done`, if it has one, is called
+ * on the loop's thread, jobs in the order they were submitted. The loop
+ * stays alive while a submitted job's `done` has not been called. */
 #ifndef TINMOI_WORKER_H
 #define TINMOI_WORKER_H
 
