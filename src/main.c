@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <sqlite3.h>
 
 #include "cmd.h"
 #include "tinmoi/heap.h"
@@ -36,6 +37,10 @@ int main(int argc, char **argv)
      * other: feeds are parsed on the loop and the harvester's parser
      * thread, outputs written on the loop. */
     xmlInitParser();
+    /* SQLite's memory statistics take a global mutex around every one of
+     * its allocations, on the writer thread and the loop alike; nothing
+     * here reads them. Set before SQLite initialises. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (argc < 2) {
         usage(stderr);
         return TM_EXIT_USAGE;
