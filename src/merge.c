@@ -1043,6 +1043,28 @@ static int similar_titles(const struct ctx *c, const struct title_set *x, const 
     return pair_members(c, x, y, sim, out);
 }
 
+/* A title's signature: one bit of 64 for each of its word pairs. Each bit
+ * set in x's and clear in y's stands for at least one pair of x that y
+ * lacks (distinct bits, distinct pairs), so x and y have at most
+ * |x| - popcount(sig x & ~sig y) pairs in common: a bound from two words,
+ * read before the titles' sets, which lie all over memory. */
+static uint64_t title_sig(const uint32_t *tok, size_t n)
+{
+    uint64_t sig = 0;
+    for (size_t i = 0; i < n; i++)
+        sig |= UINT64_C(1) << ((tok[i] * UINT32_C(2654435769)) >> 26);
+    return sig;
+}
+
+/* Whether the signatures alone show fewer than `need` common pairs
+ * between x (nx pairs) and y (ny). */
+static bool sig_too_far(uint64_t sx, uint64_t sy, size_t nx, size_t ny, size_t need)
+{
+    size_t miss_x = (size_t)__builtin_popcountll(sx & ~sy);
+    size_t miss_y = (size_t)__builtin_popcountll(sy & ~sx);
+    return nx - miss_x < need || ny - miss_y < need;
+}
+
 static int on_qsort_by_size(const void *a, const void *b)
 {
     const struct title_set *x = *(const struct title_set *const *)a;
@@ -1060,6 +1082,7 @@ struct prober {
     const struct index *ix;
     const struct fresh_index *fx;
     const struct title_set *const *order; /* the titles in processing order */
+    const uint64_t *sig;                  /* their signatures (title_sig), by place */
     size_t n_order;
     unsigned t, n_threads;
     size_t *start;     /* its cursors over ix's pairs (see probe) */
@@ -1075,7 +1098,8 @@ struct prober {
  * pair x meets y under is their first common pair in the rank order (an
  * earlier one would be in y's index prefix too, and x would have met y
  * there), so at most 1 + the shorter of the two rests are common; when
- * that is too few, they are not similar. */
+ * that is too few, they are not similar. Nor are they when their
+ * signatures say so (title_sig). */
 static int probe_list(struct prober *pr, uint32_t k, size_t j, const struct posting *post, size_t n)
 {
     const struct ctx *c = pr->c;
@@ -1090,7 +1114,9 @@ static int probe_list(struct prober *pr, uint32_t k, size_t j, const struct post
         pr->seen[y] = k + 1;
         size_t ny = post[i].n;
         size_t rest_x = tx->n_tok - j - 1, rest_y = ny - post[i].pos - 1;
-        if (1 + (rest_x < rest_y ? rest_x : rest_y) >= overlap_needed(tx->n_tok, ny, c->sim))
+        size_t need = overlap_needed(tx->n_tok, ny, c->sim);
+        if (1 + (rest_x < rest_y ? rest_x : rest_y) >= need &&
+            !sig_too_far(pr->sig[k], pr->sig[y], tx->n_tok, ny, need))
             rc = similar_titles(c, tx, pr->order[y], pr->out);
     }
     return rc;
@@ -1179,8 +1205,8 @@ static int gather_edges(struct ctx *c, struct prober *pr, unsigned n_pr)
  * (c->edges is then unchanged): which pairs a cap keeps depends on the
  * order they are found in, and only one thread has that order. */
 static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_index *fx,
-                     const struct title_set *const *order, size_t n_order, uint32_t n_pairs,
-                     unsigned n_pr)
+                     const struct title_set *const *order, const uint64_t *sig, size_t n_order,
+                     uint32_t n_pairs, unsigned n_pr)
 {
     struct prober pr[TM_MERGE_MAX_THREADS] = {0};
     pthread_t th[TM_MERGE_MAX_THREADS];
@@ -1192,6 +1218,7 @@ static int probe_all(struct ctx *c, const struct index *ix, const struct fresh_i
                                 .ix = ix,
                                 .fx = fx,
                                 .order = order,
+                                .sig = sig,
                                 .n_order = n_order,
                                 .t = t,
                                 .n_threads = n_pr,
@@ -1246,7 +1273,8 @@ static int edges_similar(struct ctx *c)
     struct index all = {0};
     struct fresh_index fresh = {0};
     const struct title_set **order = malloc(c->n_titles * sizeof *order);
-    rc = order != NULL ? 0 : TM_ENOMEM;
+    uint64_t *sig = malloc(c->n_titles * sizeof *sig);
+    rc = order != NULL && sig != NULL ? 0 : TM_ENOMEM;
     size_t n_order = 0;
     bool all_fresh = true;
     for (uint32_t k = 0; k < c->n_titles && rc == 0; k++) {
@@ -1261,8 +1289,10 @@ static int edges_similar(struct ctx *c)
     }
     if (rc == 0 && !all_fresh)
         rc = fresh_init(&fresh, c, order, n_order);
-    for (size_t k = 0; k < n_order && rc == 0; k++)
+    for (size_t k = 0; k < n_order && rc == 0; k++) {
         index_add(&all, c, order[k], (uint32_t)k);
+        sig[k] = title_sig(c->tok + order[k]->tok, order[k]->n_tok);
+    }
 
     unsigned n_pr = c->threads;
     if (n_pr == 0)
@@ -1272,16 +1302,17 @@ static int edges_similar(struct ctx *c)
     if (n_pr > TM_MERGE_MAX_THREADS)
         n_pr = TM_MERGE_MAX_THREADS;
     if (rc == 0) {
-        rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, n_pr);
+        rc = probe_all(c, &all, &fresh, order, sig, n_order, n_pairs, n_pr);
         /* Past max_pairs, which pairs are kept depends on the order they
          * are found in: the first found by one thread. Such a flood is
          * rare; the probes then run again on one thread, so the same
          * pairs are kept. The probers hold max_pairs at most together
          * (moving them into c->edges briefly holds the largest twice). */
         if (rc == TM_ELIMIT && n_pr > 1)
-            rc = probe_all(c, &all, &fresh, order, n_order, n_pairs, 1);
+            rc = probe_all(c, &all, &fresh, order, sig, n_order, n_pairs, 1);
     }
     free(order);
+    free(sig);
     index_free(&all);
     fresh_free(&fresh);
     return rc;
