@@ -1792,3 +1792,46 @@ done:
     free(uf);
     return rc;
 }
+
+static int on_qsort_id_write(const void *a, const void *b)
+{
+    int64_t x = ((const struct tm_merge_id_write *)a)->rowid;
+    int64_t y = ((const struct tm_merge_id_write *)b)->rowid;
+    return (x > y) - (x < y);
+}
+
+int tm_merge_id_writes(const struct tm_merge_row *rows, const struct tm_story *stories,
+                       size_t n_stories, struct tm_merge_id_write **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < n_stories; i++)
+        if (stories[i].entry_id != NULL)
+            n += stories[i].n_members;
+    if (n == 0)
+        return 0;
+    struct tm_merge_id_write *w = malloc(n * sizeof *w);
+    if (w == NULL)
+        return TM_ENOMEM;
+    n = 0;
+    for (size_t i = 0; i < n_stories; i++) {
+        const char *id = stories[i].entry_id;
+        for (size_t m = 0; id != NULL && m < stories[i].n_members; m++) {
+            const struct tm_merge_row *it = &rows[stories[i].members[m]];
+            if (it->entry_id == NULL || strcmp(it->entry_id, id) != 0)
+                w[n++] = (struct tm_merge_id_write){it->rowid, id};
+        }
+    }
+    /* The store's table order: each of its pages is then read and dirtied
+     * once (in story order, a cold merge's 200,000 writes would wander over
+     * the whole table through a small cache). */
+    qsort(w, n, sizeof *w, on_qsort_id_write);
+    if (n == 0) {
+        free(w);
+        w = NULL;
+    }
+    *out = w;
+    *n_out = n;
+    return 0;
+}

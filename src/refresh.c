@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "tinmoi/heap.h"
 #include "tinmoi/item.h"
@@ -220,6 +221,47 @@ static int on_title_of(void *arg, const struct tm_merge_row *row, const char **t
     return rc;
 }
 
+/* The files are rendered and written on a thread of their own while this
+ * one writes the entry ids (the publish reads only memory and out_dir, the
+ * ids only the store), and the ids are committed once the files are in
+ * place. */
+struct publish_task {
+    const struct tm_publish_input *in;
+    struct tm_publish_result *res;
+    struct tm_error err;
+    int rc;
+    uv_thread_t thread;
+    bool running; /* started, not yet joined */
+};
+
+static void publish_main(void *arg)
+{
+    struct publish_task *t = arg;
+    t->rc = tm_publish_all(t->in, t->res, &t->err);
+}
+
+/* Starts the publish; without a thread, publishes now. */
+static void publish_start(struct publish_task *t)
+{
+    t->running = uv_thread_create(&t->thread, publish_main, t) == 0;
+    if (!t->running)
+        publish_main(t);
+}
+
+/* Waits for the publish: its result, `err` set from its own. Also
+ * tm_store_set_entry_ids' confirm: the ids are kept only when every file
+ * is in place. */
+static int publish_wait(void *arg, struct tm_error *err)
+{
+    struct publish_task *t = arg;
+    if (t->running)
+        (void)uv_thread_join(&t->thread); /* fails only for a thread not joinable */
+    t->running = false;
+    if (t->rc < 0)
+        *err = t->err;
+    return t->rc;
+}
+
 /* tm_refresh's work, while it holds the store. */
 static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t now_utc,
                    struct tm_publish_result *res, struct tm_refresh_stats *stats,
@@ -232,6 +274,8 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
     size_t *idx = NULL, n_idx = 0;
     struct shown sh = {0};
     int64_t *dates = NULL;
+    struct tm_merge_id_write *writes = NULL;
+    size_t n_writes = 0;
 
     int rc = load_states(store, cfg, &states, err);
     if (rc < 0)
@@ -268,6 +312,15 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
     rc = load_shown(store, &set, stories, idx, n_idx, &sh, err);
     if (rc < 0)
         goto out;
+    rc = tm_merge_id_writes(set.rows, stories, n_stories, &writes, &n_writes);
+    if (rc < 0) {
+        tm_error_set(err, rc, "%s", tm_strerror(rc));
+        goto out;
+    }
+    /* The rows have given every answer: what remains of them is the
+     * strings the stories borrow. Their memory goes before the files'. */
+    size_t n_rows = set.n;
+    tm_store_rows_free_rows(&set);
     struct tm_publish_input in = {
         .config = cfg,
         .states = states,
@@ -278,22 +331,26 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
         .source_updated_utc = dates,
         .now_utc = now_utc,
     };
-    rc = tm_publish_all(&in, res, err);
-    if (rc < 0)
-        goto out;
-    /* Only ids that are out in the world need to be remembered; recording
-     * them after the files are in place keeps a failed publish harmless. */
-    rc = tm_store_set_entry_ids(store, set.rows, stories, n_stories, err);
+    /* Only ids that are out in the world need to be remembered: committed
+     * once the files are in place, they leave a failed publish harmless. */
+    struct publish_task task = {.in = &in, .res = res};
+    publish_start(&task);
+    rc = tm_store_set_entry_ids(store, writes, n_writes, publish_wait, &task, err);
+    if (task.running) { /* the store failed before it asked */
+        struct tm_error perr = {0};
+        (void)publish_wait(&task, &perr);
+    }
     if (rc < 0) {
         tm_publish_result_clear(res);
         goto out;
     }
     if (stats) {
-        stats->n_items = set.n;
+        stats->n_items = n_rows;
         stats->n_stories = n_stories;
         stats->merge_pairs_dropped = mstats.pairs_dropped;
     }
 out:
+    free(writes);
     free(dates);
     shown_clear(&sh);
     free(idx);

@@ -1740,6 +1740,13 @@ static void arena_free(struct tm_store_arena *a)
     free(a);
 }
 
+void tm_store_rows_free_rows(struct tm_store_rows *set)
+{
+    free(set->rows);
+    set->rows = NULL;
+    set->n = 0;
+}
+
 void tm_store_rows_clear(struct tm_store_rows *set)
 {
     if (set == NULL)
@@ -1881,51 +1888,19 @@ static int cache_for(struct tm_store *s, bool small, struct tm_error *err)
     return rc;
 }
 
-/* One entry id to write: the row and its story's id (borrowed). */
-struct id_write {
-    int64_t rowid;
-    const char *entry_id;
-};
-
-static int on_qsort_id_write(const void *a, const void *b)
-{
-    int64_t x = ((const struct id_write *)a)->rowid, y = ((const struct id_write *)b)->rowid;
-    return (x > y) - (x < y);
-}
-
-int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
-                           const struct tm_story *stories, size_t n_stories, struct tm_error *err)
+int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_id_write *w, size_t n,
+                           tm_store_confirm_fn confirm, void *confirm_arg, struct tm_error *err)
 {
     STORE_LOCKED(s);
-    /* The rows to write, in rowid order: the table's own order, so each
-     * page is read and dirtied once (in story order, a cold merge's 200,000
-     * updates would wander over the whole table through a small cache). */
-    size_t n = 0;
-    for (size_t i = 0; i < n_stories; i++)
-        if (stories[i].entry_id != NULL)
-            n += stories[i].n_members;
-    struct id_write *w = malloc((n != 0 ? n : 1) * sizeof *w);
-    if (w == NULL)
-        return tm_error_set(err, TM_ENOMEM, "out of memory");
-    n = 0;
-    for (size_t i = 0; i < n_stories; i++) {
-        for (size_t m = 0; m < stories[i].n_members; m++) {
-            const struct tm_merge_row *it = &rows[stories[i].members[m]];
-            if (stories[i].entry_id != NULL &&
-                (it->entry_id == NULL || strcmp(it->entry_id, stories[i].entry_id) != 0))
-                w[n++] = (struct id_write){it->rowid, stories[i].entry_id};
-        }
-    }
-    qsort(w, n, sizeof *w, on_qsort_id_write);
+    if (n == 0)
+        return confirm != NULL ? confirm(confirm_arg, err) : 0;
     /* The small cache: the rows are appended in rowid order, so a few pages
      * are all the writes touch, while the archive's stories are in memory. */
-    int rc = n > 0 ? cache_for(s, true, err) : 0;
-    if (rc == 0 && n > 0)
+    int rc = cache_for(s, true, err);
+    if (rc == 0)
         rc = tx_begin(s, err);
-    if (rc != 0 || n == 0) {
-        free(w);
+    if (rc != 0)
         return rc;
-    }
     sqlite3_stmt *st = s->st[ST_ITEM_SET_ENTRY];
     for (size_t k = 0; rc == 0 && k < n; k++) {
         struct binder b = bind_start(st);
@@ -1935,11 +1910,12 @@ int tm_store_set_entry_ids(struct tm_store *s, const struct tm_merge_row *rows,
         if (rc == 0)
             rc = run(s, st, "set entry id", err);
     }
+    if (rc == 0 && confirm != NULL)
+        rc = confirm(confirm_arg, err);
     if (rc == 0)
         rc = tx_commit(s, err);
     if (rc != 0)
         tx_rollback(s);
-    free(w);
     return rc;
 }
 

@@ -44,7 +44,11 @@ static inline int set_entry_ids_of(struct tm_store *store, const struct tm_item 
 {
     struct tm_merge_input in;
     assert_int_equal(tm_merge_input_of(items, n, &in), 0);
-    int rc = tm_store_set_entry_ids(store, in.rows, stories, n_stories, err);
+    struct tm_merge_id_write *w;
+    size_t n_w;
+    assert_int_equal(tm_merge_id_writes(in.rows, stories, n_stories, &w, &n_w), 0);
+    int rc = tm_store_set_entry_ids(store, w, n_w, NULL, NULL, err);
+    free(w);
     tm_merge_input_clear(&in);
     return rc;
 }

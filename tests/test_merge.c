@@ -945,6 +945,40 @@ static void test_threads_keep_the_same_pairs(void **state)
     tm_items_free(items, N);
 }
 
+/* The ids to write back: the members whose id differs from their story's,
+ * in rowid order; members already carrying it and stories without an id
+ * write nothing. */
+static void test_id_writes(void **state)
+{
+    (void)state;
+    struct tm_item *items = new_items(4);
+    set_item(&items[0], 40, "a", 0, "Một", NULL, T0, T0, "tag:x");
+    set_item(&items[1], 10, "b", 0, "Hai", NULL, T0, T0, NULL);
+    set_item(&items[2], 30, "c", 0, "Ba", NULL, T0, T0, "tag:old");
+    set_item(&items[3], 20, "d", 0, "Bốn", NULL, T0, T0, NULL);
+    struct tm_merge_input in;
+    assert_int_equal(tm_merge_input_of(items, 4, &in), 0);
+    size_t m_x[] = {0, 2, 3}, m_none[] = {1};
+    struct tm_story st[] = {
+        {.members = m_x, .n_members = 3, .entry_id = "tag:x"},
+        {.members = m_none, .n_members = 1, .entry_id = NULL},
+    };
+    struct tm_merge_id_write *w;
+    size_t n;
+    assert_int_equal(tm_merge_id_writes(in.rows, st, 2, &w, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(w[0].rowid, 20);
+    assert_string_equal(w[0].entry_id, "tag:x");
+    assert_int_equal(w[1].rowid, 30);
+    assert_string_equal(w[1].entry_id, "tag:x");
+    free(w);
+    assert_int_equal(tm_merge_id_writes(in.rows, st + 1, 1, &w, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(w);
+    tm_merge_input_clear(&in);
+    tm_items_free(items, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -971,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_pair_cap_reported),
         cmocka_unit_test(test_threads_change_nothing),
         cmocka_unit_test(test_threads_keep_the_same_pairs),
+        cmocka_unit_test(test_id_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

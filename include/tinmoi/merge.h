@@ -196,10 +196,25 @@ uint64_t tm_merge_hash(const char *s);
  * are made of; they must be distinct (items of one source are told apart by
  * their number alone); rows[i].source < n_sources (TM_EINVAL otherwise). Stories'
  * members index `rows`; a claimed id borrows the row's entry_id string, so
- * the rows and their strings must outlive the stories, unchanged. */
+ * the rows' strings must outlive the stories, unchanged. */
 int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *const *source_ids,
                   size_t n_sources, const struct tm_merge_opts *opts, struct tm_story **out,
                   size_t *n_out, struct tm_merge_stats *stats);
+
+/* An entry id to record: item `rowid` belongs to the published entry
+ * `entry_id` (borrowed from the stories). */
+struct tm_merge_id_write {
+    int64_t rowid;
+    const char *entry_id;
+};
+
+/* What the stories change in the rows' entry ids: each member of
+ * stories[0..n_stories) (indexes into `rows`) whose entry_id differs from
+ * its story's, stories with a NULL entry_id skipped, in rowid order. On 0
+ * *out (NULL when *n_out is 0) is the caller's to free, its ids borrowed
+ * from the stories; TM_ENOMEM. */
+int tm_merge_id_writes(const struct tm_merge_row *rows, const struct tm_story *stories,
+                       size_t n_stories, struct tm_merge_id_write **out, size_t *n_out);
 
 /* Rows for items (what tm_merge does with its input): the hashes computed
  * (an item without a key hashed with tm_item_key's, as tm_entry_id_new

@@ -226,6 +226,11 @@ struct tm_store_rows {
  * TM_STORE_MAX_LOAD_ITEMS. */
 int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct tm_error *err);
 
+/* Frees the rows themselves (set->n becomes 0), keeping the strings they
+ * point to, which the stories merged from them borrow, and the source ids:
+ * what the publishing half holds once the merge's answers are taken. */
+void tm_store_rows_free_rows(struct tm_store_rows *set);
+
 /* The normalised title of item `rowid` (*title NULL when it has none),
  * valid until the next call, tm_store_titles_done or tm_store_close. For
  * tm_merge_opts.title_of: the calls come in increasing rowid order, so
@@ -251,15 +256,21 @@ void tm_store_rows_clear(struct tm_store_rows *set);
 int tm_store_load_shown(struct tm_store *store, const int64_t *rowids, size_t n_rowids,
                         struct tm_item **items, struct tm_error *err);
 
-/* Persists the merge's entry ids, atomically (a transaction, or a savepoint
- * of an open batch): every member of each of `stories[0..n_stories)`
- * (indexes into `rows`, the rows the stories were merged from) gets its
- * story's entry_id; members already carrying it are not written. The merge
- * decides: it replaces an item's entry id only when its story merged into
- * an older one. Stories with a NULL entry_id are skipped. Rows are not
- * modified in memory. */
-int tm_store_set_entry_ids(struct tm_store *store, const struct tm_merge_row *rows,
-                           const struct tm_story *stories, size_t n_stories, struct tm_error *err);
+/* Asked before entry ids are committed: 0 keeps them; a negative code
+ * rolls them back and is returned, `err` being the callback's to set. */
+typedef int (*tm_store_confirm_fn)(void *arg, struct tm_error *err);
+
+/* Persists the merge's entry ids (tm_merge_id_writes: in rowid order, the
+ * order the table is appended in), atomically (a transaction, or a
+ * savepoint of an open batch): item writes[i].rowid gets
+ * writes[i].entry_id. The merge decides: it replaces an item's entry id
+ * only when its story merged into an older one. `confirm` (may be NULL)
+ * is called once they are written and before they are committed (at once
+ * when there is nothing to write): the publishing half keeps only the ids
+ * of files that are in place. */
+int tm_store_set_entry_ids(struct tm_store *store, const struct tm_merge_id_write *writes,
+                           size_t n_writes, tm_store_confirm_fn confirm, void *confirm_arg,
+                           struct tm_error *err);
 
 /* Lists the configured sources, ordered by id, for the snapshot's source
  * status and `tinmoi status`. On 0 *out (NULL when *n is 0) is owned by
