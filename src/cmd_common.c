@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "tinmoi/error.h"
-#include "tinmoi/jsonfeed.h"
 #include "tinmoi/log.h"
 
 int tm_cmd_config_options(int argc, char **argv, void (*usage)(FILE *out), const char **config_path,
@@ -99,21 +97,4 @@ int tm_cmd_check_dir(const char *what, const char *path)
         return -1;
     }
     return 0;
-}
-
-static int on_latest_print(void *ud, const struct tm_jsonfeed_headline *h)
-{
-    fprintf(ud, "  %s(%s)\n", h->title ? h->title : "", h->display_date ? h->display_date : "");
-    return 0;
-}
-
-void tm_cmd_print_latest(FILE *out, const char *title, const char *snapshot, size_t len)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb(snapshot, len, 0, &jerr);
-    if (root == NULL)
-        return;
-    fprintf(out, "\n%s\n", title);
-    tm_jsonfeed_each_latest(root, on_latest_print, out);
-    json_decref(root);
 }

@@ -31,8 +31,4 @@ void tm_cmd_print_problems(FILE *out, const struct tm_config_problems *problems)
  * write; logs a clear error and returns -1 when not. */
 int tm_cmd_check_dir(const char *what, const char *path);
 
-/* Prints the "Tin mới nhất" box from a snapshot.json body, as the portal
- * shows it: each headline followed by "(dd/mm/yyyy h:mm SA|CH)". */
-void tm_cmd_print_latest(FILE *out, const char *title, const char *snapshot, size_t len);
-
 #endif

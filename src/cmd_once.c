@@ -99,9 +99,11 @@ static void print_summary(const struct tm_config *cfg, const struct tm_publish_r
     for (size_t i = 0; i < res->n_files; i++)
         printf("  %s/%s%s\n", cfg->out_dir, res->files[i].name,
                res->files[i].changed ? "" : " (unchanged)");
-    for (size_t i = 0; i < res->n_files; i++)
-        if (strcmp(res->files[i].name, "snapshot.json") == 0)
-            tm_cmd_print_latest(stdout, cfg->title, res->files[i].data, res->files[i].len);
+    printf("\n%s\n", cfg->title);
+    for (size_t i = 0; i < res->n_latest; i++) {
+        const struct tm_published_headline *h = &res->latest[i];
+        printf("  %s(%s)\n", h->title ? h->title : "", h->display_date ? h->display_date : "");
+    }
 }
 
 static void usage(FILE *out)

@@ -309,6 +309,27 @@ int tm_jsonfeed_generated_at(const char *data, size_t len, int64_t *out_utc)
     return rc;
 }
 
+int tm_jsonfeed_each_box(const struct tm_view *v,
+                         int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud)
+{
+    const struct tm_config *cfg = v->config;
+    size_t n = cfg->latest_limit > 0 ? (size_t)cfg->latest_limit : 0;
+    if (cfg->items_limit < 0 || (size_t)cfg->items_limit < n) /* the box is among the items */
+        n = cfg->items_limit > 0 ? (size_t)cfg->items_limit : 0;
+    for (size_t i = 0; i < v->n_stories && i < n; i++) {
+        const struct tm_item *it = &v->items[v->stories[i].primary];
+        char display[TM_DATE_DISPLAY_LEN];
+        if (tm_date_format_display(it->published_utc, cfg->utc_offset_s, display) != 0)
+            return TM_EINVAL;
+        struct tm_jsonfeed_headline h = {
+            .title = it->title, .url = it->link, .display_date = display};
+        int rc = fn(ud, &h);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int tm_jsonfeed_each_latest(const struct json_t *doc,
                             int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud)
 {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "str_int.h"
 #include "tinmoi/atom.h"
 #include "tinmoi/jsonfeed.h"
 #include "tinmoi/view.h"
@@ -286,6 +287,33 @@ static int check_out_dir(const char *dir, struct tm_error *err)
     return 0;
 }
 
+/* tm_jsonfeed_each_box's callback: a copy of each headline into the result,
+ * whose `latest` has room for them all. */
+static int on_box(void *ud, const struct tm_jsonfeed_headline *h)
+{
+    struct tm_publish_result *res = ud;
+    struct tm_published_headline *d = &res->latest[res->n_latest++];
+    d->title = tm_strdup_or_null(h->title);
+    d->url = tm_strdup_or_null(h->url);
+    d->display_date = tm_strdup_or_null(h->display_date);
+    bool oom = (h->title != NULL && d->title == NULL) || (h->url != NULL && d->url == NULL) ||
+               (h->display_date != NULL && d->display_date == NULL);
+    return oom ? TM_ENOMEM : 0;
+}
+
+/* The box's headlines, for the callers that show it (`tinmoi once`). */
+static int collect_box(const struct tm_view *v, struct tm_publish_result *res, struct tm_error *err)
+{
+    size_t n = v->config->latest_limit > 0 ? (size_t)v->config->latest_limit : 0;
+    if (n == 0)
+        return 0;
+    res->latest = calloc(n, sizeof *res->latest);
+    int rc = res->latest != NULL ? tm_jsonfeed_each_box(v, on_box, res) : TM_ENOMEM;
+    if (rc != 0)
+        return tm_error_set(err, rc, "publish: the latest box: %s", tm_strerror(rc));
+    return 0;
+}
+
 int tm_publish_all(const struct tm_publish_input *in, struct tm_publish_result *res,
                    struct tm_error *err)
 {
@@ -313,6 +341,8 @@ int tm_publish_all(const struct tm_publish_input *in, struct tm_publish_result *
         rc = tm_error_set(err, TM_ENOMEM, "publish: out of memory");
     if (rc == 0)
         rc = render_all(&v, cfg->out_dir, cats, n_cats, in->now_utc, res, err);
+    if (rc == 0)
+        rc = collect_box(&v, res, err);
     tm_view_clear(&v);
     free(cats);
     for (size_t i = 0; rc == 0 && i < res->n_files; i++) {
@@ -335,5 +365,11 @@ void tm_publish_result_clear(struct tm_publish_result *res)
         free(res->files[i].data);
     }
     free(res->files);
+    for (size_t i = 0; i < res->n_latest; i++) {
+        free(res->latest[i].title);
+        free(res->latest[i].url);
+        free(res->latest[i].display_date);
+    }
+    free(res->latest);
     memset(res, 0, sizeof *res);
 }

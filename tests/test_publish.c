@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "publish_fixture.h"
+#include "tinmoi/jsonfeed.h"
 #include "tinmoi/publish.h"
 #include "tmpdir.h"
 
@@ -268,6 +269,64 @@ static void test_all_files_and_idle_cycle(void **state)
     free(dir);
 }
 
+/* tm_jsonfeed_each_latest's callback: the box read back from the snapshot,
+ * compared with the result's, one headline at a time. */
+struct box_check {
+    const struct tm_publish_result *res;
+    size_t n;
+};
+
+static int on_read_back(void *ud, const struct tm_jsonfeed_headline *h)
+{
+    struct box_check *bc = ud;
+    assert_true(bc->n < bc->res->n_latest);
+    const struct tm_published_headline *mine = &bc->res->latest[bc->n++];
+    assert_string_equal(mine->display_date, h->display_date);
+    if (h->title == NULL)
+        assert_null(mine->title);
+    else
+        assert_string_equal(mine->title, h->title);
+    if (h->url == NULL)
+        assert_null(mine->url);
+    else
+        assert_string_equal(mine->url, h->url);
+    return 0;
+}
+
+/* The result carries the box the snapshot names (`_tinmoi.latest`), for
+ * `tinmoi once` to show without parsing the snapshot back: the same
+ * headlines in the same order, within items_limit when latest_limit is
+ * larger. */
+static void test_result_box_is_the_snapshots(void **state)
+{
+    (void)state;
+    const int limits[][2] = {{2, 50}, {8, 50}, {8, 1}, {0, 50}}; /* latest_limit, items_limit */
+    const size_t expect[] = {2, 3, 1, 0};
+    for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+        char *dir = make_tmpdir();
+        struct fixture f;
+        fx_init(&f);
+        f.cfg.latest_limit = limits[k][0];
+        f.cfg.items_limit = limits[k][1];
+        struct tm_publish_result res;
+        publish(&f, dir, NOW_UTC, &res);
+        assert_int_equal(res.n_latest, expect[k]);
+        if (expect[k] > 0) {
+            assert_string_equal(res.latest[0].display_date, "31/05/2022 10:55 SA");
+            assert_string_equal(res.latest[0].title, FX_TITLE_0);
+        }
+        json_t *doc = json_loadb(res.files[1].data, res.files[1].len, 0, NULL);
+        assert_non_null(doc);
+        struct box_check bc = {&res, 0};
+        assert_int_equal(tm_jsonfeed_each_latest(doc, on_read_back, &bc), 0);
+        assert_int_equal(bc.n, res.n_latest);
+        json_decref(doc);
+        tm_publish_result_clear(&res);
+        remove_tree(dir);
+        free(dir);
+    }
+}
+
 /* A category without stories still gets its (empty) files. */
 static void test_empty_category_published(void **state)
 {
@@ -384,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_all_files_and_idle_cycle),
         cmocka_unit_test(test_empty_category_published),
         cmocka_unit_test(test_bad_out_dir),
+        cmocka_unit_test(test_result_box_is_the_snapshots),
         cmocka_unit_test(test_bad_category_name),
         cmocka_unit_test(test_sample_out),
     };

@@ -56,6 +56,15 @@ struct tm_jsonfeed_headline {
     const char *display_date; /* `_tinmoi.display_date`, "31/05/2022 10:55 SA" */
 };
 
+/* Calls `fn` for each headline of the box the view's snapshot names in
+ * `_tinmoi.latest` (the first latest_limit of its items), in order,
+ * straight from the view: what tm_jsonfeed_each_latest reads back from the
+ * rendered document. Strings are borrowed from the view and from `fn`'s
+ * call (display_date). Stops at and returns `fn`'s first non-zero
+ * result; TM_EINVAL for a date the box cannot show. */
+int tm_jsonfeed_each_box(const struct tm_view *v,
+                         int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud);
+
 /* Calls `fn` for each item a parsed snapshot (jansson's json_t, as loaded
  * from a document tm_jsonfeed_render wrote) names in `_tinmoi.latest`, in
  * that order: the portal's box. Ids naming no item are skipped. Stops at and

@@ -56,10 +56,21 @@ struct tm_published_file {
     bool changed;             /* this publish replaced the file */
 };
 
+/* One headline of the "Tin mới nhất" box (owned; title and url may be
+ * NULL). */
+struct tm_published_headline {
+    char *title;
+    char *url;
+    char *display_date; /* "31/05/2022 10:55 SA" */
+};
+
 struct tm_publish_result {
     struct tm_published_file *files; /* latest.atom, snapshot.json, then for each category
                                       * in source-list order <category>.atom, <category>.json */
     size_t n_files;
+    struct tm_published_headline *latest; /* the box snapshot.json names in `_tinmoi.latest`,
+                                           * in order (tm_jsonfeed_each_box) */
+    size_t n_latest;
     size_t n_changed; /* files replaced; 0 after an idle cycle */
 };
 
