@@ -218,7 +218,140 @@ done:
     return ret;
 }
 
-char *tm_link_canonical(const char *url)
+/* ---- canonical links: the fast path --------------------------------------
+ * Most links are plain: "http(s)://" in lowercase, a host name of letters,
+ * digits and hyphens in dot-separated labels, no user or port, a path and
+ * query of characters RFC 3986 allows unescaped (and well-formed %XX), no
+ * dot segments or empty ones. For those, curl's parse and rebuild
+ * (twenty-odd allocations) changes nothing but what canonicalise asks, so
+ * the same result is written here in one pass. Anything else, including
+ * every host curl might read as an IPv4 number, takes curl's path. */
+
+/* RFC 3986 pchar, '%' aside: unreserved, sub-delims, ':' and '@'. */
+static bool is_pchar(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=:@", c) != NULL);
+}
+
+/* Whether s[0..n) is pchars, '/' (and '?' in a query) and %XX alone. */
+static bool plain_part(const char *s, size_t n, bool query)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) || !is_hex((unsigned char)s[i + 2]))
+                return false;
+            i += 2;
+        } else if (!(is_pchar(c) || c == '/' || (query && c == '?'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A host of dot-separated labels of [a-z0-9-] (either case), one of them
+ * holding a letter that cannot be part of an IPv4 number in any of the
+ * forms curl reads (hex digits and 'x' can). */
+static bool plain_host(const char *h, size_t n)
+{
+    bool named = false;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = ascii_lower((unsigned char)h[i]);
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+        named |= c >= 'g' && c <= 'z' && c != 'x';
+        label++;
+    }
+    return label > 0 && named;
+}
+
+/* Whether the path holds a "." or ".." segment, or an empty one before
+ * its end. */
+static bool odd_segments(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '/')
+            continue;
+        size_t len = 0;
+        while (i + 1 + len < n && p[i + 1 + len] != '/')
+            len++;
+        const char *s = p + i + 1;
+        if ((len == 0 && i + 1 < n) || (len == 1 && s[0] == '.') ||
+            (len == 2 && s[0] == '.' && s[1] == '.'))
+            return true;
+    }
+    return false;
+}
+
+char *tm_identity_link_canonical_fast(const char *url, bool *slow)
+{
+    *slow = true;
+    size_t skip;
+    if (strncmp(url, "https://", 8) == 0)
+        skip = 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        skip = 7;
+    else
+        return NULL;
+    const char *host = url + skip;
+    size_t host_len = strcspn(host, "/?#");
+    const char *path = host + host_len;
+    size_t path_len = path[0] == '/' ? strcspn(path, "?#") : 0;
+    const char *query = NULL, *frag = path + path_len;
+    size_t query_len = 0;
+    if (frag[0] == '?') {
+        query = frag + 1;
+        query_len = strcspn(query, "#");
+        frag = query + query_len;
+    }
+    for (const char *f = frag; *f != '\0'; f++)
+        if ((unsigned char)*f <= 0x20 || (unsigned char)*f >= 0x7f)
+            return NULL; /* curl's call: escape or refuse */
+    if (!plain_host(host, host_len) || !plain_part(path, path_len, false) ||
+        odd_segments(path, path_len) || (query != NULL && !plain_part(query, query_len, true)))
+        return NULL;
+
+    /* "https://" host path ["?" query]: the host lowercased, the path's
+     * trailing '/' dropped ("/" for none), the query filtered. */
+    size_t cap = 8 + host_len + (path_len != 0 ? path_len : 1) + 1 + query_len + 1;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    char *w = out;
+    memcpy(w, "https://", 8);
+    w += 8;
+    for (size_t i = 0; i < host_len; i++)
+        *w++ = (char)ascii_lower((unsigned char)host[i]);
+    if (path_len == 0) {
+        *w++ = '/';
+    } else {
+        size_t keep = path_len > 1 && path[path_len - 1] == '/' ? path_len - 1 : path_len;
+        memcpy(w, path, keep);
+        w += keep;
+    }
+    *w = '\0';
+    if (query != NULL) {
+        w[0] = '?';
+        memcpy(w + 1, query, query_len);
+        w[1 + query_len] = '\0';
+        filter_query(w + 1);
+        if (w[1] == '\0')
+            w[0] = '\0'; /* nothing left: no '?' */
+    }
+    upper_escapes(out);
+    *slow = false;
+    return out;
+}
+
+char *tm_identity_link_canonical_curl(const char *url)
 {
     if (url == NULL || url[0] == '\0')
         return NULL;
@@ -237,6 +370,15 @@ char *tm_link_canonical(const char *url)
     }
     curl_url_cleanup(u);
     return out;
+}
+
+char *tm_link_canonical(const char *url)
+{
+    if (url == NULL || url[0] == '\0')
+        return NULL;
+    bool slow;
+    char *out = tm_identity_link_canonical_fast(url, &slow);
+    return slow ? tm_identity_link_canonical_curl(url) : out;
 }
 
 /* ---- normalised titles -------------------------------------------------- */

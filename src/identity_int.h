@@ -20,6 +20,17 @@ char *tm_identity_title_normalize_utf8proc(const char *title);
  * taken, not only that the two agree. */
 char *tm_identity_title_normalize_fast(const char *title, bool *slow);
 
+/* tm_link_canonical done wholly by libcurl's URL API: the reference its
+ * fast path (plain http(s) links, read in one pass) must equal, which
+ * test_identity checks; the path every other link takes. Same contract as
+ * tm_link_canonical. */
+char *tm_identity_link_canonical_curl(const char *url);
+
+/* tm_link_canonical's fast path alone: sets *slow and returns NULL when the
+ * link is not plain (see identity.c), or on OOM; otherwise *slow is false
+ * and the result is tm_link_canonical's. */
+char *tm_identity_link_canonical_fast(const char *url, bool *slow);
+
 /* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
 size_t tm_identity_count_words(const char *norm);
 

@@ -15,6 +15,7 @@
 #include "tinmoi/item.h"
 
 #include "identity_int.h"
+#include "xorshift.h"
 
 /* printf's %s with NULL is undefined. */
 static const char *show(const char *s)
@@ -384,6 +385,108 @@ static void test_title_fast_path_matches_utf8proc(void **state)
     assert_same_as_utf8proc("\xe1\xba");
 }
 
+/* The link fast path's result for s equals curl's (when the fast path
+ * takes s). Returns whether it took it. */
+static bool assert_link_same_as_curl(const char *s)
+{
+    bool slow = true;
+    char *fast = tm_identity_link_canonical_fast(s, &slow);
+    if (slow) {
+        assert_null(fast);
+        return false;
+    }
+    char *ref = tm_identity_link_canonical_curl(s);
+    if (ref == NULL || strcmp(fast, ref) != 0)
+        fail_msg("\"%s\": \"%s\" but curl gives \"%s\"", s, fast, ref ? ref : "(null)");
+    free(fast);
+    free(ref);
+    return true;
+}
+
+/* Appends one of `n` pieces to buf (at *w, room for `cap`). */
+static void pick(char *buf, size_t *w, size_t cap, uint32_t *rng, const char *const *pieces,
+                 size_t n)
+{
+    const char *p = pieces[xorshift32(rng) % n];
+    size_t len = strlen(p);
+    if (*w + len < cap) {
+        memcpy(buf + *w, p, len);
+        *w += len;
+    }
+    buf[*w] = '\0';
+}
+
+#define PIECES(a) a, sizeof a / sizeof a[0]
+
+/* Links put together from plain pieces and the ones that must leave the
+ * fast path (ports, users, IPv4-like hosts, dot and empty segments, bad
+ * escapes, spaces, UTF-8, control bytes): wherever the fast path answers,
+ * curl answers the same; and the links of a portal take it. */
+static void test_link_fast_path_matches_curl(void **state)
+{
+    (void)state;
+    static const char *const schemes[] = {"https://", "http://",  "https://", "http://", "https://",
+                                          "http://",  "https://", "HTTP://",  "ftp://",  "https:/"};
+    static const char *const labels[] = {
+        "thanhhoa", "gov",      "vn",  "nhu-thanh", "a",       "Bo",  "XN--abc", "mic",     "moh",
+        "so-yte",   "thanhhoa", "gov", "vn",        "nhuxuan", "a",   "Bo",      "127",     "0x7f",
+        "cafe",     "1",        "",    "www",       "-x",      "b_c", "x",       "ex4mple", "0"};
+    static const char *const seps[] = {".", ".", ".", ".", ".", ".", "", ":80", ":", "@", ".."};
+    static const char *const segs[] = {"/tin-tuc",   "/tin-1-100000.htm",
+                                       "/tin-tuc",   "/x.htm",
+                                       "/2022",      "/tin-tuc",
+                                       "/tin-1.htm", "/",
+                                       "/a%2fb",     "/%E1%BB%A9",
+                                       "/.",         "/..",
+                                       "/a b",       "/tức",
+                                       "/%zz",       "/%4",
+                                       "/~u",        "/a;b=c",
+                                       "/x:y@z",     "/!$&'()*+,",
+                                       "/\x01",      "/a\"b",
+                                       "/{}",        "/a.b"};
+    static const char *const queries[] = {"",
+                                          "",
+                                          "?",
+                                          "?id=5",
+                                          "?utm_source=fb",
+                                          "?a=1&utm_medium=x&b=2",
+                                          "?a=&&b",
+                                          "?x=a/b?c",
+                                          "?q=%e1%bb%87",
+                                          "?fbclid=1",
+                                          "?a b",
+                                          "?a=%"};
+    static const char *const frags[] = {"", "", "", "", "", "#top", "#", "#a b", "#\x7f", "#x%20y"};
+    uint32_t rng = 20221127;
+    char buf[256];
+    size_t taken = 0, n = 60000;
+    for (size_t k = 0; k < n; k++) {
+        size_t w = 0;
+        buf[0] = '\0';
+        pick(buf, &w, sizeof buf, &rng, PIECES(schemes));
+        for (uint32_t l = 0, nl = 1 + xorshift32(&rng) % 4; l < nl; l++) {
+            if (l > 0)
+                pick(buf, &w, sizeof buf, &rng, PIECES(seps));
+            pick(buf, &w, sizeof buf, &rng, PIECES(labels));
+        }
+        for (uint32_t g = 0, ng = xorshift32(&rng) % 4; g < ng; g++)
+            pick(buf, &w, sizeof buf, &rng, PIECES(segs));
+        pick(buf, &w, sizeof buf, &rng, PIECES(queries));
+        pick(buf, &w, sizeof buf, &rng, PIECES(frags));
+        taken += assert_link_same_as_curl(buf);
+    }
+    print_message("%zu of %zu links took the fast path\n", taken, n);
+    assert_true(taken > n / 20); /* both paths are exercised */
+    assert_true(taken < n / 2);
+    assert_true(
+        assert_link_same_as_curl("https://nhuxuan.thanhhoa.gov.vn/tin-tuc/tin-1-100000.htm"));
+    assert_true(assert_link_same_as_curl("http://Mic.GOV.vn/Tin/?utm_source=x&id=7#top"));
+    assert_true(assert_link_same_as_curl("https://a.vn?x=%2f"));
+    assert_false(assert_link_same_as_curl("http://10.0.0.1/x")); /* curl reads IPv4 numbers */
+    assert_false(assert_link_same_as_curl("https://a.vn/a/../b"));
+    assert_false(assert_link_same_as_curl("https://a.vn:8443/x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_link_path),
         cmocka_unit_test(test_link_idn_host),
         cmocka_unit_test(test_link_rejects),
+        cmocka_unit_test(test_link_fast_path_matches_curl),
         cmocka_unit_test(test_title_case_and_forms),
         cmocka_unit_test(test_title_punctuation_space),
         cmocka_unit_test(test_title_diacritics_kept),
