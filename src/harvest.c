@@ -35,6 +35,8 @@ struct job {
     struct tm_parser *parser;
     _Atomic int parse_rc; /* first negative parse result; set by either thread */
     bool offloaded;       /* parsed on the harvester's parser thread, else on the loop */
+    bool handed;          /* offloaded, and the parser thread has (had) it: counted in
+                           * h->n_offloaded until its finish is done */
     bool fetching;        /* counted in h->n_fetching */
     bool cancelled;       /* the transfer was cancelled: dropped once finished */
     /* The transfer's end, into a record (finish_run: on the parser thread
@@ -72,6 +74,7 @@ struct tm_harvester {
     size_t n_fetching;  /* of them, transfers not yet done */
     size_t n_finishing; /* ... and offloaded transfers done, their parse not yet */
     size_t n_started;   /* jobs started: every TM_HARVEST_OFFLOAD_EVERY-th is offloaded */
+    size_t n_offloaded; /* offloaded jobs handed to the parser thread, finish not done */
     bool closing;       /* tm_harvester_free is under way */
     /* The open batch; touched only while holding the store. */
     size_t batch_results;   /* results recorded in the store's open batch */
@@ -272,6 +275,24 @@ static int send_chunk(struct job *j, const char *buf, size_t len)
  * can no longer become a feed (an HTML page, a limit), the transfer is
  * aborted (an offloaded one at its next piece): nothing more is worth
  * downloading. */
+/* Whether an offloaded job goes to the parser thread, decided when it
+ * first needs it: yes while fewer than TM_HARVEST_MAX_OFFLOADED are there,
+ * else it is parsed on the loop after all (its parser is still the
+ * loop's alone). */
+static bool hand_over(struct job *j)
+{
+    struct tm_harvester *h = j->h;
+    if (j->offloaded && !j->handed && h != NULL) {
+        if (h->n_offloaded < TM_HARVEST_MAX_OFFLOADED) {
+            j->handed = true;
+            h->n_offloaded++;
+        } else {
+            j->offloaded = false;
+        }
+    }
+    return j->offloaded;
+}
+
 static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error *err)
 {
     struct job *j = ud;
@@ -279,7 +300,7 @@ static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error 
     if (rc == 0)
         rc = job_parser(j, NULL);
     if (rc == 0)
-        rc = j->offloaded ? send_chunk(j, buf, len) : tm_parser_push(j->parser, buf, len);
+        rc = hand_over(j) ? send_chunk(j, buf, len) : tm_parser_push(j->parser, buf, len);
     if (rc < 0) {
         atomic_store_explicit(&j->parse_rc, rc, memory_order_relaxed);
         return tm_error_set(err, rc, "%s", tm_strerror(rc));
@@ -505,8 +526,10 @@ static void finish_done(struct tm_worker_job *wj)
 {
     struct job *j = (struct job *)((char *)wj - offsetof(struct job, finish));
     struct tm_harvester *h = j->h;
-    if (h != NULL && j->offloaded)
+    if (h != NULL && j->offloaded) {
         h->n_finishing--;
+        h->n_offloaded--;
+    }
     if (h == NULL || j->cancelled) {
         job_free(j);
         return;
@@ -532,7 +555,7 @@ static void on_fetch_done(void *ud, const struct tm_fetch_result *res)
         j->o.fetch = &j->fetch;
     }
     j->finish = (struct tm_worker_job){.run = finish_run, .done = finish_done};
-    if (j->offloaded) { /* after its last piece, on the parser thread */
+    if (hand_over(j)) { /* after its last piece, on the parser thread */
         h->n_finishing++;
         tm_worker_submit(h->parser, &j->finish);
         return;

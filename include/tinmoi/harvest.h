@@ -59,6 +59,14 @@
  * this many the loop waits for it instead of reading more. */
 #define TM_HARVEST_MAX_CHUNKS 64
 
+/* Offloaded bodies under way at once: sent to the parser thread and not yet
+ * handed to the writer. Each holds its feed, parsed or half parsed, and a
+ * parsed one waits for the loop to pass it on, which a loop busy with a
+ * burst of transfers does late: without a bound, 250-480 parsed feeds piled
+ * up there, and one cold 10,000-source cycle in four peaked at 102-126 MB.
+ * Past this many, a body that starts is parsed on the loop. */
+#define TM_HARVEST_MAX_OFFLOADED 48
+
 /* A batch of results is committed after this many sources... */
 #define TM_HARVEST_BATCH_RESULTS 256
 /* ...or at the first result this long (ms) after the batch began. */
