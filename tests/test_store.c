@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <dirent.h>
 #include <stdatomic.h>
@@ -507,6 +508,61 @@ static void test_reput_is_idempotent(void **state)
     assert_int_equal(st.last_success_utc, T0 + 900);
     tm_source_state_clear(&st);
     tm_items_free(items, n);
+    tm_feed_free(f);
+}
+
+/* The categories are stored as the compact JSON jansson writes (the
+ * stored text is compared byte for byte to tell a changed item), escapes
+ * and all, read back whole, and a category that is not UTF-8 is refused. */
+static void test_categories_stored_as_json(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const cats[] = {"Chuyển đổi số", "a \"quoted\" \\ back/slash",
+                                       "tab\there\nline\x01\x1f\x7f", "𝄞 U+2028:\xe2\x80\xa8"};
+    const size_t n_cats = sizeof cats / sizeof cats[0];
+    struct tm_feed *f = feed_new(1);
+    entry_set(f, 0, "g1", "Tin một", "http://nhuthanh.example/tin/1", T0);
+    f->entries[0].categories = calloc(n_cats, sizeof(char *));
+    assert_non_null(f->entries[0].categories);
+    for (size_t i = 0; i < n_cats; i++)
+        f->entries[0].categories[i] = dup_or_null(cats[i]);
+    f->entries[0].n_categories = n_cats;
+    struct tm_store_put_result res;
+    put(fx, &src_a, f, T0, &res);
+    assert_int_equal(res.new_items, 1);
+    put(fx, &src_a, f, T0 + 900, &res); /* the same text: not an update */
+    assert_int_equal(res.updated_items, 0);
+
+    json_t *a = json_array();
+    for (size_t i = 0; i < n_cats; i++)
+        assert_int_equal(json_array_append_new(a, json_string(cats[i])), 0);
+    char *want = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    char sql[512];
+    char *quoted = sqlite3_mprintf("%Q", want);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM item_bodies WHERE categories = %s", quoted);
+    sqlite3_free(quoted);
+    free(want);
+    tm_store_close(fx->store); /* committed, for another connection */
+    fx->store = NULL;
+    assert_int_equal(peek_int(fx->dir, sql), 1);
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_open(fx->dir, &fx->store, &err), 0);
+
+    struct tm_item *items = NULL;
+    size_t n = load_all(fx, &items);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].n_categories, n_cats);
+    for (size_t i = 0; i < n_cats; i++)
+        assert_string_equal(items[0].categories[i], cats[i]);
+    tm_items_free(items, n);
+
+    free(f->entries[0].categories[1]);
+    f->entries[0].categories[1] = dup_or_null("bad \xc3 utf-8");
+    err = (struct tm_error){0};
+    assert_int_equal(tm_store_put_feed(fx->store, &src_a, f, T0 + 1800, NULL, NULL, &res, &err),
+                     TM_EINVAL);
+    assert_non_null(strstr(err.msg, "not UTF-8"));
     tm_feed_free(f);
 }
 
@@ -1124,6 +1180,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows_and_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_title_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reput_is_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_categories_stored_as_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_keeps_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guid_churn_without_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_link_other_title_is_new, setup, teardown),
