@@ -35,6 +35,8 @@
 
 /* Slack for comparing Jaccard values computed in floating point. */
 #define SIM_EPSILON 1e-9
+/* Members a story has at most to be ranked by insertion, on the stack. */
+#define STORY_SORT_SMALL 32
 
 /* ---- sort keys ----------------------------------------------------------
  * qsort has no context argument, so every sort runs over small structs that
@@ -1329,6 +1331,12 @@ struct rank {
     uint32_t idx;
 };
 
+static struct rank rank_of(const struct ctx *c, uint32_t story, uint32_t i)
+{
+    const struct tm_merge_row *it = &c->items[i];
+    return (struct rank){story, it->priority, it->published_utc, it->first_seen_utc, it->rowid, i};
+}
+
 static int on_qsort_rank(const void *a, const void *b)
 {
     const struct rank *x = a, *y = b;
@@ -1428,13 +1436,20 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
     struct claim *order = malloc((n_new != 0 ? n_new : 1) * sizeof *order);
     if (order == NULL)
         goto done;
+    /* Gathered in item order: rows come in rowid order from the store, so
+     * the sort is then only a check. */
     n_new = 0;
-    for (size_t k = 0; k < n_st; k++) {
-        if (st[k].entry_id == NULL)
-            order[n_new++] = (struct claim){NULL, 0, items[st[k].primary].rowid,
-                                            (uint32_t)st[k].primary, (uint32_t)k};
+    bool sorted = true;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = story_of[i];
+        if (st[k].entry_id != NULL || st[k].primary != i)
+            continue;
+        order[n_new] = (struct claim){NULL, 0, items[i].rowid, i, k};
+        sorted &= n_new == 0 || on_qsort_claim(&order[n_new - 1], &order[n_new]) < 0;
+        n_new++;
     }
-    qsort(order, n_new, sizeof *order, on_qsort_claim);
+    if (!sorted)
+        qsort(order, n_new, sizeof *order, on_qsort_claim);
     for (size_t k = 0; k < n_new; k++) {
         struct tm_story *s = &st[order[k].story];
         const struct tm_merge_row *p = &items[s->primary];
@@ -1506,30 +1521,58 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
 {
     uint32_t n = c->n;
     int rc = TM_ENOMEM;
-    struct rank *rk = malloc(n * sizeof *rk);
+    struct rank rk[STORY_SORT_SMALL];
+    struct rank *big = NULL;
+    size_t *count = calloc(n_st != 0 ? n_st : 1, sizeof *count);
     struct tm_story *st = calloc(n_st, sizeof *st);
-    if (rk == NULL || st == NULL)
+    if (count == NULL || st == NULL)
         goto fail;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct tm_merge_row *it = &c->items[i];
-        rk[i] = (struct rank){story_of[i],        it->priority, it->published_utc,
-                              it->first_seen_utc, it->rowid,    i};
-        st[story_of[i]].n_members++;
-    }
-    qsort(rk, n, sizeof *rk, on_qsort_rank);
-    for (uint32_t i = 0; i < n;) {
-        struct tm_story *s = &st[rk[i].story];
-        s->members = malloc(s->n_members * sizeof *s->members);
-        if (s->members == NULL)
+    /* Each story's members, in item order, then ranked best first: a story
+     * has a few members, so they are sorted story by story, not all
+     * together. */
+    for (uint32_t i = 0; i < n; i++)
+        count[story_of[i]]++;
+    for (size_t k = 0; k < n_st; k++) {
+        st[k].members = malloc(count[k] * sizeof *st[k].members);
+        if (st[k].members == NULL)
             goto fail;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct tm_story *s = &st[story_of[i]];
+        s->members[s->n_members++] = i;
+    }
+    for (size_t k = 0; k < n_st; k++) {
+        struct tm_story *s = &st[k];
+        struct rank *r = rk;
+        if (s->n_members > STORY_SORT_SMALL) {
+            free(big);
+            big = malloc(s->n_members * sizeof *big);
+            if (big == NULL)
+                goto fail;
+            r = big;
+        }
         for (size_t m = 0; m < s->n_members; m++)
-            s->members[m] = rk[i + m].idx;
+            r[m] = rank_of(c, (uint32_t)k, (uint32_t)s->members[m]);
+        if (s->n_members > STORY_SORT_SMALL) {
+            qsort(r, s->n_members, sizeof *r, on_qsort_rank);
+        } else {
+            for (size_t m = 1; m < s->n_members; m++) {
+                struct rank x = r[m];
+                size_t h = m;
+                for (; h > 0 && on_qsort_rank(&r[h - 1], &x) > 0; h--)
+                    r[h] = r[h - 1];
+                r[h] = x;
+            }
+        }
+        for (size_t m = 0; m < s->n_members; m++)
+            s->members[m] = r[m].idx;
         s->primary = s->members[0];
         s->sort_utc = c->items[s->primary].published_utc;
-        i += (uint32_t)s->n_members;
     }
-    free(rk);
-    rk = NULL;
+    free(big);
+    big = NULL;
+    free(count);
+    count = NULL;
     char *host = tm_entry_id_host(o->public_url); /* one URL parse, not one per story */
     rc = host != NULL ? assign_entry_ids(c, st, n_st, story_of, host) : TM_ENOMEM;
     free(host);
@@ -1540,7 +1583,8 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     *n_out = n_st;
     return 0;
 fail:
-    free(rk);
+    free(big);
+    free(count);
     tm_stories_free(st, n_st);
     return rc;
 }

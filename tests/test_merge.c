@@ -945,6 +945,32 @@ static void test_threads_keep_the_same_pairs(void **state)
     tm_items_free(items, N);
 }
 
+/* Two stories whose new entry ids collide (one source, one key: the merge
+ * never joins a source's items): the one whose primary has the lower rowid
+ * gets the id, the other the id with "~2", whatever the input's order. */
+static void test_colliding_ids_by_rowid(void **state)
+{
+    (void)state;
+    for (int reversed = 0; reversed < 2; reversed++) {
+        struct tm_item *items = new_items(2);
+        set_item(&items[reversed ? 1 : 0], 2, "s", 0, "Một tin", "https://a.vn/x", T0, T0, NULL);
+        set_item(&items[reversed ? 0 : 1], 1, "s", 0, "Hai tin khác hẳn", "https://a.vn/x", T0 + 60,
+                 T0, NULL);
+        struct tm_story *st;
+        size_t n_st;
+        merge_ok(items, 2, &st, &n_st);
+        assert_int_equal(n_st, 2);
+        const struct tm_story *one = story_of(items, st, n_st, 1);
+        const struct tm_story *two = story_of(items, st, n_st, 2);
+        size_t len = strlen(one->entry_id);
+        assert_int_equal(strlen(two->entry_id), len + 2);
+        assert_memory_equal(two->entry_id, one->entry_id, len);
+        assert_string_equal(two->entry_id + len, "~2");
+        tm_stories_free(st, n_st);
+        tm_items_free(items, 2);
+    }
+}
+
 /* The ids to write back: the members whose id differs from their story's,
  * in rowid order; members already carrying it and stories without an id
  * write nothing. */
@@ -1006,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_threads_change_nothing),
         cmocka_unit_test(test_threads_keep_the_same_pairs),
         cmocka_unit_test(test_id_writes),
+        cmocka_unit_test(test_colliding_ids_by_rowid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
