@@ -270,11 +270,6 @@ static int send_chunk(struct job *j, const char *buf, size_t len)
     return 0;
 }
 
-/* The transfer's body, as it arrives: into the streaming parser, here or
- * (an offloaded job) on the parser thread. Once the parser says the bytes
- * can no longer become a feed (an HTML page, a limit), the transfer is
- * aborted (an offloaded one at its next piece): nothing more is worth
- * downloading. */
 /* Whether an offloaded job goes to the parser thread, decided when it
  * first needs it: yes while fewer than TM_HARVEST_MAX_OFFLOADED are there,
  * else it is parsed on the loop after all (its parser is still the
@@ -293,6 +288,11 @@ static bool hand_over(struct job *j)
     return j->offloaded;
 }
 
+/* The transfer's body, as it arrives: into the streaming parser, here or
+ * (an offloaded job) on the parser thread. Once the parser says the bytes
+ * can no longer become a feed (an HTML page, a limit), the transfer is
+ * aborted (an offloaded one at its next piece): nothing more is worth
+ * downloading. */
 static int on_fetch_data(void *ud, const char *buf, size_t len, struct tm_error *err)
 {
     struct job *j = ud;
@@ -658,6 +658,11 @@ static int harvest_begin(struct tm_harvester *h, struct job *j, const struct tm_
 size_t tm_harvester_active(const struct tm_harvester *h)
 {
     return h ? h->n_active : 0;
+}
+
+size_t tm_harvester_offloaded(const struct tm_harvester *h)
+{
+    return h ? h->n_offloaded : 0;
 }
 
 void tm_harvester_free(struct tm_harvester *h)

@@ -23,8 +23,6 @@
 /* Authority of tag: ids when public_url gives no usable host name; the
  * .invalid TLD (RFC 2606) can never belong to anyone else. */
 #define ENTRY_ID_FALLBACK_HOST "tinmoi.invalid"
-/* Hashes up to this many are sorted by insertion (sort_u64). */
-#define TM_IDENTITY_SMALL_SORT 32
 
 /* ---- canonical links ---------------------------------------------------- */
 
@@ -647,7 +645,7 @@ static int cmp_u64(const void *a, const void *b)
  * every title of the archive). */
 static void sort_u64(uint64_t *v, size_t n)
 {
-    if (n > TM_IDENTITY_SMALL_SORT) {
+    if (n > TM_INSERTION_SORT_MAX) {
         qsort(v, n, sizeof *v, cmp_u64);
         return;
     }

@@ -26,10 +26,15 @@ char *tm_identity_title_normalize_fast(const char *title, bool *slow);
  * tm_link_canonical. */
 char *tm_identity_link_canonical_curl(const char *url);
 
-/* tm_link_canonical's fast path alone: sets *slow and returns NULL when the
- * link is not plain (see identity.c), or on OOM; otherwise *slow is false
- * and the result is tm_link_canonical's. */
+/* tm_link_canonical's fast path alone, for a non-NULL url: sets *slow and
+ * returns NULL when the link is not plain (see identity.c), or on OOM;
+ * otherwise *slow is false and the result is tm_link_canonical's. */
 char *tm_identity_link_canonical_fast(const char *url, bool *slow);
+
+/* Arrays up to this long are sorted by insertion (a title's word pairs, a
+ * story's members): below a few dozen elements its n²/4 moves cost less
+ * than qsort's calls through a pointer; longer ones go to qsort. */
+#define TM_INSERTION_SORT_MAX 32
 
 /* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
 size_t tm_identity_count_words(const char *norm);

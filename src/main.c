@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "tinmoi/heap.h"
+#include "tinmoi/log.h"
 
 struct command {
     const char *name;
@@ -35,12 +36,14 @@ int main(int argc, char **argv)
     tm_heap_init();
     /* libxml2 2.9 wants its first initialisation on one thread, before any
      * other: feeds are parsed on the loop and the harvester's parser
-     * thread, outputs written on the loop. */
+     * thread, the Atom files written on the refresh's publish thread. */
     xmlInitParser();
     /* SQLite's memory statistics take a global mutex around every one of
      * its allocations, on the writer thread and the loop alike; nothing
-     * here reads them. Set before SQLite initialises. */
-    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+     * here reads them. Set before SQLite initialises; refused after. */
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        tm_log(TM_LOG_WARNING, "sqlite3_config: SQLite was initialised already; "
+                               "its memory statistics stay on");
     if (argc < 2) {
         usage(stderr);
         return TM_EXIT_USAGE;

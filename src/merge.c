@@ -35,8 +35,6 @@
 
 /* Slack for comparing Jaccard values computed in floating point. */
 #define SIM_EPSILON 1e-9
-/* Members a story has at most to be ranked by insertion, on the stack. */
-#define STORY_SORT_SMALL 32
 
 /* ---- sort keys ----------------------------------------------------------
  * qsort has no context argument, so every sort runs over small structs that
@@ -699,7 +697,7 @@ static int on_qsort_u32(const void *a, const void *b)
 
 static void sort_u32(uint32_t *v, size_t n)
 {
-    if (n > 32) {
+    if (n > TM_INSERTION_SORT_MAX) {
         qsort(v, n, sizeof *v, on_qsort_u32);
         return;
     }
@@ -1521,7 +1519,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
 {
     uint32_t n = c->n;
     int rc = TM_ENOMEM;
-    struct rank rk[STORY_SORT_SMALL];
+    struct rank rk[TM_INSERTION_SORT_MAX];
     struct rank *big = NULL;
     size_t *count = calloc(n_st != 0 ? n_st : 1, sizeof *count);
     struct tm_story *st = calloc(n_st, sizeof *st);
@@ -1544,7 +1542,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     for (size_t k = 0; k < n_st; k++) {
         struct tm_story *s = &st[k];
         struct rank *r = rk;
-        if (s->n_members > STORY_SORT_SMALL) {
+        if (s->n_members > TM_INSERTION_SORT_MAX) {
             free(big);
             big = malloc(s->n_members * sizeof *big);
             if (big == NULL)
@@ -1553,7 +1551,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
         }
         for (size_t m = 0; m < s->n_members; m++)
             r[m] = rank_of(c, (uint32_t)k, (uint32_t)s->members[m]);
-        if (s->n_members > STORY_SORT_SMALL) {
+        if (s->n_members > TM_INSERTION_SORT_MAX) {
             qsort(r, s->n_members, sizeof *r, on_qsort_rank);
         } else {
             for (size_t m = 1; m < s->n_members; m++) {

@@ -289,7 +289,7 @@ static int check_out_dir(const char *dir, struct tm_error *err)
 
 /* tm_jsonfeed_each_box's callback: a copy of each headline into the result,
  * whose `latest` has room for them all. */
-static int on_box(void *ud, const struct tm_jsonfeed_headline *h)
+static int on_jsonfeed_box(void *ud, const struct tm_jsonfeed_headline *h)
 {
     struct tm_publish_result *res = ud;
     struct tm_published_headline *d = &res->latest[res->n_latest++];
@@ -308,7 +308,7 @@ static int collect_box(const struct tm_view *v, struct tm_publish_result *res, s
     if (n == 0)
         return 0;
     res->latest = calloc(n, sizeof *res->latest);
-    int rc = res->latest != NULL ? tm_jsonfeed_each_box(v, on_box, res) : TM_ENOMEM;
+    int rc = res->latest != NULL ? tm_jsonfeed_each_box(v, on_jsonfeed_box, res) : TM_ENOMEM;
     if (rc != 0)
         return tm_error_set(err, rc, "publish: the latest box: %s", tm_strerror(rc));
     return 0;

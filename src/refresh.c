@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "tinmoi/heap.h"
+#include "tinmoi/log.h"
 #include "tinmoi/item.h"
 #include "tinmoi/merge.h"
 
@@ -248,18 +249,22 @@ static void publish_start(struct publish_task *t)
         publish_main(t);
 }
 
-/* Waits for the publish: its result, `err` set from its own. Also
- * tm_store_set_entry_ids' confirm: the ids are kept only when every file
- * is in place. */
-static int publish_wait(void *arg, struct tm_error *err)
+/* Waits for the publish: its result, `err` set from its own. */
+static int publish_wait(struct publish_task *t, struct tm_error *err)
 {
-    struct publish_task *t = arg;
     if (t->running)
         (void)uv_thread_join(&t->thread); /* fails only for a thread not joinable */
     t->running = false;
     if (t->rc < 0)
         *err = t->err;
     return t->rc;
+}
+
+/* tm_store_set_entry_ids' confirm: the ids are kept only when every file
+ * is in place. */
+static int on_store_confirm(void *arg, struct tm_error *err)
+{
+    return publish_wait(arg, err);
 }
 
 /* tm_refresh's work, while it holds the store. */
@@ -335,10 +340,11 @@ static int refresh(struct tm_store *store, const struct tm_config *cfg, int64_t 
      * once the files are in place, they leave a failed publish harmless. */
     struct publish_task task = {.in = &in, .res = res};
     publish_start(&task);
-    rc = tm_store_set_entry_ids(store, writes, n_writes, publish_wait, &task, err);
-    if (task.running) { /* the store failed before it asked */
+    rc = tm_store_set_entry_ids(store, writes, n_writes, on_store_confirm, &task, err);
+    if (task.running) { /* the store failed before it asked: its error is returned */
         struct tm_error perr = {0};
-        (void)publish_wait(&task, &perr);
+        if (publish_wait(&task, &perr) < 0)
+            tm_log(TM_LOG_ERR, "publish: %s", perr.msg);
     }
     if (rc < 0) {
         tm_publish_result_clear(res);

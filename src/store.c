@@ -1788,6 +1788,8 @@ static void arena_free(struct tm_store_arena *a)
 
 void tm_store_rows_free_rows(struct tm_store_rows *set)
 {
+    if (set == NULL)
+        return;
     free(set->rows);
     set->rows = NULL;
     set->n = 0;

@@ -64,7 +64,9 @@
  * parsed one waits for the loop to pass it on, which a loop busy with a
  * burst of transfers does late: without a bound, 250-480 parsed feeds piled
  * up there, and one cold 10,000-source cycle in four peaked at 102-126 MB.
- * Past this many, a body that starts is parsed on the loop. */
+ * Past this many, a body that starts is parsed on the loop. 48: the 32
+ * bodies that one in two of the default 64 transfers keeps under way, and
+ * 16 parsed ones waiting for the loop. */
 #define TM_HARVEST_MAX_OFFLOADED 48
 
 /* A batch of results is committed after this many sources... */
@@ -120,6 +122,11 @@ void tm_harvester_flush(struct tm_harvester *h);
 
 /* Jobs started and not yet done. */
 size_t tm_harvester_active(const struct tm_harvester *h);
+
+/* Offloaded bodies under way: handed to the parser thread, their finish
+ * not yet back on the loop. At most TM_HARVEST_MAX_OFFLOADED; 0 once every
+ * job is done. */
+size_t tm_harvester_offloaded(const struct tm_harvester *h);
 
 /* Records the results of transfers that have ended (waiting for the writer
  * thread) and calls their on_done, from inside this call; commits

@@ -228,7 +228,8 @@ int tm_store_load_rows(struct tm_store *store, struct tm_store_rows *out, struct
 
 /* Frees the rows themselves (set->n becomes 0), keeping the strings they
  * point to, which the stories merged from them borrow, and the source ids:
- * what the publishing half holds once the merge's answers are taken. */
+ * what the publishing half holds once the merge's answers are taken.
+ * Accepts NULL. */
 void tm_store_rows_free_rows(struct tm_store_rows *set);
 
 /* The normalised title of item `rowid` (*title NULL when it has none),
@@ -267,7 +268,9 @@ typedef int (*tm_store_confirm_fn)(void *arg, struct tm_error *err);
  * only when its story merged into an older one. `confirm` (may be NULL)
  * is called once they are written and before they are committed (at once
  * when there is nothing to write): the publishing half keeps only the ids
- * of files that are in place. */
+ * of files that are in place. The write transaction stays open while it
+ * runs: other connections (`tinmoi status`, the checkpointer) can read but
+ * not write until it returns. */
 int tm_store_set_entry_ids(struct tm_store *store, const struct tm_merge_id_write *writes,
                            size_t n_writes, tm_store_confirm_fn confirm, void *confirm_arg,
                            struct tm_error *err);
