@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tinmoi/date.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,11 +26,9 @@ static void check_formats(int64_t utc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
 
     const struct tm_date_opts dmy = {.utc_offset_s = TM_DATE_DEFAULT_OFFSET_S,
                                      .order = TM_DATE_DMY};

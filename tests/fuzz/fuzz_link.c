@@ -6,16 +6,15 @@
 #include <string.h>
 
 #include "identity_int.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     bool slow = true;
     char *fast = tm_identity_link_canonical_fast(s, &slow);
     if (!slow) {
