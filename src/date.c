@@ -117,13 +117,27 @@ static unsigned digits4(int v)
     return (unsigned)v % 10000u;
 }
 
+/* Writes the n last decimal digits of v at d, zero-padded. */
+static void put_digits(char *d, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        d[i] = (char)('0' + v % 10);
+}
+
 int tm_date_format_rfc3339(int64_t utc, char out[TM_DATE_RFC3339_LEN])
 {
     struct civil c;
     if (to_civil(utc, &c) != 0)
         return TM_EINVAL;
-    snprintf(out, TM_DATE_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", digits4(c.year),
-             digits2(c.month), digits2(c.day), digits2(c.hour), digits2(c.min), digits2(c.sec));
+    /* By hand, not snprintf: every new entry id takes its day from here
+     * (200,000 of them in a cold merge at 10,000 sources). */
+    memcpy(out, "0000-00-00T00:00:00Z", TM_DATE_RFC3339_LEN);
+    put_digits(out, digits4(c.year), 4);
+    put_digits(out + 5, digits2(c.month), 2);
+    put_digits(out + 8, digits2(c.day), 2);
+    put_digits(out + 11, digits2(c.hour), 2);
+    put_digits(out + 14, digits2(c.min), 2);
+    put_digits(out + 17, digits2(c.sec), 2);
     return 0;
 }
 
