@@ -122,6 +122,23 @@ static json_t *also_in(struct builder *b, const struct tm_view *v, const struct 
     return arr;
 }
 
+/* How many of a file's first items the box (`_tinmoi.latest`) names:
+ * latest_limit, within items_limit. */
+static size_t box_len(const struct tm_config *cfg)
+{
+    size_t latest = cfg->latest_limit > 0 ? (size_t)cfg->latest_limit : 0;
+    size_t items = cfg->items_limit > 0 ? (size_t)cfg->items_limit : 0;
+    return latest < items ? latest : items;
+}
+
+/* The item's date as the portal shows it (tm_date_format_display in the
+ * configured offset). */
+static int display_date(const struct tm_view *v, const struct tm_item *it,
+                        char out[TM_DATE_DISPLAY_LEN])
+{
+    return tm_date_format_display(it->published_utc, v->config->utc_offset_s, out);
+}
+
 static json_t *item_ext(struct builder *b, const struct tm_view *v, const struct tm_story *story)
 {
     const struct tm_item *it = &v->items[story->primary];
@@ -137,7 +154,7 @@ static json_t *item_ext(struct builder *b, const struct tm_view *v, const struct
     put(b, ext, "source", so);
     put(b, ext, "category", jstr(b, src != NULL ? src->category : NULL));
     char display[TM_DATE_DISPLAY_LEN];
-    if (tm_date_format_display(it->published_utc, v->config->utc_offset_s, display) == 0)
+    if (display_date(v, it, display) == 0)
         put(b, ext, "display_date", json_string(display));
     else
         fail(b, TM_EINVAL, "cannot write a display date");
@@ -238,7 +255,7 @@ static json_t *document(struct builder *b, const struct tm_view *v, const char *
     put(b, doc, "language", json_string("vi"));
 
     size_t items_limit = cfg->items_limit > 0 ? (size_t)cfg->items_limit : 0;
-    size_t latest_limit = cfg->latest_limit > 0 ? (size_t)cfg->latest_limit : 0;
+    size_t in_box = box_len(cfg);
     json_t *items = json_array();
     json_t *latest = json_array();
     size_t n = 0;
@@ -247,7 +264,7 @@ static json_t *document(struct builder *b, const struct tm_view *v, const char *
         if (!tm_view_story_in(v, s, category))
             continue;
         push(b, items, item(b, v, s));
-        if (n < latest_limit)
+        if (n < in_box)
             push(b, latest, jstr(b, s->entry_id));
         n++;
     }
@@ -312,14 +329,11 @@ int tm_jsonfeed_generated_at(const char *data, size_t len, int64_t *out_utc)
 int tm_jsonfeed_each_box(const struct tm_view *v,
                          int (*fn)(void *ud, const struct tm_jsonfeed_headline *h), void *ud)
 {
-    const struct tm_config *cfg = v->config;
-    size_t n = cfg->latest_limit > 0 ? (size_t)cfg->latest_limit : 0;
-    if (cfg->items_limit < 0 || (size_t)cfg->items_limit < n) /* the box is among the items */
-        n = cfg->items_limit > 0 ? (size_t)cfg->items_limit : 0;
-    for (size_t i = 0; i < v->n_stories && i < n; i++) {
+    /* The merged list's file: every story is in it, so its first ones. */
+    for (size_t i = 0, n = box_len(v->config); i < v->n_stories && i < n; i++) {
         const struct tm_item *it = &v->items[v->stories[i].primary];
         char display[TM_DATE_DISPLAY_LEN];
-        if (tm_date_format_display(it->published_utc, cfg->utc_offset_s, display) != 0)
+        if (display_date(v, it, display) != 0)
             return TM_EINVAL;
         struct tm_jsonfeed_headline h = {
             .title = it->title, .url = it->link, .display_date = display};
