@@ -1352,6 +1352,23 @@ static int on_qsort_rank(const void *a, const void *b)
     return c;
 }
 
+/* Sorts a story's ranks best first: by insertion for the few members most
+ * stories have (as sort_u32). */
+static void sort_ranks(struct rank *r, size_t n)
+{
+    if (n > TM_INSERTION_SORT_MAX) {
+        qsort(r, n, sizeof *r, on_qsort_rank);
+        return;
+    }
+    for (size_t m = 1; m < n; m++) {
+        struct rank x = r[m];
+        size_t h = m;
+        for (; h > 0 && on_qsort_rank(&r[h - 1], &x) > 0; h--)
+            r[h] = r[h - 1];
+        r[h] = x;
+    }
+}
+
 struct claim {
     const char *id;
     int64_t seen;
@@ -1519,56 +1536,42 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
 {
     uint32_t n = c->n;
     int rc = TM_ENOMEM;
-    struct rank rk[TM_INSERTION_SORT_MAX];
-    struct rank *big = NULL;
+    struct rank *r = NULL;
     size_t *count = calloc(n_st != 0 ? n_st : 1, sizeof *count);
     struct tm_story *st = calloc(n_st, sizeof *st);
     if (count == NULL || st == NULL)
         goto fail;
     /* Each story's members, in item order, then ranked best first: a story
      * has a few members, so they are sorted story by story, not all
-     * together. */
+     * together, in one scratch as long as the largest story. */
+    size_t most = 0;
     for (uint32_t i = 0; i < n; i++)
-        count[story_of[i]]++;
+        if (++count[story_of[i]] > most)
+            most = count[story_of[i]];
     for (size_t k = 0; k < n_st; k++) {
         st[k].members = malloc(count[k] * sizeof *st[k].members);
         if (st[k].members == NULL)
             goto fail;
     }
+    r = malloc((most != 0 ? most : 1) * sizeof *r);
+    if (r == NULL)
+        goto fail;
     for (uint32_t i = 0; i < n; i++) {
         struct tm_story *s = &st[story_of[i]];
         s->members[s->n_members++] = i;
     }
     for (size_t k = 0; k < n_st; k++) {
         struct tm_story *s = &st[k];
-        struct rank *r = rk;
-        if (s->n_members > TM_INSERTION_SORT_MAX) {
-            free(big);
-            big = malloc(s->n_members * sizeof *big);
-            if (big == NULL)
-                goto fail;
-            r = big;
-        }
         for (size_t m = 0; m < s->n_members; m++)
             r[m] = rank_of(c, (uint32_t)k, (uint32_t)s->members[m]);
-        if (s->n_members > TM_INSERTION_SORT_MAX) {
-            qsort(r, s->n_members, sizeof *r, on_qsort_rank);
-        } else {
-            for (size_t m = 1; m < s->n_members; m++) {
-                struct rank x = r[m];
-                size_t h = m;
-                for (; h > 0 && on_qsort_rank(&r[h - 1], &x) > 0; h--)
-                    r[h] = r[h - 1];
-                r[h] = x;
-            }
-        }
+        sort_ranks(r, s->n_members);
         for (size_t m = 0; m < s->n_members; m++)
             s->members[m] = r[m].idx;
         s->primary = s->members[0];
         s->sort_utc = c->items[s->primary].published_utc;
     }
-    free(big);
-    big = NULL;
+    free(r);
+    r = NULL;
     free(count);
     count = NULL;
     char *host = tm_entry_id_host(o->public_url); /* one URL parse, not one per story */
@@ -1581,7 +1584,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     *n_out = n_st;
     return 0;
 fail:
-    free(big);
+    free(r);
     free(count);
     tm_stories_free(st, n_st);
     return rc;
