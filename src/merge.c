@@ -1294,11 +1294,12 @@ static int edges_similar(struct ctx *c)
         sig[k] = title_sig(c->tok + order[k]->tok, order[k]->n_tok);
     }
 
-    unsigned n_pr = c->threads;
-    if (n_pr == 0)
-        n_pr = n_order / TITLES_PER_THREAD >= TM_MERGE_THREADS
-                   ? TM_MERGE_THREADS
-                   : (unsigned)(n_order / TITLES_PER_THREAD) + 1;
+    /* By default a thread per TITLES_PER_THREAD titles begun, at most
+     * TM_MERGE_THREADS. */
+    size_t by_titles = n_order / TITLES_PER_THREAD + 1;
+    unsigned n_pr = c->threads != 0                ? c->threads
+                    : by_titles < TM_MERGE_THREADS ? (unsigned)by_titles
+                                                   : TM_MERGE_THREADS;
     if (n_pr > TM_MERGE_MAX_THREADS)
         n_pr = TM_MERGE_MAX_THREADS;
     if (rc == 0) {
