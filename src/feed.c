@@ -47,6 +47,7 @@ void tm_entry_clear(struct tm_entry *e)
     free(e->author);
     free(e->summary);
     free(e->content);
+    free(e->html_base);
     free_strings(e->categories, e->n_categories);
     for (size_t i = 0; i < e->n_enclosures; i++) {
         free(e->enclosures[i].url);

@@ -228,7 +228,8 @@ static int job_parser(struct job *j, const char *charset)
 {
     if (j->parser)
         return 0;
-    struct tm_parse_opts popts = {.url = j->src.url, .charset = charset, .dates = j->src.dates};
+    struct tm_parse_opts popts = {
+        .url = j->src.url, .charset = charset, .dates = j->src.dates, .raw_html = true};
     j->parser = tm_parser_new(&popts);
     return j->parser ? 0 : TM_ENOMEM;
 }

@@ -186,6 +186,7 @@ static void begin_capture(struct tm_parser *p, enum tm_target t, unsigned char p
                           enum tm_textkind kind)
 {
     if (t != TM_T_ENTRY_CATEGORY) {
+        tm_parse_resolve_raw(p, t);
         unsigned char have = t >= TM_T_ENTRY_ID ? p->eprio[t] : p->fprio[t];
         if (prio <= have)
             return;

@@ -239,34 +239,103 @@ static void set_time(struct tm_parser *p, enum tm_target t, unsigned char prio, 
     *have = prio;
 }
 
-/* Atom type="text" in an HTML field: the text escaped into HTML. */
-static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
-                         enum tm_target t)
+char *tm_parse_html(const char *raw, size_t len, const char *base, bool *truncated, bool *oom)
 {
-    bool oom = false;
-    char *html;
-    if (p->cap_kind == TM_K_TEXT)
-        html = tm_html_from_text(raw, len, &oom);
-    else
-        html = tm_html_sanitize(raw, len, base, &oom);
-    if (oom) {
+    return tm_html_sanitize_limit(raw, len, base, TM_PARSE_MAX_CONTENT_BYTES, truncated, oom);
+}
+
+/* tm_parse_html for HTML field `t` of the open entry, a cut reported. */
+static char *sanitise(struct tm_parser *p, const char *raw, size_t len, const char *base,
+                      enum tm_target t)
+{
+    bool oom = false, cut = false;
+    char *html = tm_parse_html(raw, len, base, &cut, &oom);
+    if (oom)
         tm_parse_oom(p);
-        return NULL;
-    }
-    if (html != NULL && strlen(html) > TM_PARSE_MAX_CONTENT_BYTES) {
-        /* Resolving URLs can lengthen the markup: cut, then sanitise again so
-         * the cut leaves no half tag. */
-        tm_text_truncate(html, TM_PARSE_MAX_CONTENT_BYTES - 64);
-        char *again = tm_html_sanitize(html, strlen(html), base, &oom);
-        free(html);
-        html = again;
-        if (html != NULL)
-            tm_text_truncate(html, TM_PARSE_MAX_CONTENT_BYTES);
+    if (cut) {
         char what[32];
         tm_parse_error(p, "%s: %s truncated to %d bytes", where(p, t, what, sizeof what),
                        targets[t].name, TM_PARSE_MAX_CONTENT_BYTES);
     }
     return html;
+}
+
+/* An HTML field's value: Atom type="text" escaped into HTML, else the
+ * markup sanitised. */
+static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
+                         enum tm_target t)
+{
+    if (p->cap_kind != TM_K_TEXT)
+        return sanitise(p, raw, len, base, t);
+    bool oom = false;
+    char *html = tm_html_from_text(raw, len, &oom);
+    if (oom)
+        tm_parse_oom(p);
+    return html;
+}
+
+static unsigned raw_bit(enum tm_target t)
+{
+    return t == TM_T_ENTRY_SUMMARY ? TM_RAW_SUMMARY : TM_RAW_CONTENT;
+}
+
+static bool same_base(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+void tm_parse_resolve_raw(struct tm_parser *p, enum tm_target t)
+{
+    if (p->entry < 0 || (t != TM_T_ENTRY_SUMMARY && t != TM_T_ENTRY_CONTENT))
+        return;
+    struct tm_entry *e = &p->feed->entries[p->entry];
+    unsigned bit = raw_bit(t);
+    if ((e->raw_html & bit) == 0)
+        return;
+    char **dst = slot(p, t);
+    char *raw = *dst;
+    *dst = sanitise(p, raw, strlen(raw), e->html_base, t);
+    free(raw);
+    e->raw_html &= (unsigned char)~bit;
+    if (*dst == NULL)
+        *prio_of(p, t) = 0; /* as if it had never been set (tm_parse_set) */
+}
+
+/* Keeps the captured markup of HTML field `t` raw when the parser was asked
+ * to and the field is empty (a field that holds a value, resolved when this
+ * capture began, weighs the new one sanitised, as without raw_html). The
+ * entry has one base for both fields: a field whose base differs from the
+ * other raw field's is sanitised now. Returns false when the caller is to
+ * sanitise the markup. */
+static bool keep_raw(struct tm_parser *p, enum tm_target t, const char *raw, size_t len,
+                     const char *base)
+{
+    struct tm_entry *e = &p->feed->entries[p->entry];
+    char **dst = slot(p, t);
+    unsigned other = raw_bit(t) ^ (TM_RAW_SUMMARY | TM_RAW_CONTENT);
+    bool shares_base = (e->raw_html & other) != 0;
+    if (!p->opts.raw_html || p->cap_kind == TM_K_TEXT || *dst != NULL ||
+        p->cap_prio <= *prio_of(p, t) || len == 0 || len > TM_PARSE_MAX_RAW_HTML_BYTES ||
+        (shares_base && !same_base(e->html_base, base)))
+        return false;
+    char *copy = malloc(len + 1);
+    char *base_copy = !shares_base && base != NULL ? strdup(base) : NULL;
+    if (copy == NULL || (!shares_base && base != NULL && base_copy == NULL)) {
+        free(copy);
+        free(base_copy);
+        tm_parse_oom(p);
+        return true;
+    }
+    memcpy(copy, raw, len);
+    copy[len] = '\0';
+    if (!shares_base) {
+        free(e->html_base);
+        e->html_base = base_copy;
+    }
+    *dst = copy;
+    *prio_of(p, t) = p->cap_prio;
+    e->raw_html |= (unsigned char)raw_bit(t);
+    return true;
 }
 
 static void quote(const char *s, char *out, size_t size)
@@ -304,10 +373,14 @@ void tm_parse_field_end(struct tm_parser *p)
             tm_parse_error(p, "%s: title truncated to at most %d bytes",
                            where(p, t, what, sizeof what), TM_PARSE_MAX_TITLE_BYTES);
         break;
-    case V_HTML:
-        v = finish_html(p, raw, len, tm_parse_base(p, fr), t);
+    case V_HTML: {
+        const char *base = tm_parse_base(p, fr);
+        if (keep_raw(p, t, raw, len, base))
+            return;
+        v = finish_html(p, raw, len, base, t);
         tm_parse_set(p, t, p->cap_prio, v);
         return;
+    }
     case V_ID:
         v = tm_text_collapse(raw, len, &oom);
         break;

@@ -157,6 +157,12 @@ void tm_parse_add_enclosure(struct tm_parser *p, const char *base, const char *u
 /* Stores an already-final string (owned, may be NULL) into `target` when its
  * priority beats what is there. */
 void tm_parse_set(struct tm_parser *p, enum tm_target target, unsigned char prio, char *value);
+/* Makes target `t` of the open entry what the parser would have made it,
+ * if it holds raw HTML (tm_parse_opts.raw_html): called before another
+ * candidate for it is weighed, since whether that one is read at all
+ * depends on what this one sanitises to (one with nothing visible gives
+ * way, as if never set). */
+void tm_parse_resolve_raw(struct tm_parser *p, enum tm_target t);
 /* Text limit for a target's raw capture. */
 size_t tm_parse_raw_limit(enum tm_target target);
 /* A readable name for messages ("title", "summary"). */

@@ -13,6 +13,7 @@
 #include "tinmoi/heap.h"
 #include "tinmoi/identity.h"
 #include "tinmoi/log.h"
+#include "tinmoi/parse.h" /* tm_parse_html */
 #include "tinmoi/text.h"
 
 #include <errno.h>
@@ -161,6 +162,15 @@ static const char *const migrations[] = {
     "INSERT INTO item_entries (item_id, entry_id)"
     " SELECT id, entry_id FROM items WHERE entry_id IS NOT NULL ORDER BY id;"
     "ALTER TABLE items DROP COLUMN entry_id;",
+    /* 6 -> 7: summaries and contents stored as the feed gave them, and
+     * sanitised when read back (item_read): raw_html has a bit per field
+     * stored raw (TM_RAW_SUMMARY, TM_RAW_CONTENT), html_base the URL their
+     * links resolve against. The harvest no longer sanitises every item it
+     * stores, of which a few are ever published (PERFORMANCE.md, run Y).
+     * Rows from before are sanitised already (0); each is written raw the
+     * next time its feed is fetched. */
+    "ALTER TABLE item_bodies ADD COLUMN raw_html INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE item_bodies ADD COLUMN html_base TEXT;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == TM_STORE_SCHEMA_VERSION,
@@ -203,7 +213,8 @@ enum stmt_id {
 #define ITEM_SELECT                                                                                \
     "SELECT i.id, i.source_id, s.priority, i.key, i.guid, i.title, i.link,"                        \
     " i.canonical_link, i.norm_title, i.published_utc, i.updated_utc,"                             \
-    " i.first_seen_utc, b.author, b.summary, b.content, b.categories, e.entry_id"                  \
+    " i.first_seen_utc, b.author, b.summary, b.content, b.categories, e.entry_id,"                 \
+    " b.raw_html, b.html_base"                                                                     \
     " FROM items i JOIN sources s ON s.id = i.source_id"                                           \
     " LEFT JOIN item_bodies b ON b.item_id = i.id"                                                 \
     " LEFT JOIN item_entries e ON e.item_id = i.id"
@@ -271,14 +282,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " OR feed_published_utc IS NOT ?10)",
     /* The body of a new item, or of a stored one when it differs (as
      * ST_ITEM_UPDATE: an unchanged body writes nothing). */
-    [ST_BODY_PUT] = "INSERT INTO item_bodies (item_id, author, summary, content, categories)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    [ST_BODY_PUT] = "INSERT INTO item_bodies (item_id, author, summary, content, categories,"
+                    " raw_html, html_base)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                     " ON CONFLICT (item_id) DO UPDATE SET author = excluded.author,"
                     " summary = excluded.summary, content = excluded.content,"
-                    " categories = excluded.categories"
+                    " categories = excluded.categories, raw_html = excluded.raw_html,"
+                    " html_base = excluded.html_base"
                     " WHERE author IS NOT excluded.author OR summary IS NOT excluded.summary"
                     " OR content IS NOT excluded.content"
-                    " OR categories IS NOT excluded.categories",
+                    " OR categories IS NOT excluded.categories"
+                    " OR raw_html IS NOT excluded.raw_html OR html_base IS NOT excluded.html_base",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
                                  " ORDER BY i.published_utc DESC, i.id",
     /* Read before every fetch (harvest_begin): prepared once, as the rest. */
@@ -1263,6 +1277,8 @@ static int body_put(struct tm_store *s, int64_t id, const struct item_row *r, bo
     bind_text(&b, 3, r->e->summary);
     bind_text(&b, 4, r->e->content);
     bind_text(&b, 5, r->categories);
+    bind_int(&b, 6, r->e->raw_html);
+    bind_text(&b, 7, r->e->raw_html != 0 ? r->e->html_base : NULL);
     int rc = bind_done(s, &b, err);
     if (rc == 0)
         rc = run(s, st, "store item body", err);
@@ -1529,9 +1545,29 @@ static int categories_decode(const char *text, struct tm_item *it)
     return 0;
 }
 
+/* Column i, an HTML field: copied when stored sanitised, sanitised
+ * (tm_parse_html) when stored raw, so that no reader of the store sees the
+ * feed's HTML as it came. */
+static int col_html(sqlite3_stmt *st, int i, bool raw, const char *base, char **out)
+{
+    if (!raw)
+        return col_str(st, i, out);
+    *out = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (t == NULL)
+        return TM_ENOMEM;
+    bool oom = false;
+    *out = tm_parse_html(t, (size_t)sqlite3_column_bytes(st, i), base, NULL, &oom);
+    return oom ? TM_ENOMEM : 0;
+}
+
 static int item_read(sqlite3_stmt *st, struct tm_item *it)
 {
     char *categories = NULL;
+    int64_t raw = sqlite3_column_int64(st, 17);
+    const char *base = (const char *)sqlite3_column_text(st, 18);
     it->rowid = sqlite3_column_int64(st, 0);
     it->source_priority = sqlite3_column_int(st, 2);
     it->published_utc = sqlite3_column_int64(st, 9);
@@ -1541,7 +1577,8 @@ static int item_read(sqlite3_stmt *st, struct tm_item *it)
         col_str(st, 4, &it->guid) != 0 || col_str(st, 5, &it->title) != 0 ||
         col_str(st, 6, &it->link) != 0 || col_str(st, 7, &it->canonical_link) != 0 ||
         col_str(st, 8, &it->norm_title) != 0 || col_str(st, 12, &it->author) != 0 ||
-        col_str(st, 13, &it->summary) != 0 || col_str(st, 14, &it->content) != 0 ||
+        col_html(st, 13, raw & TM_RAW_SUMMARY, base, &it->summary) != 0 ||
+        col_html(st, 14, raw & TM_RAW_CONTENT, base, &it->content) != 0 ||
         col_str(st, 15, &categories) != 0 || col_str(st, 16, &it->entry_id) != 0) {
         free(categories);
         return TM_ENOMEM;

@@ -10,6 +10,8 @@
     instead of a feed: each source marked `error` with a one-line reason,
     while the cycle still publishes (exit 0) with every stored item;
   - guid churn (every guid new, links and titles kept) creates no new items;
+  - hostile HTML in a summary, stored as the feed gave it, is published
+    sanitised, its relative link made absolute;
   - an idle cycle rewrites no Atom file;
   - a broken config or a missing out_dir is refused (exit 1) and the
     previous outputs stay intact.
@@ -20,6 +22,7 @@ import gzip
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -72,7 +75,9 @@ MINISTRY = ('<?xml version="1.0" encoding="utf-8"?>\n'
             '<entry><id>urn:x-test:mic:1</id>'
             f'<title>{IPV6.lower()}!</title>'
             '<link href="https://mic.gov.vn/ipv6"/><updated>2022-05-17T03:41:00Z</updated>'
-            '<summary>IPv6</summary></entry></feed>').encode()
+            '<summary type="html">&lt;p onclick="steal()"&gt;IPv6 &lt;a href="tin/ipv6"&gt;xem&lt;/a&gt; '
+            '&lt;a href="javascript:alert(1)"&gt;j&lt;/a&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;'
+            '</summary></entry></feed>').encode()
 CHURN_ITEMS = [("c-1", "Tin riêng của huyện Triệu Sơn", "https://trieuson.gov.vn/a", "01/05/2022 08:00"),
                ("c-2", "Lịch tiếp công dân tháng 5", "https://trieuson.gov.vn/b", "02/05/2022 08:00")]
 HTML = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>checking</body></html>"
@@ -239,6 +244,18 @@ def main():
         check(XAYDUNG in titles and YTE in titles, "'ngành xây dựng' and 'ngành y tế' stay two stories")
         check(len(snap["items"]) == 6, f"6 stories from 8 items (got {len(snap['items'])})")
         check(snap["_tinmoi"]["latest"] == [i["id"] for i in snap["items"]][:8], "latest lists the box's ids")
+        # The store keeps summaries raw and sanitises them when it reads them.
+        db = sqlite3.connect(os.path.join(work, "state", "tinmoi.db"))
+        raw = db.execute("SELECT count(*) FROM item_bodies WHERE raw_html != 0"
+                         " AND summary LIKE '%<script>%'").fetchone()[0]
+        db.close()
+        check(raw == 1, f"the hostile summary is stored as the feed gave it ({raw})")
+        published = "".join(open(os.path.join(out, f), encoding="utf-8").read() for f in os.listdir(out))
+        for bad in ("script", "onclick", "javascript", "steal"):
+            check(bad not in published, f"no '{bad}' in any published file")
+        ipv6_html = ipv6[0]["content_html"] if ipv6 else ""
+        check(f'<a href="http://127.0.0.1:{port}/tin/ipv6">xem</a>' in ipv6_html,
+              f"the summary's relative link is made absolute: {ipv6_html!r}")
         ids1 = {i["title"]: i["id"] for i in snap["items"]}
         churn_count = src["huyen-trieu-son"]["item_count"]
         before = atom_stats(out)

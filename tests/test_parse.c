@@ -16,6 +16,7 @@
 #include "tinmoi/feed_json.h"
 #include "tinmoi/parse.h"
 #include "tinmoi/text.h"
+#include "fuzz/raw_html_check.h"
 
 static const struct tm_parse_opts default_opts = {
     .url = NULL,
@@ -471,6 +472,109 @@ static void test_title_truncated_on_character(void **state)
     tm_buf_free(&b);
 }
 
+/* The harvest's parse keeps HTML raw (tm_parse_opts.raw_html) and the
+ * store sanitises it when it reads an item back: every fixture and every
+ * fuzzing seed must come to the same feed so as parsed at once, whole and
+ * split anywhere (fuzz_parse checks the same on every input). */
+static void check_raw_html_dir(const char *dir, const char *suffix, int min_docs)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    struct tm_parse_opts o = default_opts;
+    o.url = "http://example.org/feeds/feed.xml";
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name), sl = strlen(suffix);
+        if (de->d_name[0] == '.' || nl < sl || strcmp(de->d_name + nl - sl, suffix) != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        size_t len = 0;
+        char *doc = read_file(path, &len);
+        assert_non_null(doc);
+        size_t splits[] = {len, 1, len / 3, len / 2 + 7};
+        for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++)
+            if (!raw_html_agrees(doc, len, splits[k], o))
+                fail_msg("%s: kept raw, split at %zu: not the same feed", de->d_name, splits[k]);
+        free(doc);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= min_docs);
+}
+
+static void test_raw_html_same_feed(void **state)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/parse", TM_TEST_DATA);
+    check_raw_html_dir(dir, ".xml", 100);
+    snprintf(dir, sizeof dir, "%s/../fuzz/corpus_parse", TM_TEST_DATA);
+    check_raw_html_dir(dir, "", 40);
+}
+
+static struct tm_feed *parse_raw(const char *doc)
+{
+    struct tm_parse_opts o = default_opts;
+    o.url = "http://example.org/feeds/feed.xml";
+    o.raw_html = true;
+    struct tm_feed *f = NULL;
+    struct tm_error err = {0};
+    if (parse_chunked(doc, strlen(doc), 0, &o, &f, &err) != 0)
+        fail_msg("parse: %s", err.msg);
+    assert_true(raw_html_agrees(doc, strlen(doc), strlen(doc), o));
+    return f;
+}
+
+/* What is kept raw, and what is not: markup is kept as read with the base
+ * its links resolve against; Atom type="text" is escaped at once; a second
+ * candidate for a field weighs the first sanitised (one that sanitises to
+ * nothing gives way to a lower one, as without raw_html); a field whose
+ * base differs from the other raw field's is sanitised at once. */
+static void test_raw_html_kept(void **state)
+{
+    struct tm_feed *f = parse_raw(
+        "<rss version=\"2.0\" "
+        "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>t</title>"
+        "<item><title>a</title><description>&lt;p&gt;x &lt;a "
+        "href=\"y\"&gt;y&lt;/a&gt;</description>"
+        "</item>"
+        "<item><title>b</title><description>&lt;script&gt;s()&lt;/script&gt;</description>"
+        "<dc:description>thấp</dc:description></item>"
+        "<item><title>c</title><dc:description>thấp</dc:description>"
+        "<description>&lt;b&gt;cao&lt;/b&gt;</description></item>"
+        "</channel></rss>");
+    assert_int_equal(f->n_entries, 3);
+    struct tm_entry *e = &f->entries[0];
+    assert_int_equal(e->raw_html, TM_RAW_SUMMARY);
+    assert_string_equal(e->summary, "<p>x <a href=\"y\">y</a>");
+    assert_string_equal(e->html_base, "http://example.org/feeds/feed.xml");
+    e = &f->entries[1]; /* the script gave way; the lower one is kept raw */
+    assert_int_equal(e->raw_html, TM_RAW_SUMMARY);
+    assert_string_equal(e->summary, "thấp");
+    e = &f->entries[2];
+    assert_int_equal(e->raw_html, 0);
+    assert_string_equal(e->summary, "<b>cao</b>");
+    tm_feed_free(f);
+
+    f = parse_raw("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+                  "<entry><title>a</title><summary type=\"text\">1 &lt; 2</summary>"
+                  "<content type=\"html\" xml:base=\"http://other.example/\">"
+                  "&lt;img src=\"i.png\"&gt;</content></entry>"
+                  "<entry><title>b</title><summary type=\"html\">&lt;a href=\"s\"&gt;s&lt;/a&gt;"
+                  "</summary><content type=\"html\" xml:base=\"http://other.example/\">"
+                  "&lt;a href=\"c\"&gt;c&lt;/a&gt;</content></entry></feed>");
+    e = &f->entries[0];
+    assert_int_equal(e->raw_html, TM_RAW_CONTENT);
+    assert_string_equal(e->summary, "1 &lt; 2");
+    assert_string_equal(e->html_base, "http://other.example/");
+    e = &f->entries[1];
+    assert_int_equal(e->raw_html, TM_RAW_SUMMARY);
+    assert_string_equal(e->html_base, "http://example.org/feeds/feed.xml");
+    assert_string_equal(e->content, "<a href=\"http://other.example/c\">c</a>");
+    tm_feed_free(f);
+}
+
 static void test_content_truncated(void **state)
 {
     struct tm_buf b;
@@ -640,6 +744,8 @@ int main(void)
         cmocka_unit_test(test_atom_details),
         cmocka_unit_test(test_unclosed_atom_fields),
         cmocka_unit_test(test_resolved_body_cut),
+        cmocka_unit_test(test_raw_html_same_feed),
+        cmocka_unit_test(test_raw_html_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -269,10 +269,11 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* Schema 3 kept an item's body in its items row; 4 moves it to
- * item_bodies, 5 drops the two date indexes and 6 moves the entry ids to
- * item_entries. A store written by schema 3 (rebuilt here from a current
- * one by undoing the three steps) keeps every body and entry id, loses the
- * indexes, and a re-put of the same feed finds nothing changed. */
+ * item_bodies, 5 drops the two date indexes, 6 moves the entry ids to
+ * item_entries and 7 marks every body sanitised (raw_html). A store written
+ * by schema 3 (rebuilt here from a current one by undoing the steps) keeps
+ * every body and entry id, loses the indexes, and a re-put of the same
+ * feed finds nothing changed. */
 static void test_migration_moves_bodies(void **state)
 {
     struct fixture *fx = *state;
@@ -327,6 +328,10 @@ static void test_migration_moves_bodies(void **state)
                  "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'entry_id'"),
         0);
     assert_int_equal(peek_int(fx->dir, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    /* 6 -> 7: every body moved is marked sanitised, as it was. */
+    assert_int_equal(peek_int(fx->dir, "SELECT count(*) FROM item_bodies WHERE raw_html = 0"
+                                       " AND html_base IS NULL"),
+                     3);
     n = load_all(fx, &items);
     assert_int_equal(n, 3);
     const struct tm_item *it = by_title(items, n, "Kế hoạch chuyển đổi số ngành xây dựng");
@@ -507,6 +512,62 @@ static void test_reput_is_idempotent(void **state)
     assert_int_equal(st.item_count, 3);
     assert_int_equal(st.last_success_utc, T0 + 900);
     tm_source_state_clear(&st);
+    tm_items_free(items, n);
+    tm_feed_free(f);
+}
+
+/* A summary stored raw (tm_entry.raw_html, as the harvest's parser leaves
+ * it) is kept as the feed gave it and sanitised against its base whenever
+ * an item is read back, by the full load and the shown items alike; the
+ * same raw body put again writes nothing, and the same item put sanitised
+ * is a change (its row is written once). */
+static void test_raw_html_sanitised_when_read(void **state)
+{
+    struct fixture *fx = *state;
+    static const char raw[] = "<p onclick=\"x()\">Tin <a href=\"tin/1\">một</a>"
+                              "<script>bad()</script></p>";
+    static const char sanitised[] =
+        "<p>Tin <a href=\"http://nhuthanh.example/rss/tin/1\">một</a></p>";
+    struct tm_feed *f = feed_three();
+    struct tm_entry *e = &f->entries[1];
+    e->summary = dup_or_null(raw);
+    e->content = dup_or_null("<b>đã sạch</b>"); /* not raw: read as stored */
+    e->raw_html = TM_RAW_SUMMARY;
+    e->html_base = dup_or_null("http://nhuthanh.example/rss/");
+    struct tm_store_put_result res;
+    put(fx, &src_a, f, T0, &res);
+    assert_int_equal(res.new_items, 3);
+    assert_int_equal(peek_int(fx->dir, "SELECT count(*) FROM item_bodies WHERE raw_html = 1"
+                                       " AND summary LIKE '%<script>%'"
+                                       " AND html_base = 'http://nhuthanh.example/rss/'"),
+                     1);
+    /* A row with nothing raw keeps no base. */
+    assert_int_equal(peek_int(fx->dir, "SELECT count(*) FROM item_bodies WHERE raw_html = 0"
+                                       " AND html_base IS NOT NULL"),
+                     0);
+    struct tm_item *items = NULL;
+    size_t n = load_all(fx, &items);
+    const struct tm_item *it = by_title(items, n, "Hội nghị tổng kết năm 2021");
+    assert_non_null(it);
+    assert_string_equal(it->summary, sanitised);
+    assert_string_equal(it->content, "<b>đã sạch</b>");
+    struct tm_item *shown = NULL;
+    struct tm_error err = {0};
+    assert_int_equal(tm_store_load_shown(fx->store, &it->rowid, 1, &shown, &err), 0);
+    assert_string_equal(shown[0].summary, sanitised);
+    tm_items_free(shown, 1);
+    tm_items_free(items, n);
+
+    put(fx, &src_a, f, T0 + 900, &res);
+    assert_int_equal(res.updated_items, 0);
+    free(e->summary);
+    e->summary = dup_or_null(sanitised);
+    e->raw_html = 0;
+    put(fx, &src_a, f, T0 + 1800, &res);
+    assert_int_equal(res.updated_items, 1);
+    n = load_all(fx, &items);
+    assert_string_equal(by_title(items, n, "Hội nghị tổng kết năm 2021")->summary, sanitised);
+    assert_int_equal(peek_int(fx->dir, "SELECT count(*) FROM item_bodies WHERE raw_html != 0"), 0);
     tm_items_free(items, n);
     tm_feed_free(f);
 }
@@ -1177,6 +1238,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_state_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_moves_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_html_sanitised_when_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_and_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_title_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reput_is_idempotent, setup, teardown),

@@ -38,13 +38,23 @@ struct tm_entry {
     int64_t published_utc;
     int64_t updated_utc;
     char *author;      /* plain text */
-    char *summary;     /* sanitised HTML, URLs absolute */
-    char *content;     /* sanitised HTML, URLs absolute */
+    char *summary;     /* sanitised HTML, URLs absolute (but see raw_html) */
+    char *content;     /* sanitised HTML, URLs absolute (but see raw_html) */
     char **categories; /* plain text */
     size_t n_categories;
     struct tm_enclosure *enclosures;
     size_t n_enclosures;
+    /* Only from a parser asked for raw HTML (tm_parse_opts.raw_html, the
+     * harvest): the fields whose bit is set hold the feed's HTML as read,
+     * not yet sanitised, and `html_base` (NULL: none) is the URL their
+     * links resolve against. tm_parse_html makes them what the parser would
+     * have made them; the store does so whenever it reads an item back. */
+    unsigned char raw_html; /* TM_RAW_SUMMARY | TM_RAW_CONTENT */
+    char *html_base;
 };
+
+#define TM_RAW_SUMMARY 1u
+#define TM_RAW_CONTENT 2u
 
 struct tm_feed {
     enum tm_format format;

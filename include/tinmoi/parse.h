@@ -6,6 +6,7 @@
 #ifndef TINMOI_PARSE_H
 #define TINMOI_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tinmoi/date.h"
@@ -23,10 +24,23 @@
 #define TM_PARSE_MAX_ENCLOSURES 32        /* per entry */
 #define TM_PARSE_MAX_ERRORS 100           /* messages kept in feed->errors */
 
+/* An HTML summary or content kept raw (tm_parse_opts.raw_html) is at most
+ * this long; a longer one is sanitised at once. The sanitised HTML can be
+ * longer than the markup (URLs resolved, text escaped again), and past
+ * TM_PARSE_MAX_CONTENT_BYTES it is cut with an error line in feed->errors:
+ * markup at most half the bound rarely grows that much, and where it does,
+ * tm_parse_html cuts it the same way when the field is read back, without
+ * the error line. */
+#define TM_PARSE_MAX_RAW_HTML_BYTES (TM_PARSE_MAX_CONTENT_BYTES / 2)
+
 struct tm_parse_opts {
     const char *url;     /* the document's own address (base for links), or NULL */
     const char *charset; /* charset from an HTTP Content-Type, or NULL */
     struct tm_date_opts dates;
+    /* Keep HTML summaries and contents as read, to be sanitised later (see
+     * tm_entry.raw_html), instead of sanitising every one of them: for the
+     * harvest, whose items are stored and only a few ever published. */
+    bool raw_html;
 };
 
 struct tm_parser;
@@ -53,6 +67,14 @@ const char *tm_parser_encoding(const struct tm_parser *p);
 
 /* Frees a parser at any point. Accepts NULL. */
 void tm_parser_free(struct tm_parser *p);
+
+/* The sanitised HTML of an HTML summary or content whose markup is
+ * raw[0..len), with links resolved against `base` (may be NULL): what the
+ * parser stores in the field (tm_html_sanitize_limit, bounded by
+ * TM_PARSE_MAX_CONTENT_BYTES; `*truncated` tells whether it cut), and what a
+ * raw field (tm_entry.raw_html) becomes. NULL when nothing visible remains,
+ * or on allocation failure (then `*oom` is set). */
+char *tm_parse_html(const char *raw, size_t len, const char *base, bool *truncated, bool *oom);
 
 /* Convenience: parse a whole buffer. Same contract as push + finish. */
 int tm_parse_buffer(const char *buf, size_t len, const struct tm_parse_opts *opts,

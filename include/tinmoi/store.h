@@ -36,7 +36,7 @@
 
 /* The schema version this program writes (PRAGMA user_version). A database
  * with a higher version was written by a newer tinmoi and is refused. */
-#define TM_STORE_SCHEMA_VERSION 6
+#define TM_STORE_SCHEMA_VERSION 7
 
 /* Opaque handle: the connection and its cached prepared statements. */
 struct tm_store;

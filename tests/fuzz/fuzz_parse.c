@@ -1,12 +1,15 @@
 /* libFuzzer target for the streaming feed parser: the input is pushed in
  * two chunks split at data[0] % size (so chunk boundaries move with the
- * input), finished, and the result serialised to JSON. */
+ * input), finished, and the result serialised to JSON; then parsed again
+ * keeping HTML raw (the harvest's way), which must come to the same feed
+ * once its raw fields are sanitised. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "tinmoi/feed_json.h"
 #include "tinmoi/parse.h"
+#include "raw_html_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,5 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(json);
     tm_parser_free(p);
+    if (!raw_html_agrees((const char *)data, size, split, opts))
+        abort();
     return 0;
 }
