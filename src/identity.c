@@ -635,29 +635,11 @@ size_t tm_identity_count_words(const char *norm)
     return n;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts a title's hashes: a title has a few dozen words at most, where an
- * insertion sort beats qsort's calls through a pointer (the merge splits
- * every title of the archive). */
-static void sort_u64(uint64_t *v, size_t n)
-{
-    if (n > TM_INSERTION_SORT_MAX) {
-        qsort(v, n, sizeof *v, cmp_u64);
-        return;
-    }
-    for (size_t j = 1; j < n; j++) {
-        uint64_t x = v[j];
-        size_t h = j;
-        for (; h > 0 && v[h - 1] > x; h--)
-            v[h] = v[h - 1];
-        v[h] = x;
-    }
-}
+/* A title's hashes: a few dozen at most, sorted by insertion whole. */
+#define TM_SORT_NAME sort_u64
+#define TM_SORT_TYPE uint64_t
+#define TM_SORT_LESS(a, b) (*(a) < *(b))
+#include "sort_int.h"
 
 size_t tm_identity_title_tokens_into(const char *norm, bool words, uint64_t *out)
 {

@@ -31,11 +31,6 @@ char *tm_identity_link_canonical_curl(const char *url);
  * otherwise *slow is false and the result is tm_link_canonical's. */
 char *tm_identity_link_canonical_fast(const char *url, bool *slow);
 
-/* Arrays up to this long are sorted by insertion (a title's word pairs, a
- * story's members): below a few dozen elements its n²/4 moves cost less
- * than qsort's calls through a pointer; longer ones go to qsort. */
-#define TM_INSERTION_SORT_MAX 32
-
 /* Number of words (runs of non-space bytes) in a normalised title; 0 for NULL. */
 size_t tm_identity_count_words(const char *norm);
 

@@ -37,11 +37,11 @@
 #define SIM_EPSILON 1e-9
 
 /* ---- sort keys ----------------------------------------------------------
- * qsort has no context argument, so every sort runs over small structs that
- * carry their keys; the last key is always the item index, which makes each
- * order total and the result independent of the input order only through
- * rowid (indexes break ties between equal rowids, which the store never
- * produces). */
+ * Every sort (sort_int.h's, one per element type, each beside its cmp_
+ * function) runs over small structs that carry their keys; the last key is
+ * always the item index, which makes each order total and the result
+ * independent of the input order only through rowid (indexes break ties
+ * between equal rowids, which the store never produces). */
 
 struct ref {
     const char *s; /* the string grouped on */
@@ -139,14 +139,19 @@ static bool same_str(const struct ref *x, const struct ref *y)
     return cmp_ref_str(x, y) == 0;
 }
 
-static int on_qsort_ref(const void *a, const void *b)
+static int cmp_ref(const void *a, const void *b)
 {
     const struct ref *x = a, *y = b;
     int c = cmp_ref_str(x, y);
     return c != 0 ? c : cmp_ref_tail(x, y);
 }
 
-static int on_qsort_ref_src(const void *a, const void *b)
+#define TM_SORT_NAME sort_refs
+#define TM_SORT_TYPE struct ref
+#define TM_SORT_LESS(a, b) (cmp_ref(a, b) < 0)
+#include "sort_int.h"
+
+static int cmp_ref_src(const void *a, const void *b)
 {
     const struct ref *x = a, *y = b;
     int c = cmp_ref_str(x, y);
@@ -154,6 +159,11 @@ static int on_qsort_ref_src(const void *a, const void *b)
         c = (x->src > y->src) - (x->src < y->src);
     return c != 0 ? c : cmp_ref_tail(x, y);
 }
+
+#define TM_SORT_NAME sort_refs_by_src
+#define TM_SORT_TYPE struct ref
+#define TM_SORT_LESS(a, b) (cmp_ref_src(a, b) < 0)
+#include "sort_int.h"
 
 /* ---- edges -------------------------------------------------------------- */
 
@@ -220,7 +230,7 @@ static int edge_add(struct edges *e, const struct tm_merge_row *items, uint32_t 
     return 0;
 }
 
-static int on_qsort_edge(const void *pa, const void *pb)
+static int cmp_edge(const void *pa, const void *pb)
 {
     const struct edge *x = pa, *y = pb;
     int c = (x->kind > y->kind) - (x->kind < y->kind);
@@ -241,6 +251,11 @@ static int on_qsort_edge(const void *pa, const void *pb)
     }
     return c;
 }
+
+#define TM_SORT_NAME sort_edges
+#define TM_SORT_TYPE struct edge
+#define TM_SORT_LESS(a, b) (cmp_edge(a, b) < 0)
+#include "sort_int.h"
 
 /* ---- union-find with a source set per component ------------------------- */
 
@@ -394,7 +409,7 @@ static int edges_entry(struct ctx *c)
         if (has_text(it->entry_id))
             c->refs[n++] = ref_of(it->entry_id, src_of(c, i), it->first_seen_utc, it->rowid, i);
     }
-    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
+    sort_refs(c->refs, n);
     for (size_t s = 0, e; s < n; s = e) {
         for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++) {
             if (c->refs[e].src == c->refs[s].src)
@@ -418,7 +433,7 @@ static int edges_link(struct ctx *c)
         if (h != 0 && hset_has(&c->new_links, h))
             c->refs[n++] = ref_hashed(NULL, h, src_of(c, i), it->published_utc, it->rowid, i);
     }
-    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref_src);
+    sort_refs_by_src(c->refs, n);
     for (size_t s = 0, e; s < n; s = e) {
         for (e = s + 1; e < n && same_str(&c->refs[e], &c->refs[s]); e++)
             ;
@@ -469,7 +484,7 @@ static int edges_title(struct ctx *c)
         if (in_new_window(c, it->published_utc) || hset_has(&c->new_titles, h))
             c->refs[n++] = ref_hashed(NULL, h, src_of(c, i), it->published_utc, it->rowid, i);
     }
-    qsort(c->refs, n, sizeof *c->refs, on_qsort_ref);
+    sort_refs(c->refs, n);
     const size_t none = SIZE_MAX;
     size_t *other = malloc((n != 0 ? n : 1) * sizeof *other);
     if (other == NULL)
@@ -533,7 +548,7 @@ struct member {
 
 /* By title, then time; ties by rowid (then index), so that nothing depends
  * on the input's order. */
-static int on_qsort_member(const void *a, const void *b)
+static int cmp_member(const void *a, const void *b)
 {
     const struct member *x = a, *y = b;
     int c = (x->title > y->title) - (x->title < y->title);
@@ -543,6 +558,11 @@ static int on_qsort_member(const void *a, const void *b)
         c = cmp_i64(x->rowid, y->rowid);
     return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
+
+#define TM_SORT_NAME sort_members
+#define TM_SORT_TYPE struct member
+#define TM_SORT_LESS(a, b) (cmp_member(a, b) < 0)
+#include "sort_int.h"
 
 static bool takes_part(const struct ctx *c, uint32_t i)
 {
@@ -568,7 +588,7 @@ static int group_members(struct ctx *c)
         if (takes_part(c, i))
             m[n++] = (struct member){it->published_utc, it->rowid, i, c->title_id[i]};
     }
-    qsort(m, n, sizeof *m, on_qsort_member);
+    sort_members(m, n);
     for (size_t k = 0; k < n; k++) {
         struct title_set *ts = &c->titles[m[k].title];
         if (ts->n_mem++ == 0) {
@@ -682,33 +702,22 @@ struct rare {
 };
 
 /* Rarest word pairs first, the one global order prefix filtering needs. */
-static int on_qsort_rare(const void *a, const void *b)
+static int cmp_rare(const void *a, const void *b)
 {
     const struct rare *x = a, *y = b;
     int c = (x->df > y->df) - (x->df < y->df);
     return c != 0 ? c : (x->key > y->key) - (x->key < y->key);
 }
 
-static int on_qsort_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
+#define TM_SORT_NAME sort_rare
+#define TM_SORT_TYPE struct rare
+#define TM_SORT_LESS(a, b) (cmp_rare(a, b) < 0)
+#include "sort_int.h"
 
-static void sort_u32(uint32_t *v, size_t n)
-{
-    if (n > TM_INSERTION_SORT_MAX) {
-        qsort(v, n, sizeof *v, on_qsort_u32);
-        return;
-    }
-    for (size_t j = 1; j < n; j++) { /* typical titles: cheaper than qsort */
-        uint32_t x = v[j];
-        size_t h = j;
-        for (; h > 0 && v[h - 1] > x; h--)
-            v[h] = v[h - 1];
-        v[h] = x;
-    }
-}
+#define TM_SORT_NAME sort_u32
+#define TM_SORT_TYPE uint32_t
+#define TM_SORT_LESS(a, b) (*(a) < *(b))
+#include "sort_int.h"
 
 /* Number of rarest tokens of a set of n that two sets at Jaccard >= s
  * must share one of (prefix filtering, Chaudhuri et al. 2006): both sets'
@@ -817,7 +826,7 @@ static int split_titles(struct ctx *c, uint32_t *n_pairs)
         pair_ids_free(&ids);
         for (size_t k = 0; k < total; k++)
             rare[c->tok[k]].df++;
-        qsort(rare, *n_pairs, sizeof *rare, on_qsort_rare);
+        sort_rare(rare, *n_pairs);
         for (uint32_t r = 0; r < *n_pairs; r++)
             rank[rare[r].id] = r;
         for (size_t k = 0; k < total; k++)
@@ -912,11 +921,16 @@ struct fresh_entry {
     struct posting p;
 };
 
-static int on_qsort_fresh(const void *a, const void *b)
+static int cmp_fresh(const void *a, const void *b)
 {
     uint64_t x = ((const struct fresh_entry *)a)->key, y = ((const struct fresh_entry *)b)->key;
     return (x > y) - (x < y);
 }
+
+#define TM_SORT_NAME sort_fresh
+#define TM_SORT_TYPE struct fresh_entry
+#define TM_SORT_LESS(a, b) (cmp_fresh(a, b) < 0)
+#include "sort_int.h"
 
 static void fresh_free(struct fresh_index *fx)
 {
@@ -947,7 +961,7 @@ static int fresh_init(struct fresh_index *fx, const struct ctx *c,
             e[fx->n++] = (struct fresh_entry){(uint64_t)tok[j] << 32 | k,
                                               {(uint32_t)k, (uint16_t)j, (uint16_t)ts->n_tok}};
     }
-    qsort(e, fx->n, sizeof *e, on_qsort_fresh);
+    sort_fresh(e, fx->n);
     for (size_t i = 0; i < fx->n; i++) {
         fx->key[i] = e[i].key;
         fx->post[i] = e[i].p;
@@ -1065,7 +1079,7 @@ static bool sig_too_far(uint64_t sx, uint64_t sy, size_t nx, size_t ny, size_t n
     return nx - miss_x < need || ny - miss_y < need;
 }
 
-static int on_qsort_by_size(const void *a, const void *b)
+static int cmp_by_size(const void *a, const void *b)
 {
     const struct title_set *x = *(const struct title_set *const *)a;
     const struct title_set *y = *(const struct title_set *const *)b;
@@ -1073,6 +1087,11 @@ static int on_qsort_by_size(const void *a, const void *b)
         return x->n_tok < y->n_tok ? -1 : 1;
     return (x > y) - (x < y);
 }
+
+#define TM_SORT_NAME sort_by_size
+#define TM_SORT_TYPE const struct title_set *
+#define TM_SORT_LESS(a, b) (cmp_by_size(a, b) < 0)
+#include "sort_int.h"
 
 /* One thread's share of the probes: the titles at places k with
  * k % n_threads == t, in order. The index and everything it reads are
@@ -1284,7 +1303,7 @@ static int edges_similar(struct ctx *c)
         }
     }
     if (rc == 0) {
-        qsort(order, n_order, sizeof *order, on_qsort_by_size);
+        sort_by_size(order, n_order);
         rc = index_init(&all, c, n_pairs);
     }
     if (rc == 0 && !all_fresh)
@@ -1336,7 +1355,7 @@ static struct rank rank_of(const struct ctx *c, uint32_t story, uint32_t i)
     return (struct rank){story, it->priority, it->published_utc, it->first_seen_utc, it->rowid, i};
 }
 
-static int on_qsort_rank(const void *a, const void *b)
+static int cmp_rank(const void *a, const void *b)
 {
     const struct rank *x = a, *y = b;
     int c = (x->story > y->story) - (x->story < y->story);
@@ -1353,22 +1372,10 @@ static int on_qsort_rank(const void *a, const void *b)
     return c;
 }
 
-/* Sorts a story's ranks best first: by insertion for the few members most
- * stories have (as sort_u32). */
-static void sort_ranks(struct rank *r, size_t n)
-{
-    if (n > TM_INSERTION_SORT_MAX) {
-        qsort(r, n, sizeof *r, on_qsort_rank);
-        return;
-    }
-    for (size_t m = 1; m < n; m++) {
-        struct rank x = r[m];
-        size_t h = m;
-        for (; h > 0 && on_qsort_rank(&r[h - 1], &x) > 0; h--)
-            r[h] = r[h - 1];
-        r[h] = x;
-    }
-}
+#define TM_SORT_NAME sort_ranks
+#define TM_SORT_TYPE struct rank
+#define TM_SORT_LESS(a, b) (cmp_rank(a, b) < 0)
+#include "sort_int.h"
 
 struct claim {
     const char *id;
@@ -1378,7 +1385,7 @@ struct claim {
     uint32_t story;
 };
 
-static int on_qsort_claim(const void *a, const void *b)
+static int cmp_claim(const void *a, const void *b)
 {
     const struct claim *x = a, *y = b;
     int c = cmp_i64(x->seen, y->seen);
@@ -1388,6 +1395,11 @@ static int on_qsort_claim(const void *a, const void *b)
         c = (x->idx > y->idx) - (x->idx < y->idx);
     return c;
 }
+
+#define TM_SORT_NAME sort_claims
+#define TM_SORT_TYPE struct claim
+#define TM_SORT_LESS(a, b) (cmp_claim(a, b) < 0)
+#include "sort_int.h"
 
 /* Entry ids already given to a story: open addressing over borrowed strings. */
 struct idset {
@@ -1437,7 +1449,7 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
             cl[n_cl++] = (struct claim){items[i].entry_id, items[i].first_seen_utc, items[i].rowid,
                                         i, story_of[i]};
     }
-    qsort(cl, n_cl, sizeof *cl, on_qsort_claim);
+    sort_claims(cl, n_cl);
     for (size_t k = 0; k < n_cl; k++) {
         struct tm_story *s = &st[cl[k].story];
         if (s->entry_id == NULL && idset_insert(&set, cl[k].id))
@@ -1461,11 +1473,11 @@ static int assign_entry_ids(const struct ctx *c, struct tm_story *st, size_t n_s
         if (st[k].entry_id != NULL || st[k].primary != i)
             continue;
         order[n_new] = (struct claim){NULL, 0, items[i].rowid, i, k};
-        sorted &= n_new == 0 || on_qsort_claim(&order[n_new - 1], &order[n_new]) < 0;
+        sorted &= n_new == 0 || cmp_claim(&order[n_new - 1], &order[n_new]) < 0;
         n_new++;
     }
     if (!sorted)
-        qsort(order, n_new, sizeof *order, on_qsort_claim);
+        sort_claims(order, n_new);
     for (size_t k = 0; k < n_new; k++) {
         struct tm_story *s = &st[order[k].story];
         const struct tm_merge_row *p = &items[s->primary];
@@ -1497,12 +1509,17 @@ done:
     return rc;
 }
 
-static int on_qsort_story(const void *a, const void *b)
+static int cmp_story(const void *a, const void *b)
 {
     const struct tm_story *x = a, *y = b;
     int c = cmp_i64(y->sort_utc, x->sort_utc); /* newest first */
     return c != 0 ? c : strcmp(x->entry_id, y->entry_id);
 }
+
+#define TM_SORT_NAME sort_stories
+#define TM_SORT_TYPE struct tm_story
+#define TM_SORT_LESS(a, b) (cmp_story(a, b) < 0)
+#include "sort_int.h"
 
 /* Numbers the components of `uf` as stories: *story_of (caller frees)
  * maps each item to its story, *n_st counts them. */
@@ -1580,7 +1597,7 @@ static int build_stories(struct ctx *c, const uint32_t *story_of, size_t n_st,
     free(host);
     if (rc != 0)
         goto fail;
-    qsort(st, n_st, sizeof *st, on_qsort_story);
+    sort_stories(st, n_st);
     *out = st;
     *n_out = n_st;
     return 0;
@@ -1806,8 +1823,7 @@ int tm_merge_rows(const struct tm_merge_row *rows, size_t n_rows, const char *co
         goto done;
     free_titles(&c);
 
-    if (c.edges.n > 0) /* qsort(NULL, 0) is undefined */
-        qsort(c.edges.v, c.edges.n, sizeof *c.edges.v, on_qsort_edge);
+    sort_edges(c.edges.v, c.edges.n);
 
     rc = TM_ENOMEM;
     uf = calloc(n_items, sizeof *uf);
@@ -1839,12 +1855,17 @@ done:
     return rc;
 }
 
-static int on_qsort_id_write(const void *a, const void *b)
+static int cmp_id_write(const void *a, const void *b)
 {
     int64_t x = ((const struct tm_merge_id_write *)a)->rowid;
     int64_t y = ((const struct tm_merge_id_write *)b)->rowid;
     return (x > y) - (x < y);
 }
+
+#define TM_SORT_NAME sort_id_writes
+#define TM_SORT_TYPE struct tm_merge_id_write
+#define TM_SORT_LESS(a, b) (cmp_id_write(a, b) < 0)
+#include "sort_int.h"
 
 int tm_merge_id_writes(const struct tm_merge_row *rows, const struct tm_story *stories,
                        size_t n_stories, struct tm_merge_id_write **out, size_t *n_out)
@@ -1872,7 +1893,7 @@ int tm_merge_id_writes(const struct tm_merge_row *rows, const struct tm_story *s
     /* The store's table order: each of its pages is then read and dirtied
      * once (in story order, a cold merge's 200,000 writes would wander over
      * the whole table through a small cache). */
-    qsort(w, n, sizeof *w, on_qsort_id_write);
+    sort_id_writes(w, n);
     if (n == 0) {
         free(w);
         w = NULL;
