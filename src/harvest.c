@@ -75,7 +75,10 @@ struct tm_harvester {
     size_t n_finishing; /* ... and offloaded transfers done, their parse not yet */
     size_t n_started;   /* jobs started: every TM_HARVEST_OFFLOAD_EVERY-th is offloaded */
     size_t n_offloaded; /* offloaded jobs handed to the parser thread, finish not done */
-    bool closing;       /* tm_harvester_free is under way */
+    /* Recorded feeds the writer left for the loop to free (record_done);
+     * written by the writer and the loop. */
+    _Atomic size_t n_unfreed;
+    bool closing; /* tm_harvester_free is under way */
     /* The open batch; touched only while holding the store. */
     size_t batch_results;   /* results recorded in the store's open batch */
     int64_t batch_start_ms; /* monotonic time the open batch began */
@@ -430,10 +433,17 @@ static void record_run(struct tm_worker_job *wj)
     }
     batch_settle(h, j->settle);
     tm_store_release(h->store);
-    /* Its items are stored. Freed here, so a result the loop has not
-     * reported yet holds no feed: the waiting jobs' bound is the memory's. */
-    tm_feed_free(j->feed);
-    j->feed = NULL;
+    /* Its items are stored. The loop frees the feed (record_done): freed
+     * here, every string went back to the arena of the thread that parsed
+     * it under that arena's lock, which that thread was taking for its own
+     * allocations meanwhile (TM_HARVEST_MAX_UNFREED says what it cost).
+     * Past the bound the loop is behind, and the feed goes now. */
+    if (j->feed != NULL && atomic_fetch_add_explicit(&h->n_unfreed, 1, memory_order_relaxed) >=
+                               TM_HARVEST_MAX_UNFREED) {
+        atomic_fetch_sub_explicit(&h->n_unfreed, 1, memory_order_relaxed);
+        tm_feed_free(j->feed);
+        j->feed = NULL;
+    }
 }
 
 /* Back on the loop: the result is recorded; say so, and tell on_done. */
@@ -441,6 +451,11 @@ static void record_done(struct tm_worker_job *wj)
 {
     struct job *j = job_of(wj);
     struct tm_harvester *h = j->h;
+    if (j->feed != NULL) { /* left by record_run */
+        tm_feed_free(j->feed);
+        j->feed = NULL;
+        atomic_fetch_sub_explicit(&h->n_unfreed, 1, memory_order_relaxed);
+    }
     log_outcome(&j->o);
     tm_harvest_done_cb cb = h->on_done;
     void *cb_ud = h->ud;
@@ -664,6 +679,11 @@ size_t tm_harvester_active(const struct tm_harvester *h)
 size_t tm_harvester_offloaded(const struct tm_harvester *h)
 {
     return h ? h->n_offloaded : 0;
+}
+
+size_t tm_harvester_unfreed(const struct tm_harvester *h)
+{
+    return h ? atomic_load_explicit(&h->n_unfreed, memory_order_relaxed) : 0;
 }
 
 void tm_harvester_free(struct tm_harvester *h)

@@ -52,6 +52,7 @@ static void on_done(void *ud, const struct tm_harvest_outcome *o)
     struct fixture *fx = ud;
     fx->done++;
     assert_true(tm_harvester_offloaded(fx->harvester) <= TM_HARVEST_MAX_OFFLOADED);
+    assert_true(tm_harvester_unfreed(fx->harvester) <= TM_HARVEST_MAX_UNFREED);
     if (o->ok)
         fx->ok++;
     else
@@ -158,6 +159,7 @@ static void test_results_reach_the_store(void **state)
     assert_int_equal(fx->failed, 1);
     assert_int_equal(tm_harvester_active(fx->harvester), 0);
     assert_int_equal(tm_harvester_offloaded(fx->harvester), 0); /* offloading goes on */
+    assert_int_equal(tm_harvester_unfreed(fx->harvester), 0);   /* every feed freed */
     assert_int_equal(fx->committed_at_last, 4 * PER_FEED);
     assert_false(fx->batch_open_at_last);
 
@@ -230,6 +232,7 @@ static void test_both_parsers_alike(void **state)
     assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(fx->done, KINDS * EACH);
     assert_int_equal(tm_harvester_offloaded(fx->harvester), 0);
+    assert_int_equal(tm_harvester_unfreed(fx->harvester), 0);
     assert_int_equal(fx->ok, 2 * EACH); /* the long feed, and the broken one recovered */
     assert_int_equal(committed_items(fx->dir), 400 * EACH + 1 * EACH);
     for (size_t k = 0; k < KINDS; k++) {
