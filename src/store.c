@@ -794,8 +794,8 @@ int tm_store_open(const char *state_dir, struct tm_store **out, struct tm_error 
     /* NOMUTEX: the store's own lock (STORE_LOCKED) already makes every use
      * of the connection one thread's at a time, which is all SQLite's
      * multi-thread mode asks; its per-call mutex was ~2 % of the writer. */
-    int orc = sqlite3_open_v2(s->path, &s->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int orc = sqlite3_open_v2(
+        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (orc != SQLITE_OK) {
         rc = tm_error_set(err, TM_ESTORE, "%s: %s", s->path,
                           s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(orc));
@@ -1572,6 +1572,8 @@ static int item_read(sqlite3_stmt *st, struct tm_item *it)
     char *categories = NULL;
     int64_t raw = sqlite3_column_int64(st, 17);
     const char *base = (const char *)sqlite3_column_text(st, 18);
+    if (base == NULL && sqlite3_column_type(st, 18) != SQLITE_NULL)
+        return TM_ENOMEM;
     it->rowid = sqlite3_column_int64(st, 0);
     it->source_priority = sqlite3_column_int(st, 2);
     it->published_utc = sqlite3_column_int64(st, 9);
