@@ -239,17 +239,46 @@ static void set_time(struct tm_parser *p, enum tm_target t, unsigned char prio, 
     *have = prio;
 }
 
-char *tm_parse_html(const char *raw, size_t len, const char *base, bool *truncated, bool *oom)
+/* An HTML field's value bounded by TM_PARSE_MAX_CONTENT_BYTES: resolving
+ * URLs and escaping text again can lengthen it past the raw capture's
+ * bound. Cut, then sanitised again so the cut leaves no half tag. Takes
+ * `html`; sets *cut when it cut. */
+static char *bound_html(char *html, const char *base, bool *cut, bool *oom)
 {
-    return tm_html_sanitize_limit(raw, len, base, TM_PARSE_MAX_CONTENT_BYTES, truncated, oom);
+    if (html == NULL || strlen(html) <= TM_PARSE_MAX_CONTENT_BYTES)
+        return html;
+    *cut = true;
+    tm_text_truncate(html, TM_PARSE_MAX_CONTENT_BYTES - 64);
+    char *again = tm_html_sanitize(html, strlen(html), base, oom);
+    free(html);
+    if (again != NULL)
+        tm_text_truncate(again, TM_PARSE_MAX_CONTENT_BYTES);
+    return again;
 }
 
-/* tm_parse_html for HTML field `t` of the open entry, a cut reported. */
-static char *sanitise(struct tm_parser *p, const char *raw, size_t len, const char *base,
-                      enum tm_target t)
+char *tm_parse_html(const char *raw, size_t len, const char *base, bool *truncated, bool *oom)
+{
+    bool cut = false, failed = false;
+    char *html = bound_html(tm_html_sanitize(raw, len, base, &failed), base, &cut, &failed);
+    if (truncated != NULL)
+        *truncated = cut;
+    if (oom != NULL)
+        *oom = failed;
+    return html;
+}
+
+/* An HTML field's value: `text` (Atom type="text") escaped into HTML,
+ * else the markup sanitised (tm_parse_html); bounded either way, a cut
+ * reported. */
+static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
+                         enum tm_target t, bool text)
 {
     bool oom = false, cut = false;
-    char *html = tm_parse_html(raw, len, base, &cut, &oom);
+    char *html;
+    if (text)
+        html = bound_html(tm_html_from_text(raw, len, &oom), base, &cut, &oom);
+    else
+        html = tm_parse_html(raw, len, base, &cut, &oom);
     if (oom)
         tm_parse_oom(p);
     if (cut) {
@@ -257,20 +286,6 @@ static char *sanitise(struct tm_parser *p, const char *raw, size_t len, const ch
         tm_parse_error(p, "%s: %s truncated to %d bytes", where(p, t, what, sizeof what),
                        targets[t].name, TM_PARSE_MAX_CONTENT_BYTES);
     }
-    return html;
-}
-
-/* An HTML field's value: Atom type="text" escaped into HTML, else the
- * markup sanitised. */
-static char *finish_html(struct tm_parser *p, const char *raw, size_t len, const char *base,
-                         enum tm_target t)
-{
-    if (p->cap_kind != TM_K_TEXT)
-        return sanitise(p, raw, len, base, t);
-    bool oom = false;
-    char *html = tm_html_from_text(raw, len, &oom);
-    if (oom)
-        tm_parse_oom(p);
     return html;
 }
 
@@ -294,7 +309,7 @@ void tm_parse_resolve_raw(struct tm_parser *p, enum tm_target t)
         return;
     char **dst = slot(p, t);
     char *raw = *dst;
-    *dst = sanitise(p, raw, strlen(raw), e->html_base, t);
+    *dst = finish_html(p, raw, strlen(raw), e->html_base, t, false);
     free(raw);
     e->raw_html &= (unsigned char)~bit;
     if (*dst == NULL)
@@ -377,7 +392,7 @@ void tm_parse_field_end(struct tm_parser *p)
         const char *base = tm_parse_base(p, fr);
         if (keep_raw(p, t, raw, len, base))
             return;
-        v = finish_html(p, raw, len, base, t);
+        v = finish_html(p, raw, len, base, t, p->cap_kind == TM_K_TEXT);
         tm_parse_set(p, t, p->cap_prio, v);
         return;
     }

@@ -586,6 +586,54 @@ static void test_content_truncated(void **state)
     tm_buf_free(&b);
 }
 
+/* Every way an HTML field can grow past TM_PARSE_MAX_CONTENT_BYTES is cut
+ * to it: Atom type="text" escaped again (each '&' five bytes), characters
+ * that NFC makes longer (U+0958 is three bytes, its decomposition six), and
+ * markup kept raw that grows only when it is read back (tm_parse_html). */
+static void test_grown_fields_bounded(void **state)
+{
+    struct tm_buf b;
+    tm_buf_init(&b, 0);
+    tm_buf_adds(&b, "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry>"
+                    "<title>a</title><content type=\"text\">");
+    for (int i = 0; i < 300000; i++)
+        tm_buf_adds(&b, "&amp;");
+    tm_buf_adds(&b, "</content></entry></feed>");
+    struct tm_feed *f = parse_ok(b.data);
+    assert_true(strlen(f->entries[0].content) <= TM_PARSE_MAX_CONTENT_BYTES);
+    assert_true(has_error(f, "entry 1: content truncated to 524288 bytes"));
+    tm_feed_free(f);
+
+    tm_buf_reset(&b);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title>"
+                    "<description>");
+    for (int i = 0; i < 174000; i++)
+        tm_buf_adds(&b, "\xe0\xa5\x98"); /* U+0958 */
+    tm_buf_adds(&b, "</description></item></channel></rss>");
+    f = parse_ok(b.data);
+    assert_true(strlen(f->entries[0].summary) <= TM_PARSE_MAX_CONTENT_BYTES);
+    assert_true(has_error(f, "entry 1: summary truncated to 524288 bytes"));
+    tm_feed_free(f);
+
+    tm_buf_reset(&b);
+    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title>"
+                    "<description>");
+    for (int i = 0; i < 110000; i++)
+        tm_buf_adds(&b, "&amp;"); /* '&' in the markup, "&amp;" once sanitised */
+    tm_buf_adds(&b, "</description></item></channel></rss>");
+    f = parse_raw(b.data);
+    struct tm_entry *e = &f->entries[0];
+    assert_int_equal(e->raw_html, TM_RAW_SUMMARY);
+    bool cut = false, oom = false;
+    char *html = tm_parse_html(e->summary, strlen(e->summary), e->html_base, &cut, &oom);
+    assert_non_null(html);
+    assert_true(cut);
+    assert_true(strlen(html) <= TM_PARSE_MAX_CONTENT_BYTES);
+    free(html);
+    tm_feed_free(f);
+    tm_buf_free(&b);
+}
+
 static void expect_not_feed(const char *doc, size_t len, const char *reason)
 {
     struct tm_feed *f = NULL;
@@ -741,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_resolved_body_cut),
         cmocka_unit_test(test_raw_html_same_feed),
         cmocka_unit_test(test_raw_html_kept),
+        cmocka_unit_test(test_grown_fields_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
