@@ -438,9 +438,13 @@ static void record_run(struct tm_worker_job *wj)
      * it under that arena's lock, which that thread was taking for its own
      * allocations meanwhile (TM_HARVEST_MAX_UNFREED says what it cost).
      * Past the bound the loop is behind, and the feed goes now. */
-    if (j->feed != NULL && atomic_fetch_add_explicit(&h->n_unfreed, 1, memory_order_relaxed) >=
-                               TM_HARVEST_MAX_UNFREED) {
-        atomic_fetch_sub_explicit(&h->n_unfreed, 1, memory_order_relaxed);
+    if (j->feed == NULL)
+        return;
+    /* Only this thread adds to the count (the loop takes away): checked,
+     * then added, it never passes the bound. */
+    if (atomic_load_explicit(&h->n_unfreed, memory_order_relaxed) < TM_HARVEST_MAX_UNFREED) {
+        atomic_fetch_add_explicit(&h->n_unfreed, 1, memory_order_relaxed);
+    } else {
         tm_feed_free(j->feed);
         j->feed = NULL;
     }

@@ -200,6 +200,7 @@ enum stmt_id {
     ST_ITEM_INSERT,
     ST_ITEM_UPDATE,
     ST_BODY_PUT,
+    ST_BODY_GET,
     ST_ITEM_LOAD,
     ST_ITEM_SET_ENTRY,
     ST_ITEM_ROWS,
@@ -293,6 +294,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " OR content IS NOT excluded.content"
                     " OR categories IS NOT excluded.categories"
                     " OR raw_html IS NOT excluded.raw_html OR html_base IS NOT excluded.html_base",
+    [ST_BODY_GET] = "SELECT author, summary, content, categories, raw_html, html_base"
+                    " FROM item_bodies WHERE item_id = ?1",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
                                  " ORDER BY i.published_utc DESC, i.id",
     /* Read before every fetch (harvest_begin): prepared once, as the rest. */
@@ -1317,6 +1320,77 @@ static int item_insert(struct tm_store *s, const struct item_row *r, int64_t *id
     return rc;
 }
 
+/* Whether a summary or content reads differently: `old` as stored (raw
+ * when old_raw, against old_base) against `now` (likewise). A raw field is
+ * compared as its readers get it (tm_parse_html), so that markup the
+ * sanitiser drops (comments, class attributes, scripts) or a base no link
+ * uses is no change. */
+static int html_differs(const char *old, bool old_raw, const char *old_base, const char *now,
+                        bool now_raw, const char *now_base, bool *differs)
+{
+    *differs = false;
+    if (old_raw == now_raw && text_equal((const unsigned char *)old, now) &&
+        (!old_raw || text_equal((const unsigned char *)old_base, now_base)))
+        return 0;
+    bool oom = false, oom2 = false;
+    char *a = old != NULL && old_raw ? tm_parse_html(old, strlen(old), old_base, NULL, &oom) : NULL;
+    char *b =
+        now != NULL && now_raw ? tm_parse_html(now, strlen(now), now_base, NULL, &oom2) : NULL;
+    if (!oom && !oom2)
+        *differs = !text_equal((const unsigned char *)(old_raw ? a : old), now_raw ? b : now);
+    free(a);
+    free(b);
+    return oom || oom2 ? TM_ENOMEM : 0;
+}
+
+/* How the stored body of item `id` compares with r's: *same when the
+ * stored text is r's exactly (nothing to write), *visible when a reader
+ * would see a change (the author, the categories, or a summary or content
+ * as html_differs compares them). */
+static int body_compare(struct tm_store *s, int64_t id, const struct item_row *r, bool *same,
+                        bool *visible, struct tm_error *err)
+{
+    *same = false;
+    *visible = true;
+    sqlite3_stmt *st = s->st[ST_BODY_GET];
+    struct binder b = bind_start(st);
+    bind_int(&b, 1, id);
+    int rc = bind_done(s, &b, err);
+    if (rc != 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *author = (const char *)sqlite3_column_text(st, 0);
+        const char *summary = (const char *)sqlite3_column_text(st, 1);
+        const char *content = (const char *)sqlite3_column_text(st, 2);
+        const char *cats = (const char *)sqlite3_column_text(st, 3);
+        int64_t raw = sqlite3_column_int64(st, 4);
+        const char *base = (const char *)sqlite3_column_text(st, 5);
+        const struct tm_entry *e = r->e;
+        const char *now_base = e->raw_html != 0 ? e->html_base : NULL;
+        bool plain_same = text_equal((const unsigned char *)author, e->author) &&
+                          text_equal((const unsigned char *)cats, r->categories);
+        *same = plain_same && raw == e->raw_html &&
+                text_equal((const unsigned char *)base, now_base) &&
+                text_equal((const unsigned char *)summary, e->summary) &&
+                text_equal((const unsigned char *)content, e->content);
+        bool d_summary = false, d_content = false;
+        if (!*same)
+            rc = html_differs(summary, raw & TM_RAW_SUMMARY, base, e->summary,
+                              e->raw_html & TM_RAW_SUMMARY, now_base, &d_summary);
+        if (!*same && rc == 0)
+            rc = html_differs(content, raw & TM_RAW_CONTENT, base, e->content,
+                              e->raw_html & TM_RAW_CONTENT, now_base, &d_content);
+        *visible = !plain_same || d_summary || d_content;
+        if (rc != 0)
+            tm_error_set(err, rc, "out of memory");
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, err, "read item body");
+    }
+    stmt_reset(st);
+    return rc;
+}
+
 static int item_update(struct tm_store *s, int64_t id, const struct item_row *r, bool *changed,
                        struct tm_error *err)
 {
@@ -1336,10 +1410,14 @@ static int item_update(struct tm_store *s, int64_t id, const struct item_row *r,
     if (rc == 0)
         rc = run(s, st, "update item", err);
     *changed = rc == 0 && sqlite3_changes(s->db) > 0;
-    bool body = false;
+    /* A body that differs is written, but counts as a change (an update,
+     * and a publish for the daemon) only when its readers would see one. */
+    bool same = false, visible = false, written = false;
     if (rc == 0)
-        rc = body_put(s, id, r, &body, err);
-    *changed = *changed || body;
+        rc = body_compare(s, id, r, &same, &visible, err);
+    if (rc == 0 && !same)
+        rc = body_put(s, id, r, &written, err);
+    *changed = *changed || (written && visible);
     return rc;
 }
 
