@@ -25,6 +25,7 @@
 #include "tinmoi/serve.h"
 #include "tinmoi/state_lock.h"
 #include "tinmoi/store.h"
+#include "str_int.h"
 
 /* One configured source and its schedule, in memory. */
 struct dsrc {
@@ -573,13 +574,6 @@ static int start_server(struct daemon *d)
 
 /* ---- reload ----------------------------------------------------------- */
 
-static bool same_str(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
 static void log_problems(const char *path, int rc, const struct tm_config_problems *p)
 {
     if (p->n == 0)
@@ -609,7 +603,7 @@ static void reload(struct daemon *d)
         return;
     }
     tm_config_problems_clear(&problems);
-    if (!same_str(cfg->state_dir, d->cfg->state_dir))
+    if (!tm_str_same(cfg->state_dir, d->cfg->state_dir))
         tm_log(TM_LOG_WARNING, "state_dir changed to %s: takes effect at restart; keeping %s",
                cfg->state_dir, d->cfg->state_dir);
     bool limits_changed =
@@ -645,7 +639,7 @@ static void reload(struct daemon *d)
             tm_metrics_source_forget(d->metrics, d->srcs[i].src->id);
         }
     }
-    bool listen_changed = !same_str(cfg->listen, d->cfg->listen);
+    bool listen_changed = !tm_str_same(cfg->listen, d->cfg->listen);
     free_srcs(d->srcs, d->n_srcs);
     d->srcs = v;
     d->n_srcs = cfg->n_sources;

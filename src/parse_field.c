@@ -1,6 +1,7 @@
 /* tinmoi — the feed parser's fields: captured text to normalised values
  * (SPEC §5): plain text, sanitised HTML, absolute links, dates, limits. */
 #include "parse_int.h"
+#include "str_int.h"
 
 #include "tinmoi/error.h"
 #include "tinmoi/sanitize.h"
@@ -294,11 +295,6 @@ static unsigned raw_bit(enum tm_target t)
     return t == TM_T_ENTRY_SUMMARY ? TM_RAW_SUMMARY : TM_RAW_CONTENT;
 }
 
-static bool same_base(const char *a, const char *b)
-{
-    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 void tm_parse_resolve_raw(struct tm_parser *p, enum tm_target t)
 {
     if (p->entry < 0 || (t != TM_T_ENTRY_SUMMARY && t != TM_T_ENTRY_CONTENT))
@@ -331,7 +327,7 @@ static bool keep_raw(struct tm_parser *p, enum tm_target t, const char *raw, siz
     bool shares_base = (e->raw_html & other) != 0;
     if (!p->opts.raw_html || p->cap_kind == TM_K_TEXT || *dst != NULL ||
         p->cap_prio <= *prio_of(p, t) || len == 0 || len > TM_PARSE_MAX_RAW_HTML_BYTES ||
-        (shares_base && !same_base(e->html_base, base)))
+        (shares_base && !tm_str_same(e->html_base, base)))
         return false;
     char *copy = malloc(len + 1);
     char *base_copy = !shares_base && base != NULL ? strdup(base) : NULL;

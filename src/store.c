@@ -15,6 +15,7 @@
 #include "tinmoi/log.h"
 #include "tinmoi/parse.h" /* tm_parse_html */
 #include "tinmoi/text.h"
+#include "str_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -281,19 +282,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " OR link IS NOT ?5 OR canonical_link IS NOT ?6 OR norm_title IS NOT ?7"
                        " OR published_utc IS NOT ?8 OR updated_utc IS NOT ?9"
                        " OR feed_published_utc IS NOT ?10)",
-    /* The body of a new item, or of a stored one when it differs (as
-     * ST_ITEM_UPDATE: an unchanged body writes nothing). */
+    /* The body of a new item, or of a stored one that differs (item_update
+     * reads it first, ST_BODY_GET, and writes only a changed one). */
     [ST_BODY_PUT] = "INSERT INTO item_bodies (item_id, author, summary, content, categories,"
                     " raw_html, html_base)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                     " ON CONFLICT (item_id) DO UPDATE SET author = excluded.author,"
                     " summary = excluded.summary, content = excluded.content,"
                     " categories = excluded.categories, raw_html = excluded.raw_html,"
-                    " html_base = excluded.html_base"
-                    " WHERE author IS NOT excluded.author OR summary IS NOT excluded.summary"
-                    " OR content IS NOT excluded.content"
-                    " OR categories IS NOT excluded.categories"
-                    " OR raw_html IS NOT excluded.raw_html OR html_base IS NOT excluded.html_base",
+                    " html_base = excluded.html_base",
     [ST_BODY_GET] = "SELECT author, summary, content, categories, raw_html, html_base"
                     " FROM item_bodies WHERE item_id = ?1",
     [ST_ITEM_LOAD] = ITEM_SELECT " WHERE s.configured = 1"
@@ -1227,9 +1224,10 @@ struct found {
     char *norm_title;
 };
 
+/* A text column (sqlite3_column_text) against a string. */
 static bool text_equal(const unsigned char *stored, const char *v)
 {
-    return stored == NULL ? v == NULL : v != NULL && strcmp((const char *)stored, v) == 0;
+    return tm_str_same((const char *)stored, v);
 }
 
 /* Steps a statement returning (id, first_seen_utc[, link, title,
@@ -1272,10 +1270,8 @@ struct item_row {
     const char *categories;
 };
 
-/* Stores the body of item `id`; *written is false when it was stored
- * already, unchanged. */
-static int body_put(struct tm_store *s, int64_t id, const struct item_row *r, bool *written,
-                    struct tm_error *err)
+/* Stores the body of item `id`, new or replacing the one stored. */
+static int body_put(struct tm_store *s, int64_t id, const struct item_row *r, struct tm_error *err)
 {
     sqlite3_stmt *st = s->st[ST_BODY_PUT];
     struct binder b = bind_start(st);
@@ -1289,7 +1285,6 @@ static int body_put(struct tm_store *s, int64_t id, const struct item_row *r, bo
     int rc = bind_done(s, &b, err);
     if (rc == 0)
         rc = run(s, st, "store item body", err);
-    *written = rc == 0 && sqlite3_changes(s->db) > 0;
     return rc;
 }
 
@@ -1314,9 +1309,8 @@ static int item_insert(struct tm_store *s, const struct item_row *r, int64_t *id
         rc = run(s, st, "insert item", err);
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(s->db);
-    bool written;
     if (rc == 0)
-        rc = body_put(s, *id, r, &written, err);
+        rc = body_put(s, *id, r, err);
     return rc;
 }
 
@@ -1329,15 +1323,15 @@ static int html_differs(const char *old, bool old_raw, const char *old_base, con
                         bool now_raw, const char *now_base, bool *differs)
 {
     *differs = false;
-    if (old_raw == now_raw && text_equal((const unsigned char *)old, now) &&
-        (!old_raw || text_equal((const unsigned char *)old_base, now_base)))
+    if (old_raw == now_raw && tm_str_same(old, now) &&
+        (!old_raw || tm_str_same(old_base, now_base)))
         return 0;
     bool oom = false, oom2 = false;
     char *a = old != NULL && old_raw ? tm_parse_html(old, strlen(old), old_base, NULL, &oom) : NULL;
     char *b =
         now != NULL && now_raw ? tm_parse_html(now, strlen(now), now_base, NULL, &oom2) : NULL;
     if (!oom && !oom2)
-        *differs = !text_equal((const unsigned char *)(old_raw ? a : old), now_raw ? b : now);
+        *differs = !tm_str_same(old_raw ? a : old, now_raw ? b : now);
     free(a);
     free(b);
     return oom || oom2 ? TM_ENOMEM : 0;
@@ -1368,12 +1362,9 @@ static int body_compare(struct tm_store *s, int64_t id, const struct item_row *r
         const char *base = (const char *)sqlite3_column_text(st, 5);
         const struct tm_entry *e = r->e;
         const char *now_base = e->raw_html != 0 ? e->html_base : NULL;
-        bool plain_same = text_equal((const unsigned char *)author, e->author) &&
-                          text_equal((const unsigned char *)cats, r->categories);
-        *same = plain_same && raw == e->raw_html &&
-                text_equal((const unsigned char *)base, now_base) &&
-                text_equal((const unsigned char *)summary, e->summary) &&
-                text_equal((const unsigned char *)content, e->content);
+        bool plain_same = tm_str_same(author, e->author) && tm_str_same(cats, r->categories);
+        *same = plain_same && raw == e->raw_html && tm_str_same(base, now_base) &&
+                tm_str_same(summary, e->summary) && tm_str_same(content, e->content);
         bool d_summary = false, d_content = false;
         if (!*same)
             rc = html_differs(summary, raw & TM_RAW_SUMMARY, base, e->summary,
@@ -1412,12 +1403,12 @@ static int item_update(struct tm_store *s, int64_t id, const struct item_row *r,
     *changed = rc == 0 && sqlite3_changes(s->db) > 0;
     /* A body that differs is written, but counts as a change (an update,
      * and a publish for the daemon) only when its readers would see one. */
-    bool same = false, visible = false, written = false;
+    bool same = false, visible = false;
     if (rc == 0)
         rc = body_compare(s, id, r, &same, &visible, err);
     if (rc == 0 && !same)
-        rc = body_put(s, id, r, &written, err);
-    *changed = *changed || (written && visible);
+        rc = body_put(s, id, r, err);
+    *changed = *changed || (rc == 0 && !same && visible);
     return rc;
 }
 

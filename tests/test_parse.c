@@ -590,38 +590,47 @@ static void test_content_truncated(void **state)
  * to it: Atom type="text" escaped again (each '&' five bytes), characters
  * that NFC makes longer (U+0958 is three bytes, its decomposition six), and
  * markup kept raw that grows only when it is read back (tm_parse_html). */
-static void test_grown_fields_bounded(void **state)
+/* A one-entry document whose field is `piece` n times: head, the pieces,
+ * tail; freed by the caller. */
+static char *doc_repeat(const char *head, const char *piece, int n, const char *tail)
 {
     struct tm_buf b;
     tm_buf_init(&b, 0);
-    tm_buf_adds(&b, "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry>"
-                    "<title>a</title><content type=\"text\">");
-    for (int i = 0; i < 300000; i++)
-        tm_buf_adds(&b, "&amp;");
-    tm_buf_adds(&b, "</content></entry></feed>");
-    struct tm_feed *f = parse_ok(b.data);
+    tm_buf_adds(&b, head);
+    for (int i = 0; i < n; i++)
+        tm_buf_adds(&b, piece);
+    tm_buf_adds(&b, tail);
+    char *doc = tm_buf_steal(&b);
+    assert_non_null(doc);
+    return doc;
+}
+
+#define RSS_DESCRIPTION_HEAD                                                                       \
+    "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title><description>"
+#define RSS_DESCRIPTION_TAIL "</description></item></channel></rss>"
+
+static void test_grown_fields_bounded(void **state)
+{
+    char *doc = doc_repeat("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry>"
+                           "<title>a</title><content type=\"text\">",
+                           "&amp;", 300000, "</content></entry></feed>");
+    struct tm_feed *f = parse_ok(doc);
     assert_true(strlen(f->entries[0].content) <= TM_PARSE_MAX_CONTENT_BYTES);
     assert_true(has_error(f, "entry 1: content truncated to 524288 bytes"));
     tm_feed_free(f);
+    free(doc);
 
-    tm_buf_reset(&b);
-    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title>"
-                    "<description>");
-    for (int i = 0; i < 174000; i++)
-        tm_buf_adds(&b, "\xe0\xa5\x98"); /* U+0958 */
-    tm_buf_adds(&b, "</description></item></channel></rss>");
-    f = parse_ok(b.data);
+    doc =
+        doc_repeat(RSS_DESCRIPTION_HEAD, "\xe0\xa5\x98" /* U+0958 */, 174000, RSS_DESCRIPTION_TAIL);
+    f = parse_ok(doc);
     assert_true(strlen(f->entries[0].summary) <= TM_PARSE_MAX_CONTENT_BYTES);
     assert_true(has_error(f, "entry 1: summary truncated to 524288 bytes"));
     tm_feed_free(f);
+    free(doc);
 
-    tm_buf_reset(&b);
-    tm_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title>"
-                    "<description>");
-    for (int i = 0; i < 110000; i++)
-        tm_buf_adds(&b, "&amp;"); /* '&' in the markup, "&amp;" once sanitised */
-    tm_buf_adds(&b, "</description></item></channel></rss>");
-    f = parse_raw(b.data);
+    /* '&' in the markup, "&amp;" once sanitised */
+    doc = doc_repeat(RSS_DESCRIPTION_HEAD, "&amp;", 110000, RSS_DESCRIPTION_TAIL);
+    f = parse_raw(doc);
     struct tm_entry *e = &f->entries[0];
     assert_int_equal(e->raw_html, TM_RAW_SUMMARY);
     bool cut = false, oom = false;
@@ -631,7 +640,7 @@ static void test_grown_fields_bounded(void **state)
     assert_true(strlen(html) <= TM_PARSE_MAX_CONTENT_BYTES);
     free(html);
     tm_feed_free(f);
-    tm_buf_free(&b);
+    free(doc);
 }
 
 static void expect_not_feed(const char *doc, size_t len, const char *reason)
